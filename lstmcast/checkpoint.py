@@ -1,0 +1,138 @@
+"""One checkpoint file per run: weights, config, fitted statistics, data identity, a history tail."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import TrainConfig
+from .data import Panel
+from .errors import LstmcastError
+from .io import atomic_path
+from .losses import make_loss
+from .scaling import Scaler
+from .train import Fitted, Prepared, Stats, build_model, prepare, resolve_device
+from .windows import concat_ranges
+
+__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT"]
+
+FORMAT = "lstmcast-checkpoint"
+VERSION = 1
+TAIL = 500  # points of history kept per series so `predict --horizon` and `plot` need no data file
+
+
+class Checkpoint:
+    """A loaded checkpoint: the raw payload plus a ready-to-forecast Fitted built from its tail."""
+
+    def __init__(self, payload: dict[str, Any], path: Path) -> None:
+        self.payload, self.path = payload, path
+        self.config = TrainConfig.from_dict(payload["config"])
+        sc = payload["stats"]
+        self.stats = Stats(n_prev=int(sc["n_prev"]), season_length=sc["season_length"], ids=list(sc["ids"]),
+                           scaler=Scaler.from_dict(sc["scaler"]), cov_loc=np.array(sc["cov_loc"], dtype=np.float64),
+                           cov_scale=np.array(sc["cov_scale"], dtype=np.float64))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.payload["data"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.payload.get("metrics", {})
+
+    def tail_panel(self) -> Panel:
+        """The last points of every training series, as stored."""
+        t = self.payload["tail"]
+        d = self.data
+        time = t["time"].numpy()
+        if d["is_datetime"]:
+            time = time.astype("datetime64[ns]")
+        return Panel(values=t["values"].numpy().astype(np.float64), starts=t["starts"].numpy().astype(np.int64),
+                     ids=list(self.stats.ids), time=time, is_datetime=d["is_datetime"], time_name=d["time_name"],
+                     target=d["target"], freq=d["freq"], covariates=t["covariates"].numpy().astype(np.float64),
+                     feature_names=list(d["features"]), id_name=d["id_name"])
+
+    def fitted(self, panel: Panel | None = None, split: bool = True, device: str = "cpu") -> Fitted:
+        """A Fitted over `panel` (default: the stored tail, unsplit) with the saved weights and statistics."""
+        prep: Prepared = prepare(panel if panel is not None else self.tail_panel(), self.config, self.stats,
+                                 split=split if panel is not None else False)
+        loss = make_loss(self.config.loss, self.config.quantiles)
+        dev = resolve_device(device)
+        model = build_model(self.config, prep.inputs.shape[1], prep.future.shape[1], loss)
+        try:
+            model.load_state_dict(self.payload["model"])
+        except RuntimeError as e:
+            raise LstmcastError(f"checkpoint {self.path} does not match its own config: {str(e).splitlines()[0]}") from None
+        model.to(dev).eval()
+        return Fitted(model=model, loss=loss, config=self.config, prep=prep, history=self.payload.get("history", []),
+                      best_epoch=int(self.payload.get("best_epoch", 0)), interrupted=False, device=dev)
+
+
+def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metrics: dict[str, Any]) -> Path:
+    """Write the checkpoint atomically; only tensors and plain str/int/float/list/dict values."""
+    prep = fitted.prep
+    panel = prep.panel
+    keep = np.minimum(panel.lengths, max(TAIL, prep.n_prev))
+    idx = concat_ranges(panel.starts[1:] - keep, panel.starts[1:])
+    time = panel.time[idx]
+    time_t = torch.from_numpy(time.astype("datetime64[ns]").astype(np.int64) if panel.is_datetime else time.astype(np.float64))
+    payload = {
+        "format": FORMAT,
+        "format_version": VERSION,
+        "lstmcast_version": __version__,
+        "torch_version": torch.__version__,
+        "config": fitted.config.to_dict(),
+        "stats": {
+            "n_prev": int(prep.n_prev),
+            "season_length": None if prep.season_length is None else int(prep.season_length),
+            "ids": list(panel.ids),
+            "scaler": prep.scaler.to_dict(),
+            "cov_loc": [float(v) for v in prep.cov_loc],
+            "cov_scale": [float(v) for v in prep.cov_scale],
+            "input_names": list(prep.input_names),
+        },
+        "data": {**data_info, "time_name": panel.time_name, "target": panel.target, "id_name": panel.id_name,
+                 "features": list(panel.feature_names), "is_datetime": bool(panel.is_datetime), "freq": panel.freq,
+                 "lengths": [int(v) for v in panel.lengths],
+                 "n_train": [int(v) for v in prep.train_ends - panel.starts[:-1]]},
+        "tail": {"values": torch.from_numpy(panel.values[idx].copy()), "time": time_t,
+                 "starts": torch.from_numpy(np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)),
+                 "covariates": torch.from_numpy(panel.covariates[idx].copy() if panel.feature_names
+                                                else np.zeros((len(idx), 0)))},
+        "model": {k: v.detach().cpu() for k, v in fitted.model.state_dict().items()},
+        "history": fitted.history,
+        "best_epoch": int(fitted.best_epoch),
+        "strategy": fitted.config.resolved_strategy,
+        "metrics": metrics,
+    }
+    with atomic_path(Path(path)) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Load RUN_DIR/model.pt (or a .pt path) with weights_only=True, on CPU, whatever it was trained on."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if not path.exists():
+        raise LstmcastError(f"no checkpoint at {path}; train one first with `lstmcast train DATA --out {path.parent}`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({first}); retrain to recreate it") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise LstmcastError(f"{path} is not an lstmcast checkpoint")
+    if int(payload.get("format_version", 0)) > VERSION:
+        raise LstmcastError(f"checkpoint {path} was written by a newer lstmcast ({payload.get('lstmcast_version')}); upgrade")
+    try:
+        return Checkpoint(payload, path)
+    except (KeyError, TypeError) as e:
+        raise LstmcastError(f"checkpoint {path} is incomplete (missing {e}); retrain to recreate it") from None

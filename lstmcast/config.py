@@ -1,0 +1,129 @@
+"""TrainConfig: every choice a training run makes, saved in the checkpoint as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import LstmcastError
+
+__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES"]
+
+CELLS = ("lstm", "gru", "rnn", "peephole", "cifg")
+LOSSES = ("mse", "mae", "huber", "quantile", "gaussian")
+OPTIMIZERS = ("rmsprop", "adam")
+SCALERS = ("standard", "minmax", "none")
+FILLS = ("interpolate", "ffill", "zero", "drop")
+STRATEGIES = ("direct", "recursive")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Data columns, split, model, loss and optimiser settings; defaults are the tutorial's model."""
+
+    # data
+    column: str | None = None
+    time_column: str | None = None
+    id_column: str | None = None
+    features: list[str] = field(default_factory=list)
+    calendar: bool = False
+    fill: str | None = None
+    freq: str | None = None
+    season_length: int | None = None
+    # windows and split
+    n_prev: int | None = 30  # None means "auto": a few seasons, bounded by the data
+    horizon: int = 1
+    strategy: str | None = None  # None: direct for horizon > 1, recursive for horizon 1
+    test_size: float = 0.1
+    val_size: float = 0.05
+    # model
+    cell: str = "lstm"
+    hidden: int = 300
+    layers: int = 1
+    dropout: float = 0.0
+    loss: str = "mse"
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    # optimisation
+    epochs: int = 15
+    batch_size: int = 600
+    lr: float = 1e-3
+    optimizer: str = "rmsprop"
+    scaler: str = "standard"
+    patience: int | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def resolved_strategy(self) -> str:
+        """The strategy actually used: direct for multi-step unless recursive was asked."""
+        if self.strategy is not None:
+            return self.strategy
+        return "direct" if self.horizon > 1 else "recursive"
+
+    @property
+    def model_horizon(self) -> int:
+        """Steps the network's head emits: H for direct, 1 for recursive."""
+        return self.horizon if self.resolved_strategy == "direct" else 1
+
+    def validate(self) -> None:
+        """Raise LstmcastError naming the flag for any impossible value."""
+        _choice("--cell", self.cell, CELLS)
+        _choice("--loss", self.loss, LOSSES)
+        _choice("--optimizer", self.optimizer, OPTIMIZERS)
+        _choice("--scaler", self.scaler, SCALERS)
+        _choice("--device", self.device, DEVICES)
+        if self.fill is not None:
+            _choice("--fill", self.fill, FILLS)
+        if self.strategy is not None:
+            _choice("--strategy", self.strategy, STRATEGIES)
+        if self.n_prev is not None:
+            _at_least("--n-prev", self.n_prev, 1)
+        _at_least("--horizon", self.horizon, 1)
+        _at_least("--hidden", self.hidden, 1)
+        _at_least("--layers", self.layers, 1)
+        _at_least("--epochs", self.epochs, 1)
+        _at_least("--batch-size", self.batch_size, 1)
+        if self.patience is not None:
+            _at_least("--patience", self.patience, 1)
+        if self.season_length is not None:
+            _at_least("--season-length", self.season_length, 1)
+        if not 0.0 < self.test_size < 1.0:
+            raise LstmcastError(f"--test-size must be between 0 and 1 (exclusive), got {self.test_size}")
+        if not 0.0 <= self.val_size < 1.0:
+            raise LstmcastError(f"--val-size must be in [0, 1), got {self.val_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise LstmcastError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not self.lr > 0.0:
+            raise LstmcastError(f"--lr must be positive, got {self.lr}")
+        if self.loss == "quantile":
+            qs = list(self.quantiles)
+            if not qs or any(not 0.0 < q < 1.0 for q in qs) or sorted(set(qs)) != qs:
+                raise LstmcastError(
+                    f"--quantiles must be increasing, distinct and inside (0, 1), got {','.join(map(str, qs))}"
+                )
+        if self.id_column is not None and self.id_column in self.features:
+            raise LstmcastError(f"--id-column {self.id_column!r} cannot also be a --features column")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for the checkpoint (str/int/float/list/None only)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild from `to_dict()`, ignoring keys a newer version may have added."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise LstmcastError(f"{flag} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _at_least(flag: str, value: int, low: int) -> None:
+    if value < low:
+        raise LstmcastError(f"{flag} must be at least {low}, got {value}")

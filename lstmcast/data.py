@@ -1,0 +1,424 @@
+"""Load a CSV/Parquet file into a validated Panel of one or many series, and split it by time."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import LstmcastError
+
+__all__ = [
+    "Panel",
+    "load_table",
+    "load_panel",
+    "panel_from_frame",
+    "generate_sine",
+    "split_points",
+    "season_length_for",
+    "file_fingerprint",
+    "future_times",
+]
+
+TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "month", "year")
+# Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
+SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
+           "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "min": 60, "T": 60, "30min": 48, "15min": 96}
+
+
+@dataclass
+class Panel:
+    """Series stored end to end: values[starts[s]:starts[s+1]] is series s, oldest first."""
+
+    values: np.ndarray  # (N,) float64 target
+    starts: np.ndarray  # (S+1,) int64 offsets into values
+    ids: list[str]  # (S,) series keys ("" for a single unnamed series)
+    time: np.ndarray  # (N,) datetime64[ns] or float64 step values
+    is_datetime: bool
+    time_name: str
+    target: str
+    freq: str | None  # pandas offset alias for datetimes, or the integer step as a string
+    covariates: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (N, F) past features
+    feature_names: list[str] = field(default_factory=list)
+    id_name: str | None = None
+    notes: list[str] = field(default_factory=list)  # things the user should be told (fills, gaps)
+
+    @property
+    def n_series(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    def series_index(self) -> np.ndarray:
+        """(N,) the series number of every point."""
+        return np.repeat(np.arange(self.n_series), self.lengths)
+
+    def select(self, keep: np.ndarray) -> Panel:
+        """A panel with only the series where `keep` (S,) is True."""
+        idx = np.flatnonzero(keep)
+        pts = np.concatenate([np.arange(self.starts[i], self.starts[i + 1]) for i in idx]) if len(idx) else np.array([], int)
+        lengths = self.lengths[idx]
+        return Panel(
+            values=self.values[pts], starts=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            ids=[self.ids[i] for i in idx], time=self.time[pts], is_datetime=self.is_datetime,
+            time_name=self.time_name, target=self.target, freq=self.freq,
+            covariates=self.covariates[pts] if self.covariates.size else self.covariates,
+            feature_names=self.feature_names, id_name=self.id_name, notes=list(self.notes),
+        )
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of the file's bytes, so a run records exactly which data it saw."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every reading problem into one LstmcastError line."""
+    path = Path(path)
+    if not path.exists():
+        raise LstmcastError(f"data file {path} does not exist")
+    if path.is_dir():
+        raise LstmcastError(f"{path} is a folder, not a data file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise LstmcastError(f"data file {path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, ImportError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise LstmcastError(f"cannot read {path}: {first}") from None
+    if df.shape[0] == 0:
+        raise LstmcastError(f"data file {path} has a header but no rows")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def load_panel(
+    path: Path,
+    column: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    features: list[str] | None = None,
+    fill: str | None = None,
+    freq: str | None = None,
+) -> Panel:
+    """Read `path` and validate it into a Panel."""
+    return panel_from_frame(load_table(path), column, time_column, id_column, features, fill, freq, source=str(path))
+
+
+def _columns_list(df: pd.DataFrame) -> str:
+    return ", ".join(map(str, df.columns))
+
+
+def _need_column(df: pd.DataFrame, name: str, flag: str) -> None:
+    if name not in df.columns:
+        raise LstmcastError(f"{flag} {name!r} not found; columns are: {_columns_list(df)}")
+
+
+def _detect_time_column(df: pd.DataFrame, exclude: set[str]) -> str | None:
+    """A column named like time, or a text column that parses as datetimes."""
+    for c in df.columns:
+        if c in exclude:
+            continue
+        if c.lower() in TIME_NAMES:
+            return c
+    for c in df.columns:
+        if c in exclude or df[c].dtype.kind not in "OSUM":
+            continue
+        if df[c].dtype.kind == "M":
+            return c
+        sample = df[c].dropna().astype(str).head(50)
+        if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed").notna().all():
+            return c
+    return None
+
+
+def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
+    """Column as float64, or an error naming the first value that is not a number."""
+    col = df[name]
+    if col.dtype.kind in "biuf":
+        return col.to_numpy(dtype=np.float64)
+    if col.dtype.kind == "M":
+        raise LstmcastError(f"{flag} {name!r} holds datetimes, not numbers; pass it as --time-column")
+    conv = pd.to_numeric(col, errors="coerce")
+    bad = conv.isna() & col.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise LstmcastError(
+            f"{flag} {name!r} is not numeric: line {row + 2} has {str(col.iloc[row])!r}"
+        )
+    return conv.to_numpy(dtype=np.float64)
+
+
+def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool]:
+    """(N,) datetime64[ns] or float64 times, and whether they are datetimes."""
+    col = df[name]
+    if col.isna().any():
+        row = int(np.flatnonzero(col.isna().to_numpy())[0])
+        raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values (first at line {row + 2})")
+    if col.dtype.kind in "biuf":
+        return col.to_numpy(dtype=np.float64), False
+    try:
+        parsed = pd.to_datetime(col, format="mixed")
+    except (ValueError, TypeError, OverflowError) as e:
+        conv = pd.to_datetime(col, errors="coerce", format="mixed")
+        if conv.isna().any():
+            row = int(np.flatnonzero(conv.isna().to_numpy())[0])
+            raise LstmcastError(
+                f"time column {name!r} is not a date or number: line {row + 2} has {str(col.iloc[row])!r}"
+            ) from None
+        raise LstmcastError(f"cannot parse time column {name!r}: {e}") from None
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)  # one clock; the offset is not a feature
+    return parsed.to_numpy(dtype="datetime64[ns]"), True
+
+
+def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
+    """Fill NaNs inside each series; returns a keep-mask (N,) for `drop`."""
+    s = pd.Series(values)
+    sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    g = s.groupby(sid)
+    if how == "interpolate":
+        filled = g.transform(lambda x: x.interpolate(limit_direction="both"))
+    elif how == "ffill":
+        filled = g.transform(lambda x: x.ffill().bfill())  # a leading gap has no past: use the first value
+    elif how == "zero":
+        filled = s.fillna(0.0)
+    else:
+        raise AssertionError(how)
+    return filled.to_numpy(dtype=np.float64)
+
+
+def panel_from_frame(
+    df: pd.DataFrame,
+    column: str | None = None,
+    time_column: str | None = None,
+    id_column: str | None = None,
+    features: list[str] | None = None,
+    fill: str | None = None,
+    freq: str | None = None,
+    source: str = "data",
+) -> Panel:
+    """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs."""
+    features = list(features or [])
+    notes: list[str] = []
+    if id_column is not None:
+        _need_column(df, id_column, "--id-column")
+    for f in features:
+        _need_column(df, f, "--features column")
+    if time_column is not None:
+        _need_column(df, time_column, "--time-column")
+    else:
+        time_column = _detect_time_column(df, {c for c in [column, id_column, *features] if c})
+    if column is not None:
+        _need_column(df, column, "--column")
+        if column == time_column:
+            raise LstmcastError(f"--column {column!r} is the time column; name the value column to forecast")
+    else:
+        taken = {c for c in [time_column, id_column, *features] if c}
+        numeric = [c for c in df.columns if c not in taken and df[c].dtype.kind in "biuf"]
+        if len(numeric) != 1:
+            others = [c for c in df.columns if c not in taken]
+            if not numeric:
+                raise LstmcastError(f"no numeric column to forecast in {source}; columns are: {_columns_list(df)}")
+            raise LstmcastError(
+                f"{source} has {len(numeric)} numeric columns ({', '.join(numeric)}); choose one with --column"
+                + (f" (columns: {', '.join(others)})" if len(others) != len(numeric) else "")
+            )
+        column = numeric[0]
+
+    # Group rows by series (stable, keeps each series' own order), then check each is in time order.
+    if id_column is not None:
+        if df[id_column].isna().any():
+            raise LstmcastError(f"--id-column {id_column!r} has empty values")
+        keys = df[id_column].astype(str)
+        order = np.argsort(pd.factorize(keys, sort=True)[0], kind="stable")
+        df = df.iloc[order].reset_index(drop=True)
+        keys = keys.iloc[order].reset_index(drop=True)
+        codes, uniques = pd.factorize(keys, sort=True)
+        ids = [str(u) for u in uniques]
+        lengths = np.bincount(codes, minlength=len(ids))
+    else:
+        ids = [""]
+        lengths = np.array([len(df)])
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+    values = _numeric(df, column, "--column")
+    covs = np.stack([_numeric(df, f, "--features column") for f in features], axis=1) if features else np.zeros((len(df), 0))
+    for j, f in enumerate(features):
+        n_bad = int(np.isnan(covs[:, j]).sum())
+        if n_bad:
+            row = int(np.flatnonzero(np.isnan(covs[:, j]))[0])
+            raise LstmcastError(
+                f"--features column {f!r} has {n_bad} missing values (first at line {row + 2}); fill them in the file"
+            )
+
+    if time_column is not None:
+        time, is_dt = _parse_time(df, time_column)
+        time_name = time_column
+    else:
+        time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
+        is_dt, time_name = False, "t"
+    _check_order(time, starts, ids, time_name, is_dt)
+
+    nan = np.isnan(values)
+    if nan.any():
+        n_nan, first = int(nan.sum()), int(np.flatnonzero(nan)[0])
+        where = f"first at {time_name}={_fmt_time(time[first], is_dt)}"
+        if fill is None:
+            raise LstmcastError(
+                f"column {column!r} has {n_nan} missing values ({where}); use --fill interpolate|ffill|zero|drop"
+            )
+        if fill == "drop":
+            keep = ~nan
+            values, time, covs = values[keep], time[keep], covs[keep]
+            sid = np.repeat(np.arange(len(ids)), lengths)[keep]
+            lengths = np.bincount(sid, minlength=len(ids))
+            starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            notes.append(f"dropped {n_nan} rows with missing {column!r} ({where})")
+        else:
+            all_nan = [ids[i] or column for i in range(len(ids)) if nan[starts[i]:starts[i + 1]].all()]
+            if all_nan:
+                raise LstmcastError(f"series {all_nan[0]!r} has no values at all in column {column!r}")
+            values = _fill(values, starts, fill)
+            notes.append(f"filled {n_nan} missing values of {column!r} with --fill {fill} ({where})")
+    if not np.isfinite(values).all():
+        first = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise LstmcastError(f"column {column!r} has infinite values (first at {time_name}={_fmt_time(time[first], is_dt)})")
+
+    inferred, freq_notes = _infer_freq(time, starts, is_dt, freq)
+    notes.extend(freq_notes)
+    return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
+                 target=column, freq=inferred, covariates=covs, feature_names=features, id_name=id_column, notes=notes)
+
+
+def _fmt_time(t: object, is_dt: bool) -> str:
+    if is_dt:
+        return str(pd.Timestamp(t))
+    f = float(t)  # type: ignore[arg-type]
+    return str(int(f)) if f.is_integer() else str(f)
+
+
+def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str, is_dt: bool) -> None:
+    """Every series strictly increasing in time: report the first duplicate or step back."""
+    if len(time) < 2:
+        return
+    t = time.astype("datetime64[ns]").astype(np.int64) if is_dt else time
+    d = np.diff(t)
+    inside = np.ones(len(d), bool)
+    inside[starts[1:-1] - 1] = False  # the step from one series to the next is not a step in time
+    sid = np.repeat(np.arange(len(ids)), np.diff(starts))
+    for bad, what in ((inside & (d == 0), "duplicated"), (inside & (d < 0), "not sorted")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            series = f" in series {ids[sid[i]]!r}" if ids[sid[i]] else ""
+            detail = (f"{_fmt_time(time[i + 1], is_dt)} appears twice" if what == "duplicated"
+                      else f"{_fmt_time(time[i + 1], is_dt)} comes after {_fmt_time(time[i], is_dt)}")
+            hint = "; remove duplicate rows" if what == "duplicated" else "; sort the file by time"
+            if what == "duplicated" and len(ids) == 1:
+                hint += " (or pass --id-column if the file holds several series)"
+            raise LstmcastError(f"time column {name!r} is {what}{series}: {detail} ({int(bad.sum())} such rows){hint}")
+
+
+def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | None) -> tuple[str | None, list[str]]:
+    """The series' step (pandas alias, or integer step), and a note on gaps or irregular steps."""
+    notes: list[str] = []
+    longest = int(np.argmax(np.diff(starts)))
+    t = time[starts[longest]:starts[longest + 1]]
+    if not is_dt:
+        if len(t) < 2:
+            return freq or "1", notes
+        d = np.diff(t)
+        step = float(np.median(d))
+        irregular = int((~np.isclose(d, step)).sum())
+        if irregular:
+            notes.append(f"time steps are irregular: {irregular} steps differ from the usual {step:g}")
+        return freq or (str(int(step)) if step.is_integer() else str(step)), notes
+    if freq is not None:
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError:
+            raise LstmcastError(f"--freq {freq!r} is not a pandas frequency (e.g. h, D, W, MS, QS, YS)") from None
+        return freq, notes
+    idx = pd.DatetimeIndex(t)
+    with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset; accept both
+        warnings.simplefilter("ignore")
+        found = pd.infer_freq(idx) if len(idx) >= 3 else None
+    inferred = getattr(found, "freqstr", found)
+    if inferred is None and len(idx) >= 2:
+        d = np.diff(idx.asi8)
+        step = pd.Timedelta(int(np.median(d)))
+        gaps = int((d > np.median(d) * 1.5).sum())
+        alias = _alias(step)
+        notes.append(
+            f"could not infer a regular frequency: {gaps} gaps longer than the usual step {step}"
+            f"{f' (first after {idx[int(np.flatnonzero(d > np.median(d) * 1.5)[0])]})' if gaps else ''}; "
+            f"assuming {alias}; set --freq to choose"
+        )
+        inferred = alias
+    return inferred, notes
+
+
+def _alias(step: pd.Timedelta) -> str:
+    """A readable pandas alias for a fixed step: 1 day -> 'D', 2 hours -> '2h'."""
+    for unit, nanos in (("D", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9)):
+        if step.value % nanos == 0:
+            k = step.value // nanos
+            return unit if k == 1 else f"{k}{unit}"
+    return f"{step.value}ns"
+
+
+def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
+    """Season length implied by a frequency: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, yearly 1."""
+    if not is_datetime or freq is None:
+        return None
+    try:
+        off = pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        return None
+    name = off.rule_code.split("-")[0]
+    if off.n != 1 and name not in ("min",):
+        return None
+    return SEASONS.get(name)
+
+
+def future_times(last: object, n: int, freq: str | None, is_datetime: bool) -> np.ndarray:
+    """(n,) the n timestamps (or steps) after `last`, continuing the series' frequency."""
+    if is_datetime:
+        off = pd.tseries.frequencies.to_offset(freq or "D")
+        # last + off rolls onto the next anchor even when `last` is off-anchor (Jan 31 + MS = Feb 1)
+        return pd.date_range(pd.Timestamp(last) + off, periods=n, freq=off).to_numpy(dtype="datetime64[ns]")
+    step = float(freq) if freq else 1.0
+    return float(last) + step * np.arange(1, n + 1, dtype=np.float64)  # type: ignore[arg-type]
+
+
+def split_points(lengths: np.ndarray, test_size: float) -> np.ndarray:
+    """(S,) training points per series: the first round((1 - test_size) * n); the rest are test points."""
+    n_train = np.round(lengths * (1.0 - test_size)).astype(np.int64)
+    return np.minimum(n_train, lengths - 1)  # at least one test point per series
+
+
+def generate_sine(steps_per_cycle: int = 80, cycles: int = 50, noise: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """The tutorial's noisy sine: t = 0..steps*cycles, sin_t = sin(2*pi*t/steps + U(-noise, noise))."""
+    if steps_per_cycle < 2:
+        raise LstmcastError(f"--steps-per-cycle must be at least 2, got {steps_per_cycle}")
+    if cycles < 1:
+        raise LstmcastError(f"--cycles must be at least 1, got {cycles}")
+    if noise < 0:
+        raise LstmcastError(f"--noise must be non-negative, got {noise}")
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps_per_cycle * cycles + 1)
+    phase_noise = rng.uniform(-noise, noise, size=len(t))
+    return pd.DataFrame({"t": t, "sin_t": np.sin(2.0 * np.pi * t / steps_per_cycle + phase_noise)})

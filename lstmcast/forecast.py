@@ -1,0 +1,177 @@
+"""Forecasts from a fitted model: at origins inside the data (test, backtest) and past its end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import future_times
+from .errors import LstmcastError
+from .features import calendar_features
+from .train import Fitted, Prepared
+
+__all__ = ["report_levels", "interval_columns", "rollout", "predict_at", "forecast_future", "frame_from_forecasts"]
+
+GAUSSIAN_LEVELS = (0.1, 0.5, 0.9)
+
+
+def report_levels(fitted: Fitted) -> list[float]:
+    """Quantile levels written out for a probabilistic model (empty for a point model)."""
+    if not fitted.loss.probabilistic:
+        return []
+    return list(fitted.config.quantiles) if fitted.config.loss == "quantile" else list(GAUSSIAN_LEVELS)
+
+
+def interval_columns(prefix: str, levels: list[float]) -> list[tuple[str, int]]:
+    """(column name, level index) for every level but the median: a symmetric pair q, 1-q
+    becomes <prefix>_lo_P / <prefix>_hi_P with P = 100(1-2q); others <prefix>_qNN."""
+    cols = []
+    for i, q in enumerate(levels):
+        if abs(q - 0.5) < 1e-9:
+            continue
+        partner = any(abs(q + r - 1.0) < 1e-9 for r in levels)
+        pct = round(100 * abs(1 - 2 * q))
+        if partner:
+            cols.append((f"{prefix}_{'lo' if q < 0.5 else 'hi'}_{pct}", i))
+        else:
+            cols.append((f"{prefix}_q{round(100 * q):02d}", i))
+    return cols
+
+
+@torch.no_grad()
+def rollout(fitted: Fitted, x: torch.Tensor, fut: torch.Tensor, steps: int, samples: int,
+            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled forecast of `steps` from windows x (K, W, I) with calendar fut (K, >=steps', C).
+
+    Returns point (K, steps) and quantiles (K, steps, L) (None for a point model). Past the
+    model's own horizon it recurses in blocks; a probabilistic model then samples `samples`
+    paths, feeding each path its own draws, so uncertainty grows honestly with the horizon.
+    """
+    model, loss, h = fitted.model, fitted.loss, fitted.config.model_horizon
+    levels = report_levels(fitted)
+    n_blocks = math.ceil(steps / h)
+    if n_blocks == 1:
+        params = loss.link(model(x, fut[:, :h]))  # (K, h, P)
+        point = loss.point(params)[:, :steps]
+        q = loss.quantiles(params, levels)[:, :steps] if levels else None
+        return point, q
+    k = len(x)
+    paths = samples if levels else 1
+    xs = x.repeat(paths, 1, 1)  # (S*K, W, I): path s of origin i at row s*K + i
+    fs = fut.repeat(paths, 1, 1)
+    out = []
+    for b in range(n_blocks):
+        f_blk = fs[:, b * h:(b + 1) * h]
+        params = loss.link(model(xs, f_blk))  # (S*K, h, P)
+        step = loss.sample(params, 1, gen)[0] if levels else loss.point(params)  # (S*K, h)
+        out.append(step)
+        # next window: drop the oldest h rows, append [value, calendar] of the new steps
+        new_rows = torch.cat([step[..., None], f_blk], dim=-1)
+        xs = torch.cat([xs[:, h:], new_rows], dim=1) if h < xs.shape[1] else new_rows[:, -xs.shape[1]:]
+    y = torch.cat(out, dim=1)[:, :steps].view(paths, k, steps)
+    if not levels:
+        return y[0], None
+    q = torch.quantile(y, torch.tensor(levels, dtype=y.dtype, device=y.device), dim=0).permute(1, 2, 0)
+    return torch.quantile(y, 0.5, dim=0), q
+
+
+def _run(fitted: Fitted, windows: np.ndarray, fut: np.ndarray, steps: int, samples: int, seed: int,
+         chunk: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
+    """rollout over chunks of origins (bounded memory); numpy in, numpy out (scaled)."""
+    dev = fitted.device
+    gen = torch.Generator(device=dev).manual_seed(seed) if dev.type == "cuda" else torch.Generator().manual_seed(seed)
+    per = max(1, chunk // max(1, samples if fitted.loss.probabilistic and steps > fitted.config.model_horizon else 1))
+    points, qs = [], []
+    fitted.model.eval()
+    for i in range(0, len(windows), per):
+        x = torch.from_numpy(np.ascontiguousarray(windows[i:i + per])).to(dev)
+        f = torch.from_numpy(np.ascontiguousarray(fut[i:i + per])).to(dev)
+        p, q = rollout(fitted, x, f, steps, samples, gen)
+        points.append(p.cpu().numpy())
+        if q is not None:
+            qs.append(q.cpu().numpy())
+    point = np.concatenate(points) if points else np.zeros((0, steps))
+    return point, (np.concatenate(qs) if qs else None)
+
+
+def _check_recursion(fitted: Fitted, steps: int) -> None:
+    if steps > fitted.config.model_horizon and fitted.prep.panel.feature_names:
+        raise LstmcastError(
+            f"this model uses past --features, so it can forecast at most {fitted.config.model_horizon} steps "
+            f"(future feature values are unknown); ask for --horizon {fitted.config.model_horizon} or less"
+        )
+
+
+def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 200,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Forecasts made at origins (K,) (index of the first target; history is everything before)
+    -> point (K, steps) and quantiles (K, steps, L) on the original scale."""
+    _check_recursion(fitted, steps)
+    prep = fitted.prep
+    h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
+    win = np.lib.stride_tricks.sliding_window_view(prep.inputs, prep.n_prev, axis=0)[origins - prep.n_prev]
+    win = win.transpose(0, 2, 1)  # (K, W, I)
+    idx = np.minimum(origins[:, None] + np.arange(h_total), len(prep.future) - 1)
+    fut = prep.future[idx]  # (K, h_total, C); steps past the data are never scored
+    point, q = _run(fitted, win, fut, steps, samples, seed)
+    sid = (np.searchsorted(prep.panel.starts, origins, side="right") - 1)[:, None]
+    point = prep.scaler.inverse_transform(point, sid)
+    if q is not None:
+        q = prep.scaler.inverse_transform(q, sid[..., None])
+    return point, q
+
+
+def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Forecast `steps` past the end of every series -> times (S, steps), point (S, steps),
+    quantiles (S, steps, L) on the original scale."""
+    _check_recursion(fitted, steps)
+    prep = fitted.prep
+    panel = prep.panel
+    ends = panel.starts[1:]
+    h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
+    times = np.stack([future_times(panel.time[e - 1], h_total, panel.freq, panel.is_datetime) for e in ends])
+    win = np.lib.stride_tricks.sliding_window_view(prep.inputs, prep.n_prev, axis=0)[ends - prep.n_prev]
+    win = win.transpose(0, 2, 1)
+    if prep.future.shape[1]:
+        fut = calendar_features(times.reshape(-1), panel.freq, True).reshape(len(ends), h_total, -1)
+    else:
+        fut = np.zeros((len(ends), h_total, 0), np.float32)
+    point, q = _run(fitted, win, fut, steps, samples, seed)
+    sid = np.arange(panel.n_series)[:, None]
+    point = prep.scaler.inverse_transform(point, sid)
+    if q is not None:
+        q = prep.scaler.inverse_transform(q, sid[..., None])
+    return times[:, :steps], point, q
+
+
+def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, times: np.ndarray,
+                         point: np.ndarray, q: np.ndarray | None, prefix: str,
+                         actual: np.ndarray | None = None, origin_times: np.ndarray | None = None) -> pd.DataFrame:
+    """Long table, one row per (forecast, step): [id], [origin, step], time, [actual], prefix, intervals."""
+    panel = fitted.prep.panel
+    cols: dict[str, object] = {}
+    if panel.id_name is not None:
+        cols[panel.id_name] = np.asarray(panel.ids, dtype=object)[series]
+    if origin_times is not None:
+        cols["origin"] = _fmt(origin_times, panel.is_datetime)
+        cols["step"] = step
+    cols[panel.time_name] = _fmt(times, panel.is_datetime)
+    if actual is not None:
+        cols["actual"] = actual
+    cols[prefix] = point
+    if q is not None:
+        for name, i in interval_columns(prefix, report_levels(fitted)):
+            cols[name] = q[:, i]
+    return pd.DataFrame(cols)
+
+
+def _fmt(times: np.ndarray, is_datetime: bool) -> np.ndarray:
+    """Datetimes as ISO strings; integer-valued steps as ints."""
+    if is_datetime:
+        return pd.DatetimeIndex(times).strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False).to_numpy()
+    t = np.asarray(times, dtype=np.float64)
+    return t.astype(np.int64) if np.all(np.mod(t, 1) == 0) else t

@@ -1,0 +1,111 @@
+"""Figures of a run: test predictions vs actuals, loss curves, forecast after the history (Agg, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+
+__all__ = ["plot_run_figure", "band_columns"]
+
+
+def band_columns(df: pd.DataFrame, prefix: str) -> list[tuple[str, str, str]]:
+    """(lo column, hi column, label) for each interval in a forecast table, widest first."""
+    out = []
+    for c in df.columns:
+        if c.startswith(f"{prefix}_lo_"):
+            pct = c.rsplit("_", 1)[1]
+            hi = f"{prefix}_hi_{pct}"
+            if hi in df.columns:
+                out.append((c, hi, f"{pct}% interval"))
+    return sorted(out, key=lambda t: -int(t[2].split("%")[0]))
+
+
+def _times(values: pd.Series, is_datetime: bool) -> Any:
+    return pd.to_datetime(values) if is_datetime else values.to_numpy()
+
+
+def _first_series(df: pd.DataFrame, id_name: str | None, sid: str | None) -> pd.DataFrame:
+    if id_name is None or id_name not in df.columns or sid is None:
+        return df
+    return df[df[id_name].astype(str) == sid]
+
+
+def plot_run_figure(ckpt: Any, preds: pd.DataFrame, forecast: pd.DataFrame | None, out: Path) -> Path:
+    """Write the run's figure to `out` (PNG) atomically."""
+    d = ckpt.data
+    time_name, is_dt, id_name = d["time_name"], d["is_datetime"], d["id_name"]
+    ids = ckpt.stats.ids
+    sid = ids[0] if id_name else None
+    suffix = f" — series {sid!r} (1 of {len(ids)})" if id_name else ""
+    history = ckpt.payload.get("history", [])
+    rows = 3 if forecast is not None else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(11, 3.6 * rows), constrained_layout=True)
+
+    ax = axes[0]
+    p = _first_series(preds, id_name, sid)
+    if "step" in p.columns:
+        p = p[p["step"] == 1]  # one-step-ahead view of a multi-step model
+    t = _times(p[time_name], is_dt)
+    ax.plot(t, p["actual"], color="0.25", lw=1.2, label="actual")
+    for lo, hi, label in band_columns(p, "predicted"):
+        ax.fill_between(t, p[lo], p[hi], color="tab:orange", alpha=0.25, label=label)
+    ax.plot(t, p["predicted"], color="tab:orange", lw=1.2, label="predicted")
+    m = ckpt.metrics
+    title = "Test part: predicted vs actual"
+    if "model" in m and "naive" in m:
+        title += f" (RMSE {m['model']['rmse']:.4g}; naive {m['naive']['rmse']:.4g})"
+    ax.set_title(title + suffix)
+    ax.set_xlabel(time_name)
+    ax.set_ylabel(d["target"])
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+
+    ax = axes[1]
+    if history:
+        h = pd.DataFrame(history)
+        ax.plot(h["epoch"], h["train_loss"], marker="o", ms=3, label="train loss")
+        if h["val_loss"].notna().any():
+            ax.plot(h["epoch"], h["val_loss"], marker="o", ms=3, label="validation loss")
+        best = ckpt.payload.get("best_epoch")
+        if best:
+            ax.axvline(best, color="0.6", ls="--", lw=1, label=f"best epoch {best}")
+        if (h["train_loss"] > 0).all():
+            ax.set_yscale("log")
+    ax.set_title(f"Training loss ({ckpt.config.loss}, scaled units)")
+    ax.set_xlabel("epoch")
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+
+    if forecast is not None:
+        ax = axes[2]
+        tail = ckpt.tail_panel()
+        s = 0
+        lo_i, hi_i = int(tail.starts[s]), int(tail.starts[s + 1])
+        keep = max(lo_i, hi_i - max(4 * len(_first_series(forecast, id_name, sid)), 100))
+        ht = pd.to_datetime(tail.time[keep:hi_i]) if is_dt else tail.time[keep:hi_i]
+        ax.plot(ht, tail.values[keep:hi_i], color="0.25", lw=1.2, label="history")
+        f = _first_series(forecast, id_name, sid)
+        ft = _times(f[time_name], is_dt)
+        for lo, hi, label in band_columns(f, "forecast"):
+            ax.fill_between(ft, f[lo], f[hi], color="tab:blue", alpha=0.25, label=label)
+        ax.plot(ft, f["forecast"], color="tab:blue", lw=1.5, label=f"forecast ({len(f)} steps)")
+        ax.axvline(ft.iloc[0] if hasattr(ft, "iloc") else ft[0], color="0.6", ls=":", lw=1)
+        ax.set_title(f"Forecast after the end of the data ({ckpt.config.resolved_strategy} model){suffix}")
+        ax.set_xlabel(time_name)
+        ax.set_ylabel(d["target"])
+        ax.legend(loc="upper left")
+        ax.grid(alpha=0.3)
+
+    with atomic_path(Path(out)) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return Path(out)

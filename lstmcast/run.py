@@ -1,0 +1,218 @@
+"""The jobs behind the CLI: train a run folder, predict from it, plot it. Data flows one way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .baselines import baseline_forecasts
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import Panel, file_fingerprint, load_panel
+from .errors import LstmcastError
+from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
+from .io import ensure_dir, write_csv, write_json
+from .metrics import mase, point_metrics, probabilistic_metrics
+from .train import EpochInfo, Fitted, fit
+from .windows import window_origins
+
+__all__ = ["RunResult", "train_run", "evaluate", "predict_run", "plot_run", "mase_scales", "load_for"]
+
+
+@dataclass
+class RunResult:
+    """What a job wrote and what the user should be told."""
+
+    paths: dict[str, Path]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def load_for(path: Path, cfg: TrainConfig) -> Panel:
+    """Load a data file with the columns and fill a config names."""
+    return load_panel(path, cfg.column, cfg.time_column, cfg.id_column, cfg.features, cfg.fill, cfg.freq)
+
+
+def mase_scales(panel: Panel, train_ends: np.ndarray, m: int) -> np.ndarray:
+    """(S,) in-sample MAE of the seasonal naive forecast (lag m) on each series' training part."""
+    v, starts = panel.values, panel.starts[:-1]
+    sid = panel.series_index()
+    i = np.arange(len(v))
+    ok = (i - m >= starts[sid]) & (i < train_ends[sid])
+    err = np.abs(v - np.roll(v, m))
+    s = np.bincount(sid[ok], err[ok], minlength=panel.n_series)
+    c = np.bincount(sid[ok], minlength=panel.n_series)
+    return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+
+def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Forecast every test origin (each test point for one step; rolling origins for H steps) and score
+    the model against naive baselines on the very same targets, on the original scale."""
+    prep, cfg = fitted.prep, fitted.config
+    panel, h = prep.panel, cfg.horizon
+    starts = panel.starts[:-1]
+    origins = window_origins(prep.train_ends, panel.starts[1:], prep.n_prev, h, starts)
+    sid = np.searchsorted(panel.starts, origins, side="right") - 1
+    point, q = predict_at(fitted, origins, h, samples=samples, seed=cfg.seed)
+    steps = np.arange(h)
+    tidx = origins[:, None] + steps  # (K, H) index of each target
+    actual = panel.values[tidx]
+    m = prep.season_length or 1
+    base = baseline_forecasts(panel.values, starts[sid], origins, h, m)
+    scale = mase_scales(panel, prep.train_ends, m)[sid]
+    metrics: dict[str, Any] = {
+        "horizon": h, "strategy": cfg.resolved_strategy, "model_horizon": cfg.model_horizon, "n_prev": prep.n_prev,
+        "season_length": prep.season_length, "mase_lag": m, "test_forecasts": int(len(origins)),
+        "test_points": int(tidx.size), "series": panel.n_series,
+    }
+    names = {"model": point, "naive": base["naive"]}
+    if prep.season_length and prep.season_length > 1:
+        names["seasonal_naive"] = base["seasonal_naive"]
+    for name, pred in names.items():
+        metrics[name] = {**point_metrics(actual, pred), "mase": mase(actual, pred, scale)}
+    if q is not None:
+        metrics["model"].update(probabilistic_metrics(actual, q, report_levels(fitted)))
+    metrics["diagnostics"] = _diagnostics(point, base["naive"], actual)
+    metrics["leakage_audit"] = _audit(fitted)
+    df = frame_from_forecasts(
+        fitted, np.repeat(sid, h), np.tile(steps + 1, len(origins)), panel.time[tidx].reshape(-1),
+        point.reshape(-1), None if q is None else q.reshape(-1, q.shape[-1]), "predicted", actual.reshape(-1),
+        origin_times=panel.time[origins - 1].repeat(h) if h > 1 else None,
+    )
+    return df, metrics
+
+
+def _diagnostics(point: np.ndarray, naive: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
+    """Warn when forecasts are a flat line or a copy of the last value."""
+    out: dict[str, Any] = {"warnings": []}
+    e_m, e_n = (point - actual).reshape(-1), (naive - actual).reshape(-1)
+    spread_a = float(np.std(actual))
+    if spread_a > 0 and float(np.std(point)) < 0.05 * spread_a:
+        out["warnings"].append("the model's forecasts are almost a flat line (spread under 5% of the actuals'); "
+                               "try more --epochs, a larger --lr or --scaler standard")
+    if len(e_m) > 2 and np.std(e_m) > 0 and np.std(e_n) > 0:
+        corr = float(np.corrcoef(e_m, e_n)[0, 1])
+        out["error_corr_with_naive"] = corr
+        if corr > 0.98:
+            out["warnings"].append(f"the model's errors track the naive last-value forecast's (correlation {corr:.3f}): "
+                                   "it mostly copies the last value")
+    return out
+
+
+def _audit(fitted: Fitted) -> dict[str, Any]:
+    """Every fitted statistic with the time range of the points it saw."""
+    prep, cfg = fitted.prep, fitted.config
+    panel = prep.panel
+    starts, ends, t = panel.starts[:-1], prep.train_ends, panel.time
+
+    def fmt(v: Any) -> str:
+        return str(pd.Timestamp(v)) if panel.is_datetime else f"{float(v):g}"
+
+    seen = {"from": fmt(t[starts].min()), "to": fmt(t[ends - 1].max())}
+    audit: dict[str, Any] = {
+        "split": {"train_points": int((ends - starts).sum()), "test_points": int((panel.starts[1:] - ends).sum()),
+                  "latest_train_time": seen["to"], "earliest_test_time": fmt(t[ends].min()),
+                  "rule": "per series: the first round((1 - test_size) * n) points train, the rest test"},
+        "scaler": {"kind": prep.scaler.kind, "fitted_on": "training points of each series only", **seen},
+        "training_windows": {"targets_up_to": seen["to"],
+                             "rule": "every target of a training or validation window lies in its series' training part"},
+        "calendar": "fixed sin/cos of the timestamps; nothing fitted" if cfg.calendar else "not used",
+        "fill": cfg.fill or "not used (missing values are an error)",
+    }
+    if cfg.fill == "interpolate":
+        audit["fill_note"] = "interpolation reads the next observed value, which may lie in the test part"
+    if panel.feature_names:
+        audit["features_scaler"] = {"fitted_on": "training points of all series", **seen}
+    return audit
+
+
+def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"])
+
+
+def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
+              samples: int = 200) -> RunResult:
+    """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT."""
+    data = Path(data)
+    panel = load_for(data, cfg)
+    out = ensure_dir(Path(out))
+    fitted = fit(panel, cfg, on_epoch)
+    preds, metrics = evaluate(fitted, samples=samples)
+    metrics.update({"best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history),
+                    "interrupted": fitted.interrupted, "cell": cfg.cell, "loss": cfg.loss,
+                    "notes": list(fitted.prep.notes)})
+    info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}
+    paths = {
+        "checkpoint": save_checkpoint(out / "model.pt", fitted, info, metrics),
+        "history": write_csv(_history_frame(fitted.history), out / "history.csv"),
+        "metrics": write_json(metrics, out / "metrics.json"),
+        "test_predictions": write_csv(preds, out / "test_predictions.csv"),
+    }
+    notes = list(fitted.prep.notes) + metrics["diagnostics"]["warnings"]
+    return RunResult(paths=paths, metrics=metrics, notes=notes, interrupted=fitted.interrupted)
+
+
+def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None, horizon: int | None = None,
+                samples: int = 200, device: str = "cpu") -> RunResult:
+    """Test-set predictions (no horizon) or a forecast of `horizon` steps past the end of the data."""
+    ckpt = load_checkpoint(run_dir)
+    cfg = ckpt.config
+    notes: list[str] = []
+    run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    if samples < 1:
+        raise LstmcastError(f"--samples must be at least 1, got {samples}")
+    if horizon is None:
+        src = Path(data) if data is not None else Path(ckpt.data["path"])
+        if not src.exists():
+            raise LstmcastError(f"training data {src} not found; pass the file with --data")
+        if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
+            notes.append(f"{src} differs from the training data; its last {cfg.test_size:g} is used as the test part")
+        fitted = ckpt.fitted(load_for(src, cfg), split=True, device=device)
+        df, metrics = evaluate(fitted, samples=samples)
+        path = write_csv(df, Path(out) if out else run_dir / "test_predictions.csv")
+        return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
+    if horizon < 1:
+        raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
+    panel = load_for(Path(data), cfg) if data is not None else None
+    fitted = ckpt.fitted(panel, split=False, device=device)
+    h = cfg.model_horizon
+    if horizon > h:
+        what = "one step at a time" if h == 1 else f"in blocks of {h} (the model was trained direct for {h} steps)"
+        kind = f", sampling {samples} paths" if fitted.loss.probabilistic else ""
+        notes.append(f"forecasting {horizon} steps recursively {what}{kind}")
+    else:
+        notes.append(f"forecasting {horizon} steps with the {cfg.resolved_strategy} model in one pass")
+    times, point, q = forecast_future(fitted, horizon, samples=samples, seed=cfg.seed)
+    s = fitted.prep.panel.n_series
+    df = frame_from_forecasts(fitted, np.repeat(np.arange(s), horizon), np.tile(np.arange(1, horizon + 1), s),
+                              times.reshape(-1), point.reshape(-1),
+                              None if q is None else q.reshape(-1, q.shape[-1]), "forecast")
+    path = write_csv(df, Path(out) if out else run_dir / "forecast.csv")
+    return RunResult(paths={"forecast": path}, notes=notes)
+
+
+def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = None) -> RunResult:
+    """Draw test predictions vs actuals, the loss curves, and a forecast when one exists."""
+    from .plot import plot_run_figure
+
+    ckpt = load_checkpoint(run_dir)
+    run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    preds_path = run_dir / "test_predictions.csv"
+    if not preds_path.exists():
+        raise LstmcastError(f"{preds_path} not found; run `lstmcast predict {run_dir}` first")
+    fc_path = Path(forecast) if forecast else run_dir / "forecast.csv"
+    if forecast and not fc_path.exists():
+        raise LstmcastError(f"forecast file {fc_path} not found")
+    try:
+        preds = pd.read_csv(preds_path)
+        fc = pd.read_csv(fc_path) if fc_path.exists() else None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
+    path = plot_run_figure(ckpt, preds, fc, Path(out) if out else run_dir / "plot.png")
+    return RunResult(paths={"plot": path})

@@ -1,0 +1,333 @@
+"""Prepare windows from a Panel and fit the network: one batched pass per step, no per-sample work."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .data import Panel, season_length_for, split_points
+from .errors import LstmcastError
+from .features import calendar_features, calendar_names
+from .losses import Loss, make_loss
+from .model import Forecaster
+from .scaling import Scaler
+from .windows import gather_windows, window_origins
+
+__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "prepare", "fit", "resolve_device", "auto_n_prev", "build_model"]
+
+
+@dataclass
+class EpochInfo:
+    """What `on_epoch` receives after every epoch."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    seconds: float
+    best: bool
+
+
+@dataclass
+class Prepared:
+    """A panel cut into scaled model inputs, with the split and the fitted statistics."""
+
+    panel: Panel
+    n_prev: int
+    season_length: int | None
+    train_ends: np.ndarray  # (S,) absolute index of each series' first test point
+    scaler: Scaler
+    cov_loc: np.ndarray  # (F,) feature means on training points
+    cov_scale: np.ndarray  # (F,)
+    inputs: np.ndarray  # (N, I) float32: scaled target, scaled features, calendar
+    target: np.ndarray  # (N,) float32 scaled target
+    future: np.ndarray  # (N, C) float32 calendar of each point (known ahead)
+    input_names: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self.panel.starts[1:]
+
+    @property
+    def series_starts(self) -> np.ndarray:
+        return self.panel.starts[:-1]
+
+
+@dataclass
+class Fitted:
+    """A trained model with everything needed to forecast and to save it."""
+
+    model: Forecaster
+    loss: Loss
+    config: TrainConfig
+    prep: Prepared
+    history: list[dict[str, Any]]
+    best_epoch: int
+    interrupted: bool
+    device: torch.device
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto picks CUDA when present; asking for CUDA without it is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LstmcastError("--device cuda asked but no CUDA GPU is available to torch; use --device cpu")
+    return torch.device(name)
+
+
+def auto_n_prev(season_length: int | None, shortest_train: int, horizon: int) -> int:
+    """A few seasons of history (3, at least 2*horizon, 30 without a season), bounded so that
+    the shortest series still has about half its training part as windows."""
+    base = 3 * season_length if season_length and season_length > 1 else 30
+    want = max(base, 2 * horizon, 4)
+    cap = max(2, (shortest_train - horizon) // 2)
+    return int(min(want, cap))
+
+
+def _min_points(n_prev: int, horizon: int, test_size: float) -> int:
+    """Smallest series length that leaves two training windows and `horizon` test points."""
+    n = n_prev + horizon + 1
+    while True:  # only on the error path; bounded because test_size < 1
+        n_train = int(split_points(np.array([n]), test_size)[0])
+        if n_train >= n_prev + horizon + 1 and n - n_train >= horizon:
+            return n
+        n += 1
+
+
+@dataclass
+class Stats:
+    """Statistics fitted at training time, reused as-is when predicting."""
+
+    n_prev: int
+    season_length: int | None
+    ids: list[str]
+    scaler: Scaler
+    cov_loc: np.ndarray
+    cov_scale: np.ndarray
+
+
+def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True) -> Prepared:
+    """Split by time, fit scalers on training points only, and build the model's input columns.
+
+    With `stats` (from a checkpoint) nothing is refitted: the saved window, scaler and feature
+    statistics are applied. With split=False the whole panel is history (forecasting past its end).
+    """
+    if stats is not None:
+        return _prepare_with(panel, cfg, stats, split)
+    notes = list(panel.notes)
+    if cfg.resolved_strategy == "recursive" and cfg.horizon > 1 and panel.feature_names:
+        raise LstmcastError(
+            "--strategy recursive cannot forecast past one step with --features (future feature values are "
+            "unknown); use --strategy direct"
+        )
+    season = cfg.season_length or season_length_for(panel.freq, panel.is_datetime)
+    h_model = cfg.model_horizon
+    lengths = panel.lengths
+    n_train = split_points(lengths, cfg.test_size)
+    n_prev = cfg.n_prev if cfg.n_prev is not None else auto_n_prev(season, int(n_train.min()), h_model)
+    if cfg.n_prev is None:
+        notes.append(f"--n-prev auto picked {n_prev} steps"
+                     + (f" (3 seasons of {season})" if season and season > 1 and n_prev == 3 * season else ""))
+    ok = (n_train >= n_prev + h_model + 1) & (lengths - n_train >= cfg.horizon)
+    if not ok.all():
+        need = _min_points(n_prev, max(h_model, cfg.horizon), cfg.test_size)
+        if panel.n_series == 1 or not ok.any():
+            what = "series has" if panel.n_series == 1 else f"every series is too short; the longest has"
+            raise LstmcastError(
+                f"{what} {int(lengths.max())} points but --n-prev {n_prev} + --horizon {cfg.horizon} with "
+                f"--test-size {cfg.test_size} needs at least {need}; use a smaller --n-prev"
+            )
+        short = [panel.ids[i] for i in np.flatnonzero(~ok)]
+        notes.append(f"skipped {len(short)} series shorter than {need} points: {', '.join(short[:5])}"
+                     + (" ..." if len(short) > 5 else ""))
+        panel = panel.select(ok)
+        lengths = panel.lengths
+        n_train = split_points(lengths, cfg.test_size)
+    train_ends = panel.starts[:-1] + n_train
+
+    scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends)
+    cov_loc, cov_scale = np.zeros(0), np.ones(0)
+    if panel.feature_names:
+        sid = panel.series_index()
+        tr = panel.covariates[np.arange(len(sid)) < train_ends[sid]]
+        cov_loc, cov_scale = tr.mean(axis=0), tr.std(axis=0)
+        cov_scale = np.where(cov_scale > 1e-12, cov_scale, 1.0)
+    stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
+    return _build(panel, cfg, stats, train_ends, notes)
+
+
+def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray, notes: list[str]) -> Prepared:
+    """Model inputs (N, I): scaled target, scaled features, calendar."""
+    sid = panel.series_index()
+    target = stats.scaler.transform(panel.values, sid).astype(np.float32)
+    cols, names = [target[:, None]], [panel.target]
+    if panel.feature_names:
+        cols.append(((panel.covariates - stats.cov_loc) / stats.cov_scale).astype(np.float32))
+        names += panel.feature_names
+    future = np.zeros((len(sid), 0), np.float32)
+    if cfg.calendar:
+        future = calendar_features(panel.time, panel.freq, panel.is_datetime)
+        cols.append(future)
+        names += calendar_names(panel.freq)
+    inputs = np.concatenate(cols, axis=1).astype(np.float32)
+    return Prepared(panel=panel, n_prev=stats.n_prev, season_length=stats.season_length, train_ends=train_ends,
+                    scaler=stats.scaler, cov_loc=stats.cov_loc, cov_scale=stats.cov_scale, inputs=inputs,
+                    target=target, future=future, input_names=names, notes=notes)
+
+
+def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> Prepared:
+    """Apply saved statistics to (possibly new) data of the same series."""
+    if panel.feature_names != (list(cfg.features) or []):
+        raise LstmcastError(f"the model was trained with --features {','.join(cfg.features) or '(none)'}; "
+                            f"the data gives {','.join(panel.feature_names) or '(none)'}")
+    where = {k: i for i, k in enumerate(stats.ids)}
+    unknown = [i for i in panel.ids if i not in where]
+    if unknown:
+        raise LstmcastError(f"series {unknown[0]!r} was not in the training data ({len(unknown)} unknown series); "
+                            f"the model knows: {', '.join(stats.ids[:5])}{' ...' if len(stats.ids) > 5 else ''}")
+    rows = np.array([where[i] for i in panel.ids], dtype=np.int64)
+    sc = stats.scaler
+    scaler = Scaler(sc.kind, sc.loc[rows], sc.scale[rows])
+    lengths = panel.lengths
+    h = cfg.horizon if split else 0
+    need = stats.n_prev + (cfg.model_horizon + 1 if split else 0)
+    n_train = split_points(lengths, cfg.test_size) if split else lengths.copy()
+    short = (n_train < need) | (lengths - n_train < h)
+    if short.any():
+        i = int(np.flatnonzero(short)[0])
+        name = f"series {panel.ids[i]!r}" if panel.ids[i] else "the series"
+        raise LstmcastError(f"{name} has {int(lengths[i])} points; this model's --n-prev {stats.n_prev} needs at "
+                            f"least {_min_points(stats.n_prev, max(cfg.model_horizon, cfg.horizon), cfg.test_size) if split else stats.n_prev}")
+    local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale)
+    return _build(panel, cfg, local, panel.starts[:-1] + n_train, list(panel.notes))
+
+
+def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss) -> Forecaster:
+    """The network a config describes (used for training and to rebuild from a checkpoint)."""
+    return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
+                      horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future)
+
+
+def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """(K, horizon, C) calendar of each origin's target steps."""
+    c = prep.future.shape[1]
+    if c == 0:
+        return np.zeros((len(origins), horizon, 0), np.float32)
+    idx = np.minimum(origins[:, None] + np.arange(horizon), len(prep.future) - 1)
+    return prep.future[idx]
+
+
+def training_windows(prep: Prepared, h_model: int, val_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Origins of training and validation windows: all targets inside each series' training part;
+    validation takes the last `val_size` of each series' windows (in time)."""
+    starts = prep.series_starts
+    origins = window_origins(starts, prep.train_ends, prep.n_prev, h_model, starts)
+    if val_size <= 0:
+        return origins, origins[:0]
+    sid = np.searchsorted(prep.panel.starts, origins, side="right") - 1
+    n_win = np.bincount(sid, minlength=len(starts))
+    n_val = np.where(n_win > 1, np.ceil(n_win * val_size), 0).astype(np.int64)
+    first_val = prep.train_ends - h_model + 1 - n_val  # origins >= this are validation
+    is_val = origins >= first_val[sid]
+    return origins[~is_val], origins[is_val]
+
+
+def _batches(n: int, size: int, perm: torch.Tensor | None) -> list[torch.Tensor | slice]:
+    if perm is None:
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+    return [perm[i:i + size] for i in range(0, n, size)]
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f: torch.Tensor, batch: int) -> float:
+    """Loss over a whole set in eval mode (dropout off), back to train mode after."""
+    was = model.training
+    model.eval()
+    total = 0.0
+    for b in _batches(len(x), batch, None):
+        total += float(loss(loss.link(model(x[b], f[b])), y[b])) * len(x[b])
+    model.train(was)
+    return total / max(len(x), 1)
+
+
+def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None) -> Fitted:
+    """Train on the training windows; keep the weights of the best validation epoch.
+
+    Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
+    """
+    torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    prep = panel if isinstance(panel, Prepared) else prepare(panel, cfg)
+    h = cfg.model_horizon
+    tr_o, va_o = training_windows(prep, h, cfg.val_size)
+    if len(tr_o) == 0:
+        raise LstmcastError("no training windows: the series is too short for --n-prev; use a smaller --n-prev")
+
+    def tensors(origins: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = gather_windows(prep.inputs, prep.target, origins, prep.n_prev, h)
+        f = _future_windows(prep, origins, h)
+        return (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), torch.from_numpy(f).to(device))
+
+    x_tr, y_tr, f_tr = tensors(tr_o)  # built once; batches are index slices of these
+    x_va, y_va, f_va = tensors(va_o)
+    loss = make_loss(cfg.loss, cfg.quantiles)
+    model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss).to(device)
+    # alpha=0.9 is Keras's RMSprop rho, the tutorial's optimiser; torch's 0.99 adapts too slowly for 15 epochs
+    opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
+           else torch.optim.Adam(model.parameters(), lr=cfg.lr))
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    history: list[dict[str, Any]] = []
+    best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
+    interrupted = False
+    model.train()
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            total = 0.0
+            for b in _batches(len(x_tr), cfg.batch_size, torch.randperm(len(x_tr), generator=gen).to(device)):
+                opt.zero_grad(set_to_none=True)
+                batch_loss = loss(loss.link(model(x_tr[b], f_tr[b])), y_tr[b])
+                if not torch.isfinite(batch_loss):
+                    raise LstmcastError(
+                        f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
+                        f"(now {cfg.lr:g})" + (" or --scaler standard" if cfg.scaler == "none" else "")
+                    )
+                batch_loss.backward()
+                opt.step()
+                total += float(batch_loss.detach()) * len(y_tr[b])
+            train_loss = total / len(x_tr)
+            val_loss = mean_loss(model, loss, x_va, y_va, f_va, 4096) if len(x_va) else None
+            score = val_loss if val_loss is not None else train_loss
+            better = score < best_val
+            if better:
+                best_val, best_epoch, since_best = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+            seconds = time.perf_counter() - t0
+            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
+            if on_epoch is not None:
+                on_epoch(EpochInfo(epoch, cfg.epochs, train_loss, val_loss, seconds, better))
+            if cfg.patience is not None and since_best >= cfg.patience:
+                prep.notes.append(f"early stop at epoch {epoch}: no better validation loss for {cfg.patience} epochs")
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        if not history:
+            raise LstmcastError("interrupted before the first epoch finished; nothing to save") from None
+    model.load_state_dict(best_state)
+    model.eval()
+    return Fitted(model=model, loss=loss, config=cfg, prep=prep, history=history, best_epoch=best_epoch,
+                  interrupted=interrupted, device=device)

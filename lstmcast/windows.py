@@ -1,0 +1,60 @@
+"""Sliding windows as strided views: no Python loop over windows."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["make_windows", "concat_ranges", "window_origins", "gather_windows"]
+
+
+def make_windows(values: np.ndarray, n_prev: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) or (n, F) -> X (n - n_prev - horizon + 1, n_prev[, F]), y (same, horizon).
+
+    X[i] = values[i : i + n_prev] and y[i] = target[i + n_prev : i + n_prev + horizon], the
+    tutorial's windows; the target is values (or its first column when 2-D).
+    """
+    values = np.asarray(values)
+    k = len(values) - n_prev - horizon + 1
+    if k <= 0:
+        shape_x = (0, n_prev, *values.shape[1:])
+        return np.empty(shape_x, values.dtype), np.empty((0, horizon), values.dtype)
+    target = values if values.ndim == 1 else values[:, 0]
+    x = sliding_window_view(values, n_prev, axis=0)[:k]  # (k, [F,] n_prev): window axis last
+    if values.ndim == 2:
+        x = x.transpose(0, 2, 1)
+    y = sliding_window_view(target[n_prev:], horizon)[:k]
+    return x, y
+
+
+def concat_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenation of range(lo[i], hi[i]) for all i (empty ranges allowed), without a loop."""
+    lo = np.asarray(lo, dtype=np.int64)
+    n = np.maximum(np.asarray(hi, dtype=np.int64) - lo, 0)
+    total = int(n.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    # each element is its range's start plus its position inside that range
+    first = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+    return first + np.arange(total, dtype=np.int64)
+
+
+def window_origins(lo: np.ndarray, hi: np.ndarray, n_prev: int, horizon: int,
+                   series_start: np.ndarray) -> np.ndarray:
+    """Origins j (index of the first target) with targets j..j+H-1 inside [lo, hi) and inputs
+    j-n_prev..j-1 inside the series (from series_start); all arrays (S,), result sorted."""
+    first = np.maximum(lo, series_start + n_prev)
+    last = hi - horizon + 1  # exclusive
+    return concat_ranges(first, last)
+
+
+def gather_windows(inputs: np.ndarray, target: np.ndarray, origins: np.ndarray, n_prev: int,
+                   horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """inputs (N, F), target (N,), origins (K,) -> X (K, n_prev, F) copies, y (K, horizon)."""
+    xs = sliding_window_view(inputs, n_prev, axis=0)  # (N - n_prev + 1, F, n_prev), a view
+    x = xs[origins - n_prev].transpose(0, 2, 1)
+    y = np.empty((len(origins), horizon), dtype=target.dtype)
+    if len(origins):
+        pad = np.concatenate([target, np.full(horizon, np.nan, target.dtype)])  # targets past the end read NaN
+        y = sliding_window_view(pad, horizon)[origins]
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)

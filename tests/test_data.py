@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcast.data import (future_times, generate_sine, load_panel, season_length_for, split_points)
+from lstmcast.errors import LstmcastError
+
+
+def write(tmp_path: Path, text: str, name: str = "d.csv") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_generate_sine_matches_the_formula() -> None:
+    df = generate_sine()
+    assert list(df.columns) == ["t", "sin_t"] and len(df) == 4001
+    noise = np.arcsin(np.clip(df["sin_t"], -1, 1))  # only checkable where sin is monotone
+    assert np.all(np.abs(df["sin_t"] - np.sin(2 * np.pi * df["t"] / 80)) <= 0.05 + 1e-12)
+    assert generate_sine(seed=3).equals(generate_sine(seed=3))
+    assert not generate_sine(seed=3).equals(generate_sine(seed=4))
+    del noise
+
+
+def test_single_numeric_column_is_picked(sine_csv: Path) -> None:
+    p = load_panel(sine_csv)
+    assert p.target == "sin_t" and p.time_name == "t" and not p.is_datetime
+    assert p.n_series == 1 and len(p.values) == 161 and p.freq == "1"
+
+
+def test_datetime_column_and_frequency(daily_csv: Path) -> None:
+    p = load_panel(daily_csv, column="sales")
+    assert p.is_datetime and p.time_name == "date" and p.freq == "D"
+    assert season_length_for(p.freq, True) == 7
+
+
+def test_ambiguous_column_lists_candidates(daily_csv: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"has 2 numeric columns \(sales, temp\); choose one with --column"):
+        load_panel(daily_csv)
+
+
+def test_unknown_column_lists_columns(daily_csv: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"--column 'price' not found; columns are: date, sales, temp"):
+        load_panel(daily_csv, column="price")
+
+
+def test_missing_and_empty_files(tmp_path: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"does not exist"):
+        load_panel(tmp_path / "nope.csv")
+    with pytest.raises(LstmcastError, match=r"is empty"):
+        load_panel(write(tmp_path, ""))
+    with pytest.raises(LstmcastError, match=r"has a header but no rows"):
+        load_panel(write(tmp_path, "t,y\n"))
+
+
+def test_non_numeric_value_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"--column 'y' is not numeric: line 3 has 'abc'"):
+        load_panel(write(tmp_path, "t,y\n0,1.0\n1,abc\n2,3\n"), column="y")
+
+
+def test_nans_are_reported_with_count_and_place(tmp_path: Path) -> None:
+    p = write(tmp_path, "t,y\n0,1\n1,\n2,3\n3,\n4,5\n")
+    with pytest.raises(LstmcastError, match=r"column 'y' has 2 missing values \(first at t=1\); use --fill"):
+        load_panel(p)
+    assert load_panel(p, fill="interpolate").values.tolist() == [1, 2, 3, 4, 5]
+    assert load_panel(p, fill="ffill").values.tolist() == [1, 1, 3, 3, 5]
+    assert load_panel(p, fill="zero").values.tolist() == [1, 0, 3, 0, 5]
+    dropped = load_panel(p, fill="drop")
+    assert dropped.values.tolist() == [1, 3, 5] and dropped.time.tolist() == [0, 2, 4]
+    assert "filled 2 missing values" in load_panel(p, fill="zero").notes[0]
+
+
+def test_unsorted_and_duplicated_times(tmp_path: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"time column 'date' is not sorted: 2024-01-02 00:00:00 comes after 2024-01-03"):
+        load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-03,2\n2024-01-02,3\n"))
+    with pytest.raises(LstmcastError, match=r"is duplicated: 2024-01-02 00:00:00 appears twice .*--id-column"):
+        load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-02,2\n2024-01-02,3\n"))
+
+
+def test_bad_dates_name_the_line(tmp_path: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"time column 'date' is not a date or number: line 3 has 'soon'"):
+        load_panel(write(tmp_path, "date,y\n2024-01-01,1\nsoon,2\n"))
+
+
+def test_gaps_are_reported(tmp_path: Path) -> None:
+    dates = list(pd.date_range("2024-01-01", periods=20, freq="D").strftime("%Y-%m-%d"))
+    del dates[10:13]
+    body = "\n".join(f"{d},{i}" for i, d in enumerate(dates))
+    p = load_panel(write(tmp_path, "date,y\n" + body + "\n"))
+    assert p.freq == "D"
+    assert any("1 gaps longer than the usual step 1 days" in n and "2024-01-10" in n for n in p.notes)
+    assert load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D").notes == []
+
+
+def test_long_format_groups_series(long_csv: Path) -> None:
+    p = load_panel(long_csv, id_column="store")
+    assert p.ids == ["s0", "s1", "s2"] and p.lengths.tolist() == [80, 80, 80]
+    assert p.values[p.starts[1]] == pytest.approx(5.0, abs=1.0)
+    with pytest.raises(LstmcastError, match=r"--id-column 'shop' not found; columns are: store, date, y"):
+        load_panel(long_csv, id_column="shop")
+
+
+def test_parquet_input(tmp_path: Path, daily_csv: Path) -> None:
+    pq = tmp_path / "d.parquet"
+    pd.read_csv(daily_csv).to_parquet(pq)
+    assert load_panel(pq, column="sales").values.shape == (180,)
+
+
+def test_split_and_future_times() -> None:
+    assert split_points(np.array([4001, 10]), 0.1).tolist() == [3601, 9]
+    assert future_times(np.datetime64("2024-01-31"), 2, "MS", True).astype("datetime64[D]").astype(str).tolist() == [
+        "2024-02-01", "2024-03-01"]
+    assert future_times(9.0, 3, "1", False).tolist() == [10.0, 11.0, 12.0]
+
+
+@pytest.mark.parametrize("freq,season", [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), ("QS-OCT", 4), ("YS-JAN", 1)])
+def test_season_length_from_frequency(freq: str, season: int) -> None:
+    assert season_length_for(freq, True) == season

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstmcast.data import load_panel
+from lstmcast.errors import LstmcastError
+from lstmcast.forecast import predict_at
+from lstmcast.run import evaluate
+from lstmcast.scaling import Scaler
+from lstmcast.train import EpochInfo, fit, prepare, training_windows
+from tests.conftest import tiny_config
+
+
+def test_scaler_round_trip_and_per_series() -> None:
+    v = np.array([1.0, 2.0, 3.0, 100.0, 200.0, 300.0, 400.0])
+    starts = np.array([0, 3, 7])
+    for kind in ("standard", "minmax", "none"):
+        sc = Scaler(kind).fit(v, starts, np.array([2, 5]))
+        sid = np.repeat([0, 1], [3, 4])
+        np.testing.assert_allclose(sc.inverse_transform(sc.transform(v, sid), sid), v)
+        sc2 = Scaler.from_dict(sc.to_dict())
+        np.testing.assert_allclose(sc2.transform(v, sid), sc.transform(v, sid))
+    sc = Scaler("standard").fit(v, starts, np.array([2, 5]))
+    assert sc.loc.tolist() == [1.5, 150.0]  # only the training points of each series
+    assert sc.scale.tolist() == [0.5, 50.0]
+
+
+def test_scaler_never_sees_test_points(sine_csv: Path) -> None:
+    cfg = tiny_config()
+    panel = load_panel(sine_csv)
+    a = prepare(panel, cfg)
+    panel.values = panel.values.copy()
+    panel.values[a.train_ends[0]:] += 1000.0  # change only the test part
+    b = prepare(panel, cfg)
+    assert a.scaler.to_dict() == b.scaler.to_dict()
+
+
+def test_training_windows_stay_in_training_part(long_csv: Path) -> None:
+    cfg = tiny_config(horizon=3, val_size=0.2)
+    prep = prepare(load_panel(long_csv, id_column="store"), cfg)
+    tr, va = training_windows(prep, cfg.model_horizon, cfg.val_size)
+    sid_tr = np.searchsorted(prep.panel.starts, tr, side="right") - 1
+    sid_va = np.searchsorted(prep.panel.starts, va, side="right") - 1
+    assert np.all(tr + 3 <= prep.train_ends[sid_tr]) and np.all(va + 3 <= prep.train_ends[sid_va])
+    assert np.all(tr - cfg.n_prev >= prep.panel.starts[sid_tr])  # inputs inside their own series
+    for s in range(3):  # validation is the latest windows of each series
+        assert tr[sid_tr == s].max() < va[sid_va == s].min()
+
+
+def test_short_run_lowers_the_loss(sine_csv: Path) -> None:
+    fitted = fit(load_panel(sine_csv), tiny_config(epochs=8, optimizer="adam"))
+    losses = [h["train_loss"] for h in fitted.history]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_same_seed_same_history_and_predictions(sine_csv: Path) -> None:
+    panel = load_panel(sine_csv)
+    runs = [fit(panel, tiny_config(seed=7)) for _ in range(2)]
+    assert [h["train_loss"] for h in runs[0].history] == [h["train_loss"] for h in runs[1].history]
+    p0, p1 = (evaluate(r)[0]["predicted"].to_numpy() for r in runs)
+    np.testing.assert_array_equal(p0, p1)
+    other = fit(panel, tiny_config(seed=8))
+    assert not np.array_equal(evaluate(other)[0]["predicted"].to_numpy(), p0)
+
+
+def test_every_test_point_is_a_target(sine_csv: Path) -> None:
+    fitted = fit(load_panel(sine_csv), tiny_config(epochs=1))
+    df, metrics = evaluate(fitted)
+    n_test = 161 - fitted.prep.train_ends[0]
+    assert len(df) == n_test == metrics["test_points"]
+    assert df["t"].tolist() == list(range(fitted.prep.train_ends[0], 161))
+    np.testing.assert_allclose(df["actual"], fitted.prep.panel.values[fitted.prep.train_ends[0]:])
+    # the naive baseline is the previous actual value
+    prev = fitted.prep.panel.values[fitted.prep.train_ends[0] - 1:-1]
+    assert metrics["naive"]["mae"] == pytest.approx(np.mean(np.abs(df["actual"] - prev)))
+
+
+def test_too_short_series_says_the_minimum(sine_csv: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"series has 161 points but --n-prev 150 \+ --horizon 1 with --test-size "
+                                            r"0.1 needs at least 169; use a smaller --n-prev"):
+        fit(load_panel(sine_csv), tiny_config(n_prev=150))
+
+
+def test_non_finite_loss_stops_with_advice(sine_csv: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"training loss became (nan|inf) at epoch 1; try a smaller --lr \(now 1e\+30\)"):
+        fit(load_panel(sine_csv), tiny_config(lr=1e30, optimizer="adam", epochs=3))
+
+
+def test_ctrl_c_keeps_the_best_model(sine_csv: Path) -> None:
+    seen: list[EpochInfo] = []
+
+    def stop_at_two(e: EpochInfo) -> None:
+        seen.append(e)
+        if e.epoch == 2:
+            raise KeyboardInterrupt
+
+    fitted = fit(load_panel(sine_csv), tiny_config(epochs=5), on_epoch=stop_at_two)
+    assert fitted.interrupted and len(fitted.history) == 2 and fitted.best_epoch in (1, 2)
+
+
+def test_direct_and_recursive_shapes(sine_csv: Path) -> None:
+    panel = load_panel(sine_csv)
+    direct = fit(panel, tiny_config(horizon=4, epochs=1))
+    recursive = fit(panel, tiny_config(horizon=4, strategy="recursive", epochs=1))
+    assert direct.config.resolved_strategy == "direct" and direct.model.head.out_features == 4
+    assert recursive.config.resolved_strategy == "recursive" and recursive.model.head.out_features == 1
+    origins = np.array([100, 120])
+    for f in (direct, recursive):
+        point, q = predict_at(f, origins, 4)
+        assert point.shape == (2, 4) and q is None
+    # a direct model asked for more than it was trained for recurses in blocks
+    assert predict_at(direct, origins, 10)[0].shape == (2, 10)
+
+
+def test_multi_series_scaled_on_their_own(long_csv: Path) -> None:
+    fitted = fit(load_panel(long_csv, id_column="store"), tiny_config(epochs=1))
+    sc = fitted.prep.scaler
+    assert sc.loc[0] == pytest.approx(100, abs=2) and sc.loc[1] == pytest.approx(5, abs=0.5)
+    df, m = evaluate(fitted)
+    assert set(df["store"]) == {"s0", "s1", "s2"} and m["series"] == 3
+
+
+def test_cuda_request_without_gpu_is_an_error(sine_csv: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(LstmcastError, match=r"--device cuda asked but no CUDA GPU"):
+        fit(load_panel(sine_csv), tiny_config(device="cuda"))
