@@ -86,7 +86,7 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
         "format": FORMAT,
         "format_version": VERSION,
         "lstmcast_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "config": fitted.config.to_dict(),
         "stats": {
             "n_prev": int(prep.n_prev),
@@ -106,20 +106,31 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
                  "covariates": torch.from_numpy(panel.covariates[idx].copy() if panel.feature_names
                                                 else np.zeros((len(idx), 0)))},
         "model": {k: v.detach().cpu() for k, v in fitted.model.state_dict().items()},
-        "history": fitted.history,
+        "history": _plain(fitted.history),
         "best_epoch": int(fitted.best_epoch),
         "strategy": fitted.config.resolved_strategy,
-        "metrics": metrics,
+        "metrics": _plain(metrics),
     }
     with atomic_path(Path(path)) as tmp:
         torch.save(payload, tmp)
     return Path(path)
 
 
+def _plain(obj: Any) -> Any:
+    """NumPy scalars and tuples -> Python values, so torch.load(weights_only=True) accepts them."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 def load_checkpoint(path: Path) -> Checkpoint:
     """Load RUN_DIR/model.pt (or a .pt path) with weights_only=True, on CPU, whatever it was trained on."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix != ".pt":
         path = path / "model.pt"
     if not path.exists():
         raise LstmcastError(f"no checkpoint at {path}; train one first with `lstmcast train DATA --out {path.parent}`")

@@ -178,15 +178,23 @@ def train(
     )
     if samples < 1:
         raise LstmcastError(f"--samples must be at least 1, got {samples}")
-    with _progress_bar() as progress:
-        task = progress.add_task("train", total=cfg.epochs, info="")
+    progress = _progress_bar()
+    task = progress.add_task("train", total=cfg.epochs, info="", start=False)
 
-        def on_epoch(e: EpochInfo) -> None:
-            val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
-            progress.update(task, completed=e.epoch,
-                            info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
+    def on_start(n_train: int, n_val: int) -> None:
+        out_console.print(f"Training on {n_train} windows ({n_val} for validation)")
+        progress.start()
+        progress.start_task(task)
 
-        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples)
+    def on_epoch(e: EpochInfo) -> None:
+        val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
+        progress.update(task, completed=e.epoch,
+                        info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
+
+    try:
+        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start)
+    finally:
+        progress.stop()
     _report_train(result)
 
 
@@ -196,8 +204,8 @@ def _report_train(result: RunResult) -> None:
     if result.interrupted:
         err_console.print(f"[yellow]Interrupted after epoch {m['epochs_run']}:[/yellow] saved the best checkpoint so far "
                           f"(epoch {m['best_epoch']}).")
-    out_console.print(_metrics_table(m, f"Test part: {m['test_points']} points, horizon {m['horizon']} "
-                                        f"({m['strategy']}), original scale"))
+    out_console.print(_metrics_table(m, f"Test part: {m['test_points']} points, horizon {m['horizon']}, "
+                                        "original scale"))
     _print_probabilistic(m["model"])
     out_console.print(f"Run written to {result.paths['checkpoint'].parent}/: "
                       + ", ".join(p.name for p in result.paths.values()))

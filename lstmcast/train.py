@@ -261,9 +261,11 @@ def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f:
     return total / max(len(x), 1)
 
 
-def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None) -> Fitted:
+def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
+        on_start: Callable[[int, int], None] | None = None) -> Fitted:
     """Train on the training windows; keep the weights of the best validation epoch.
 
+    on_start(training windows, validation windows) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
     """
     torch.manual_seed(cfg.seed)
@@ -288,6 +290,8 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
     gen = torch.Generator().manual_seed(cfg.seed)
 
+    if on_start is not None:
+        on_start(len(tr_o), len(va_o))
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     interrupted = False

@@ -1,0 +1,45 @@
+# Two commands set up everything: `make demo` and `make test`. Both create .venv if missing.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+RUN := runs/sine
+
+.PHONY: demo test smoke bench clean install install-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade --quiet pip
+
+# torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/lstmcast generate-sine --out sample_data/sine.csv
+	$(BIN)/lstmcast train sample_data/sine.csv --out $(RUN)
+	$(BIN)/lstmcast predict $(RUN) --out $(RUN)/test_predictions.csv
+	$(BIN)/lstmcast predict $(RUN) --horizon 160 --out $(RUN)/forecast.csv
+	$(BIN)/lstmcast plot $(RUN) --out $(RUN)/plot.png
+	@echo "Results: $(RUN)/ (model.pt, metrics.json, history.csv, test_predictions.csv, forecast.csv, plot.png)"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+smoke: install
+	$(BIN)/lstmcast --help
+
+bench: install
+	$(BIN)/python bench/bench_windows.py
+	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_cells.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

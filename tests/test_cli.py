@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lstmcast.cli import app
+
+runner = CliRunner()
+TINY = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]
+
+
+def invoke(*args: str) -> object:
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def test_every_command_has_help() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for cmd in ("generate-sine", "train", "predict", "plot"):
+        assert cmd in result.output
+        sub = invoke(cmd, "--help")
+        assert sub.exit_code == 0, sub.output
+        assert "Usage" in sub.output
+
+
+def test_generate_sine(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    result = invoke("generate-sine", "--out", out, "--steps-per-cycle", "20", "--cycles", "3")
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["t", "sin_t"] and len(df) == 61
+
+
+def test_train_predict_plot_end_to_end(tmp_path: Path, sine_csv: Path) -> None:
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY)
+    assert result.exit_code == 0, result.output
+    assert "naive (last value)" in result.output and "lstmcast (one-step)" in result.output
+    for name in ("model.pt", "history.csv", "metrics.json", "test_predictions.csv"):
+        assert (run / name).exists()
+    hist = pd.read_csv(run / "history.csv")
+    assert list(hist.columns) == ["epoch", "train_loss", "val_loss", "seconds"] and hist["epoch"].tolist() == [1, 2]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"mse", "rmse", "mae"} <= set(metrics["model"]) and {"mse", "rmse", "mae"} <= set(metrics["naive"])
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    assert ckpt["config"]["hidden"] == 8 and ckpt["data"]["target"] == "sin_t" and len(ckpt["data"]["sha256"]) == 64
+    assert ckpt["lstmcast_version"] and ckpt["torch_version"]
+
+    first = pd.read_csv(run / "test_predictions.csv")
+    assert list(first.columns) == ["t", "actual", "predicted"] and len(first) == 16
+    out = tmp_path / "again.csv"
+    result = invoke("predict", run, "--out", out)
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out), first)  # checkpoint round trip: identical predictions
+
+    result = invoke("predict", run, "--horizon", "25", "--out", run / "forecast.csv")
+    assert result.exit_code == 0, result.output
+    assert "recursively one step at a time" in result.output
+    fc = pd.read_csv(run / "forecast.csv")
+    assert list(fc.columns) == ["t", "forecast"] and fc["t"].tolist() == list(range(161, 186))
+
+    result = invoke("plot", run, "--out", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_datetime_forecast_continues_the_calendar(tmp_path: Path, daily_csv: Path) -> None:
+    run = tmp_path / "run"
+    assert invoke("train", daily_csv, "--out", run, "--column", "sales", *TINY).exit_code == 0
+    assert invoke("predict", run, "--horizon", "3").exit_code == 0
+    fc = pd.read_csv(run / "forecast.csv")
+    assert fc["date"].tolist() == ["2024-06-29", "2024-06-30", "2024-07-01"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "missing.csv", "--out", "r"], "Error: data file missing.csv does not exist"),
+    (["train", "{sine}", "--out", "r", "--column", "price"], "Error: --column 'price' not found; columns are: t, sin_t"),
+    (["train", "{sine}", "--out", "r", "--epochs", "-1"], "Error: --epochs must be at least 1, got -1"),
+    (["train", "{sine}", "--out", "r", "--test-size", "1.5"], "Error: --test-size must be between 0 and 1 (exclusive), got 1.5"),
+    (["train", "{sine}", "--out", "r", "--optimizer", "sgd"], "Error: --optimizer must be one of rmsprop, adam; got 'sgd'"),
+    (["train", "{sine}", "--out", "r", "--n-prev", "many"], "Error: --n-prev must be a whole number or 'auto', got 'many'"),
+    (["train", "{sine}", "--out", "r", "--n-prev", "200"], "Error: series has 161 points but --n-prev 200"),
+    (["train", "{nan}", "--out", "r"], "Error: column 'y' has 1 missing values (first at t=2); use --fill interpolate|ffill|zero|drop"),
+    (["predict", "nowhere"], "Error: no checkpoint at nowhere/model.pt"),
+    (["predict", "{corrupt}"], "is unreadable or corrupt"),
+    (["plot", "nowhere"], "Error: no checkpoint at nowhere/model.pt"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, sine_csv: Path, args: list[str], message: str) -> None:
+    nan = tmp_path / "nan.csv"
+    nan.write_text("t,y\n0,1\n1,2\n2,\n3,4\n")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "model.pt").write_bytes(b"PK\x03\x04 not really a checkpoint")
+    args = [a.format(sine=sine_csv, nan=nan, corrupt=corrupt) for a in args]
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (Path("r") / "model.pt").exists()
+
+
+def test_same_seed_same_files(tmp_path: Path, sine_csv: Path) -> None:
+    for name in ("a", "b"):
+        assert invoke("train", sine_csv, "--out", tmp_path / name, *TINY, "--seed", "3").exit_code == 0
+    for f in ("history.csv", "test_predictions.csv"):
+        a, b = pd.read_csv(tmp_path / "a" / f), pd.read_csv(tmp_path / "b" / f)
+        pd.testing.assert_frame_equal(a.drop(columns="seconds", errors="ignore"), b.drop(columns="seconds", errors="ignore"))
