@@ -61,8 +61,10 @@ class Panel:
 
     def select(self, keep: np.ndarray) -> Panel:
         """A panel with only the series where `keep` (S,) is True."""
+        from .windows import concat_ranges  # windows imports nothing from here; local to keep data.py standalone
+
         idx = np.flatnonzero(keep)
-        pts = np.concatenate([np.arange(self.starts[i], self.starts[i + 1]) for i in idx]) if len(idx) else np.array([], int)
+        pts = concat_ranges(self.starts[idx], self.starts[idx + 1])
         lengths = self.lengths[idx]
         return Panel(
             values=self.values[pts], starts=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),

@@ -117,11 +117,14 @@ class Stats:
     cov_scale: np.ndarray
 
 
-def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True) -> Prepared:
+def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True,
+            n_train: np.ndarray | None = None) -> Prepared:
     """Split by time, fit scalers on training points only, and build the model's input columns.
 
     With `stats` (from a checkpoint) nothing is refitted: the saved window, scaler and feature
     statistics are applied. With split=False the whole panel is history (forecasting past its end).
+    `n_train` (S,) sets each series' training points explicitly (a backtest fold's origin)
+    instead of --test-size.
     """
     if stats is not None:
         return _prepare_with(panel, cfg, stats, split)
@@ -134,7 +137,8 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
     season = cfg.season_length or season_length_for(panel.freq, panel.is_datetime)
     h_model = cfg.model_horizon
     lengths = panel.lengths
-    n_train = split_points(lengths, cfg.test_size)
+    explicit = n_train is not None
+    n_train = np.asarray(n_train, dtype=np.int64) if explicit else split_points(lengths, cfg.test_size)
     n_prev = cfg.n_prev if cfg.n_prev is not None else auto_n_prev(season, int(n_train.min()), h_model)
     if cfg.n_prev is None:
         notes.append(f"--n-prev auto picked {n_prev} steps"
@@ -142,6 +146,12 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
     ok = (n_train >= n_prev + h_model + 1) & (lengths - n_train >= cfg.horizon)
     if not ok.all():
         need = _min_points(n_prev, max(h_model, cfg.horizon), cfg.test_size)
+        if explicit and (panel.n_series == 1 or not ok.any()):
+            raise LstmcastError(
+                f"the training part before the first origin has {int(n_train.max())} points but --n-prev {n_prev} "
+                f"+ --horizon {cfg.horizon} needs at least {n_prev + h_model + 1}; use fewer --folds, a smaller "
+                "--step or a smaller --n-prev"
+            )
         if panel.n_series == 1 or not ok.any():
             what = "series has" if panel.n_series == 1 else f"every series is too short; the longest has"
             raise LstmcastError(
@@ -153,7 +163,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
                      + (" ..." if len(short) > 5 else ""))
         panel = panel.select(ok)
         lengths = panel.lengths
-        n_train = split_points(lengths, cfg.test_size)
+        n_train = n_train[ok] if explicit else split_points(lengths, cfg.test_size)
     train_ends = panel.starts[:-1] + n_train
 
     scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends)
