@@ -12,8 +12,8 @@ __all__ = ["calendar_features", "calendar_names"]
 # (name, period, extractor) — each becomes a sin and a cos column so that 23h sits next to 0h.
 _PARTS = {
     "hour": (24.0, lambda i: i.hour + i.minute / 60.0),
-    "dayofweek": (7.0, lambda i: i.dayofweek.astype(float)),
-    "dayofyear": (365.25, lambda i: (i.dayofyear - 1).astype(float)),
+    "dayofweek": (7.0, lambda i: i.day_of_week.astype(float)),
+    "dayofyear": (365.25, lambda i: (i.day_of_year - 1).astype(float)),
     "month": (12.0, lambda i: (i.month - 1).astype(float)),
 }
 

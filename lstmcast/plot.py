@@ -109,3 +109,45 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame, forecast: pd.DataFrame | Non
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return Path(out)
+
+
+def plot_backtest_figure(history: pd.DataFrame, forecasts: pd.DataFrame, models: list[str], out: Path,
+                         title: str, scores: dict[str, float] | None = None) -> Path:
+    """One series' history [time, value] with its backtest rows (fold, time, model columns, seasonal_naive,
+    <model>_lo_P/_hi_P) drawn over it, fold origins marked; PNG written to `out` atomically."""
+    time_name, value_name = history.columns[0], history.columns[1]
+    is_dt = pd.api.types.is_datetime64_any_dtype(history[time_name])
+    scores = scores or {}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=(11, 4.5), constrained_layout=True)
+    ax.plot(history[time_name], history[value_name], color="0.25", lw=1.2, label="actual")
+    folds = sorted(forecasts["fold"].unique()) if len(forecasts) else []
+    few = forecasts["step"].max() <= 3 if len(forecasts) else False  # a line of 1-3 points needs markers to show
+
+    def name(n: str) -> str:
+        s = scores.get(n)
+        return f"{n} (MASE {s:.3g})" if s is not None and np.isfinite(s) else n
+
+    for k in folds:
+        f = forecasts[forecasts["fold"] == k]
+        t = _times(f[time_name], is_dt)
+        first = k == folds[0]
+        ax.axvline(t.iloc[0] if hasattr(t, "iloc") else t[0], color="0.6", ls=":", lw=1,
+                   label="fold origins" if first else None)
+        if "seasonal_naive" in f.columns:
+            ax.plot(t, f["seasonal_naive"], color="0.55", ls="--", lw=1.1, marker="o" if few else None, ms=3,
+                    label=name("seasonal_naive") if first else None)
+        for i, m in enumerate(models):
+            c = colors[i % len(colors)]
+            for lo, hi, band in band_columns(f, m):
+                ax.fill_between(t, f[lo], f[hi], color=c, alpha=0.15, label=f"{m} {band}" if first else None)
+            ax.plot(t, f[m], color=c, lw=1.5, marker="o" if few else None, ms=3, label=name(m) if first else None)
+    ax.set_title(title)
+    ax.set_xlabel(time_name)
+    ax.set_ylabel(value_name)
+    ax.legend(loc="upper left", fontsize="small", ncol=min(3, 2 + len(models)), framealpha=0.8)
+    ax.grid(alpha=0.3)
+    with atomic_path(Path(out)) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return Path(out)

@@ -1,0 +1,367 @@
+"""Rolling-origin backtest: K forecast origins per series, models refitted (or not) at each, scored beside baselines."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .baselines import BASELINES, baseline_forecasts
+from .config import TrainConfig
+from .data import Panel, file_fingerprint, season_length_for
+from .errors import LstmcastError
+from .forecast import _fmt as format_times
+from .forecast import interval_columns, predict_at, report_levels
+from .io import ensure_dir, write_csv, write_json
+from .metrics import mase, point_metrics, probabilistic_metrics
+from .run import RunResult, _diagnostics, load_for, mase_scales
+from .train import Fitted, auto_n_prev, fit, prepare
+
+__all__ = ["RETRAIN", "FoldInfo", "BacktestResult", "fold_origins", "backtest", "backtest_run"]
+
+RETRAIN = ("always", "never")
+POINT_KEYS = ("mae", "rmse", "smape", "mase")  # lower is better; these pick the winner
+# Settings that decide how the file is read: every model of one backtest must share them.
+DATA_FIELDS = ("column", "time_column", "id_column", "features", "fill", "freq")
+
+
+@dataclass
+class FoldInfo:
+    """What `on_fold` receives after each (model, fold): `fitted` is the model that forecast this fold."""
+
+    model: str
+    fold: int
+    folds: int
+    trained: bool  # False when retrain=never reuses the first fold's model
+    seconds: float  # time spent preparing and training for this fold (0 when reused)
+    fitted: Fitted
+
+
+@dataclass
+class BacktestResult:
+    """Long forecast table, JSON-able metrics, and notes for the user."""
+
+    forecasts: pd.DataFrame
+    metrics: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def fold_origins(starts: np.ndarray, horizon: int, folds: int, step: int) -> np.ndarray:
+    """Series offsets (S+1,) -> origins (K, S): fold k's first target is end - H - (K-1-k)*step,
+    so the last fold's H targets end exactly at each series' end."""
+    back = (folds - 1 - np.arange(folds, dtype=np.int64)) * step
+    return np.asarray(starts, dtype=np.int64)[1:][None, :] - horizon - back[:, None]
+
+
+def _check_args(models: dict[str, TrainConfig], horizon: int, folds: int, step: int, retrain: str,
+                samples: int, reserved: set[str]) -> None:
+    """One LstmcastError line per impossible argument."""
+    for flag, value in (("--horizon", horizon), ("--folds", folds), ("--step", step), ("--samples", samples)):
+        if value < 1:
+            raise LstmcastError(f"{flag} must be at least 1, got {value}")
+    if retrain not in RETRAIN:
+        raise LstmcastError(f"--retrain must be one of {', '.join(RETRAIN)}; got {retrain!r}")
+    if not models:
+        raise LstmcastError("no models to backtest; give at least one configuration")
+    for label in models:
+        if not label or label in reserved:
+            raise LstmcastError(f"model name {label!r} is empty or clashes with a column of backtest.csv "
+                                f"({', '.join(sorted(reserved))}); choose another name")
+    first = next(iter(models.values()))
+    for label, cfg in models.items():
+        for name in DATA_FIELDS:
+            if getattr(cfg, name) != getattr(first, name):
+                raise LstmcastError(f"model {label!r} reads the data with a different {name} ({getattr(cfg, name)!r} "
+                                    f"vs {getattr(first, name)!r}); every model of a backtest must read the same data")
+
+
+def _fit_span(panel: Panel, horizon: int, folds: int, step: int) -> tuple[Panel, list[str]]:
+    """Drop series too short to hold every fold's targets plus one point of history (error if none is left)."""
+    span = horizon + (folds - 1) * step
+    ok = panel.lengths > span
+    if ok.all():
+        return panel, []
+    if panel.n_series == 1 or not ok.any():
+        who = "the series has" if panel.n_series == 1 else "the longest series has"
+        raise LstmcastError(f"--horizon {horizon} with --folds {folds} and --step {step} needs at least {span} points "
+                            f"after the first training window; {who} {int(panel.lengths.max())}")
+    short = [panel.ids[i] for i in np.flatnonzero(~ok)]
+    return panel.select(ok), [f"skipped {len(short)} series with at most {span} points (too short for the folds): "
+                              f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}"]
+
+
+def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarray,
+                 season: int | None) -> tuple[Panel, dict[str, TrainConfig], list[str]]:
+    """Resolve --n-prev auto once (the same window in every fold) and keep only series whose first
+    training part is long enough for every model, so that prepare() never drops a series mid-backtest."""
+    notes: list[str] = []
+    out: dict[str, TrainConfig] = {}
+    for label, cfg in cfgs.items():
+        if cfg.n_prev is None:
+            n = auto_n_prev(season, int(n_train0.min()), cfg.model_horizon)
+            cfg = replace(cfg, n_prev=n)
+            notes.append(f"{label}: --n-prev auto picked {n} steps (the same in every fold)")
+        out[label] = cfg
+    need = {label: cfg.n_prev + cfg.model_horizon + 1 for label, cfg in out.items()}  # type: ignore[operator]
+    worst = max(need, key=need.__getitem__)
+    ok = n_train0 >= need[worst]
+    if not ok.all():
+        if panel.n_series == 1 or not ok.any():
+            prepare(panel, out[worst], n_train=n_train0)  # raises its "training part before the first origin" error
+            raise AssertionError("prepare accepted a training part shorter than its minimum")
+        short = [panel.ids[i] for i in np.flatnonzero(~ok)]
+        notes.append(f"skipped {len(short)} series whose first training part is shorter than {need[worst]} points "
+                     f"({worst}): {', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
+        panel = panel.select(ok)
+    return panel, out, notes
+
+
+def _nanmean(x: np.ndarray, axis: int | None = None) -> Any:
+    """Mean over finite entries (NaN where there are none), without numpy's empty-slice warning."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=axis)
+    s = np.where(ok, x, 0.0).sum(axis=axis)
+    return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def _jsonable(obj: Any) -> Any:
+    """NumPy values to plain Python; NaN and infinities to None (JSON has neither)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: int, step: int | None = None,
+             retrain: str = "always", samples: int = 200,
+             on_fold: Callable[[FoldInfo], None] | None = None) -> BacktestResult:
+    """Forecast H steps from K rolling origins per series with every model (label -> config) and
+    with the baselines, on the very same targets; score each fold and the mean over folds.
+
+    retrain=always refits each model on the points before each fold's origins (scaler included);
+    retrain=never fits once at the first fold's origins and reuses that model for every fold.
+    """
+    step = horizon if step is None else step
+    reserved = {"fold", "origin", "step", "actual", panel.time_name, *BASELINES}
+    if panel.id_name:
+        reserved.add(panel.id_name)
+    _check_args(models, horizon, folds, step, retrain, samples, reserved)
+    cfgs = {label: replace(cfg, horizon=horizon) for label, cfg in models.items()}
+    first = next(iter(cfgs.values()))
+    notes = list(panel.notes)
+    panel, more = _fit_span(panel, horizon, folds, step)
+    notes += more
+    season = first.season_length or season_length_for(panel.freq, panel.is_datetime)
+    starts = panel.starts[:-1]
+    origins = fold_origins(panel.starts, horizon, folds, step)  # (K, S)
+    panel, cfgs, more = _fix_windows(panel, cfgs, origins[0] - starts, season)
+    notes += more
+    starts = panel.starts[:-1]
+    origins = fold_origins(panel.starts, horizon, folds, step)
+    n_s, h, k_folds = panel.n_series, horizon, folds
+    m = season or 1
+    if season is None:
+        notes.append("no season length is known for this data (set --season-length): seasonal_naive equals naive "
+                     "and MASE is scaled by the one-step naive error")
+
+    flat_o = origins.reshape(-1)  # (K*S,) fold-major: fold k, series s at row k*S + s
+    tidx = flat_o[:, None] + np.arange(h)  # (K*S, H) index of every target
+    actual = panel.values[tidx]
+    base = baseline_forecasts(panel.values, np.tile(starts, k_folds), flat_o, h, m)
+    train_ends = np.broadcast_to(origins[:1], origins.shape) if retrain == "never" else origins  # (K, S)
+    scales = np.stack([mase_scales(panel, origins[k], m) for k in range(k_folds)])  # (K, S), the fold's own history
+
+    points: dict[str, np.ndarray] = {}
+    quants: dict[str, tuple[np.ndarray, list[float]]] = {}
+    seconds = {label: np.zeros(k_folds) for label in cfgs}
+    for label, cfg in cfgs.items():
+        point = np.empty((k_folds * n_s, h))
+        q_all: np.ndarray | None = None
+        fitted: Fitted | None = None
+        for k in range(k_folds):
+            rows = slice(k * n_s, (k + 1) * n_s)
+            trained = retrain == "always" or k == 0
+            if trained:
+                t0 = time.perf_counter()
+                fitted = fit(prepare(panel, cfg, n_train=origins[k] - starts), cfg)
+                seconds[label][k] = time.perf_counter() - t0
+                if not np.array_equal(fitted.prep.train_ends, origins[k]):
+                    raise AssertionError("prepare moved the training ends away from the fold's origins")
+            assert fitted is not None
+            if retrain == "always":
+                p, q = predict_at(fitted, origins[k], h, samples=samples, seed=cfg.seed)
+                point[rows] = p
+            elif k == 0:  # one batched pass over every fold's origins: inference only
+                p, q = predict_at(fitted, flat_o, h, samples=samples, seed=cfg.seed)
+                point[:] = p
+            if q is not None:
+                if q_all is None:
+                    q_all = np.empty((k_folds * n_s, h, q.shape[-1]))
+                if retrain == "always":
+                    q_all[rows] = q
+                else:
+                    q_all[:] = q
+            if k == 0 and fitted.loss.probabilistic:
+                quants[label] = (q_all, report_levels(fitted))  # type: ignore[assignment]
+            if trained:  # early stops and the like, once per training
+                notes += [f"{label} fold {k}: {n}" for n in fitted.prep.notes if n not in panel.notes]
+            if on_fold is not None:
+                on_fold(FoldInfo(label, k, k_folds, trained, float(seconds[label][k]), fitted))
+        points[label] = point
+
+    names: dict[str, np.ndarray] = {**points, **{b: base[b] for b in BASELINES}}
+    per_fold: list[dict[str, Any]] = []
+    for k in range(k_folds):
+        rows = slice(k * n_s, (k + 1) * n_s)
+        scores: dict[str, dict[str, float]] = {}
+        for name, pred in names.items():
+            scores[name] = {**point_metrics(actual[rows], pred[rows]), "mase": mase(actual[rows], pred[rows], scales[k])}
+            if name in quants:
+                q_all, levels = quants[name]
+                scores[name].update(probabilistic_metrics(actual[rows], q_all[rows], levels))
+        per_fold.append({
+            "fold": k,
+            "origin_time": format_times(panel.time[origins[k]], panel.is_datetime).tolist(),
+            "train_end_time": format_times(panel.time[train_ends[k] - 1], panel.is_datetime).tolist(),
+            "train_points": (train_ends[k] - starts).tolist(),
+            "trained": retrain == "always" or k == 0,
+            "train_seconds": {label: float(seconds[label][k]) for label in cfgs},
+            "metrics": scores,
+        })
+    mean = {name: {key: float(_nanmean([f["metrics"][name][key] for f in per_fold]))
+                   for key in per_fold[0]["metrics"][name]} for name in names}
+    winner: dict[str, str] = {}
+    for key in POINT_KEYS:
+        finite = {name: v[key] for name, v in mean.items() if math.isfinite(v[key])}
+        if finite:
+            winner[key] = min(finite, key=finite.__getitem__)
+
+    diagnostics = {}
+    for label, point in points.items():
+        diagnostics[label] = _diagnostics(point, base["naive"], actual)
+        notes += [f"{label}: {w}" for w in diagnostics[label]["warnings"]]
+    n_trained = k_folds if retrain == "always" else 1
+    notes.append(f"retrain {retrain}: each model was trained {n_trained} time{'s' * (n_trained > 1)} "
+                 f"for {k_folds} fold{'s' * (k_folds > 1)}"
+                 + (" (the first fold's model forecasts every later origin from observed history)"
+                    if retrain == "never" and k_folds > 1 else ""))
+
+    metrics: dict[str, Any] = {
+        "horizon": h, "folds": k_folds, "step": step, "retrain": retrain, "season_length": season, "mase_lag": m,
+        "series": list(panel.ids), "models": {label: cfg.to_dict() for label, cfg in cfgs.items()},
+        "baselines": list(BASELINES), "mean": mean, "per_fold": per_fold, "winner": winner,
+        "diagnostics": diagnostics,
+    }
+    if n_s > 1:
+        metrics["per_series"] = _per_series(panel.ids, names, actual, scales)
+    frame = _frame(panel, origins, tidx, actual, points, quants, base)
+    return BacktestResult(forecasts=frame, metrics=_jsonable(metrics), notes=notes)
+
+
+def _per_series(ids: list[str], names: dict[str, np.ndarray], actual: np.ndarray,
+                scales: np.ndarray) -> dict[str, dict[str, float]]:
+    """{series: {name: MASE}}: each fold's MASE for that series, averaged over folds."""
+    k_folds, n_s = scales.shape
+    s = np.where(np.isfinite(scales) & (scales > 0), scales, np.nan)  # (K, S); 0 or NaN scales drop out, as in mase()
+    out: dict[str, dict[str, float]] = {i: {} for i in ids}
+    for name, pred in names.items():
+        err = np.abs(actual - pred).reshape(k_folds, n_s, -1)  # (K, S, H)
+        per = _nanmean(err, axis=2) / s  # (K, S)
+        for i, v in zip(ids, _nanmean(per, axis=0)):
+            out[i][name] = float(v)
+    return out
+
+
+def _frame(panel: Panel, origins: np.ndarray, tidx: np.ndarray, actual: np.ndarray, points: dict[str, np.ndarray],
+           quants: dict[str, tuple[np.ndarray, list[float]]], base: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long table, one row per (series, fold, step): [id], fold, origin, step, time, actual, models, baselines."""
+    k_folds, n_s = origins.shape
+    h = tidx.shape[1]
+
+    def order(a: np.ndarray) -> np.ndarray:
+        """(K*S, H[, ...]) fold-major -> flat in (series, fold, step) order."""
+        a = np.asarray(a).reshape(k_folds, n_s, h, *np.shape(a)[2:])
+        return np.swapaxes(a, 0, 1).reshape(k_folds * n_s * h, *np.shape(a)[3:])
+
+    full = (k_folds * n_s, h)
+    fold = np.broadcast_to(np.arange(k_folds)[:, None, None], (k_folds, n_s, h))
+    cols: dict[str, Any] = {}
+    if panel.id_name is not None:
+        series = np.broadcast_to(np.tile(np.arange(n_s), k_folds)[:, None], full)
+        cols[panel.id_name] = np.asarray(panel.ids, dtype=object)[order(series)]
+    cols["fold"] = order(fold.reshape(full))
+    cols["origin"] = format_times(panel.time[order(np.broadcast_to(origins.reshape(-1)[:, None], full))],
+                                  panel.is_datetime)
+    cols["step"] = order(np.broadcast_to(np.arange(1, h + 1), full))
+    cols[panel.time_name] = format_times(panel.time[order(tidx)], panel.is_datetime)
+    cols["actual"] = order(actual)
+    for label, point in points.items():
+        cols[label] = order(point)
+        if label in quants:
+            q, levels = quants[label]
+            flat_q = order(q)
+            for name, i in interval_columns(label, levels):
+                cols[name] = flat_q[:, i]
+    for b in BASELINES:
+        cols[b] = order(base[b])
+    return pd.DataFrame(cols)
+
+
+def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon: int, folds: int,
+                 step: int | None = None, retrain: str = "always", samples: int = 200,
+                 on_fold: Callable[[FoldInfo], None] | None = None) -> RunResult:
+    """Backtest DATA and write backtest.csv, backtest.json and backtest.png into OUT."""
+    from .plot import plot_backtest_figure  # matplotlib only when a figure is drawn
+
+    if not models:
+        raise LstmcastError("no models to backtest; give at least one configuration")
+    data = Path(data)
+    panel = load_for(data, next(iter(models.values())))
+    result = backtest(panel, models, horizon, folds, step, retrain, samples, on_fold)
+    out = ensure_dir(Path(out))
+    metrics = {**result.metrics, "notes": list(result.notes),
+               "data": {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}}
+    labels = list(models)
+    history, fc, title = _first_series_view(panel, result, labels)
+    scores = {name: v["mase"] for name, v in result.metrics["mean"].items() if v.get("mase") is not None}
+    paths = {
+        "forecasts": write_csv(result.forecasts, out / "backtest.csv"),
+        "metrics": write_json(metrics, out / "backtest.json"),
+        "plot": plot_backtest_figure(history, fc, labels, out / "backtest.png", title, scores),
+    }
+    return RunResult(paths=paths, metrics=metrics, notes=list(result.notes))
+
+
+def _first_series_view(panel: Panel, result: BacktestResult, labels: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The first series' recent history [time, value], its backtest rows, and the figure's title."""
+    m = result.metrics
+    fc = result.forecasts
+    sid = m["series"][0]
+    s = panel.ids.index(sid)
+    if panel.id_name is not None:
+        fc = fc[fc[panel.id_name].astype(str) == sid]
+    lo, hi = int(panel.starts[s]), int(panel.starts[s + 1])
+    span = m["horizon"] + (m["folds"] - 1) * m["step"]
+    keep = max(lo, hi - span - max(span, 50))  # some history before the first origin, then every fold
+    t = panel.time[keep:hi]
+    history = pd.DataFrame({panel.time_name: pd.to_datetime(t) if panel.is_datetime else t,
+                            panel.target: panel.values[keep:hi]})
+    title = (f"Backtest: {m['folds']} fold{'s' * (m['folds'] > 1)} of {m['horizon']} steps, "
+             f"retrain {m['retrain']}")
+    if panel.id_name is not None:
+        title += f" — series {sid!r} (1 of {len(m['series'])})"
+    return history, fc, title

@@ -1,0 +1,93 @@
+"""Forecast features: calendar known ahead, past covariates, --n-prev auto, probabilistic outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcast.data import load_panel, panel_from_frame
+from lstmcast.errors import LstmcastError
+from lstmcast.features import calendar_features, calendar_names
+from lstmcast.forecast import forecast_future, interval_columns, predict_at
+from lstmcast.run import evaluate
+from lstmcast.train import fit, prepare
+from tests.conftest import tiny_config
+
+
+def test_calendar_encodings_by_hand() -> None:
+    t = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 06:00", "2024-01-03 12:00"]).to_numpy()  # Monday
+    f = calendar_features(t, "h", True)
+    assert calendar_names("h")[:4] == ["hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos"]
+    np.testing.assert_allclose(f[:, 0], [0.0, 1.0, 0.0], atol=1e-6)  # hour 0, 6, 12 of 24
+    np.testing.assert_allclose(f[:, 1], [1.0, 0.0, -1.0], atol=1e-6)
+    np.testing.assert_allclose(f[:, 2], [0.0, 0.0, np.sin(2 * np.pi * 2 / 7)], atol=1e-6)  # Mon, Mon, Wed
+    assert calendar_names("MS") == ["month_sin", "month_cos"]
+    with pytest.raises(LstmcastError, match=r"--calendar needs a datetime time column"):
+        calendar_features(np.arange(3.0), "1", False)
+
+
+def test_calendar_is_computed_for_future_timestamps(daily_csv: Path) -> None:
+    fitted = fit(load_panel(daily_csv, column="sales"), tiny_config(calendar=True, epochs=1, horizon=3))
+    assert "dayofweek_sin" in fitted.prep.input_names and fitted.model.n_future == 4
+    times, point, _ = forecast_future(fitted, 10)  # past the data: calendar from future dates only
+    assert pd.Timestamp(times[0, 0]) == pd.Timestamp("2024-06-29") and point.shape == (1, 10)
+    assert np.isfinite(point).all()
+
+
+def test_past_features_limit_the_horizon(daily_csv: Path) -> None:
+    fitted = fit(load_panel(daily_csv, column="sales", features=["temp"]), tiny_config(epochs=1, horizon=3))
+    assert fitted.prep.input_names == ["sales", "temp"]
+    assert forecast_future(fitted, 3)[1].shape == (1, 3)
+    with pytest.raises(LstmcastError, match=r"uses past --features, so it can forecast at most 3 steps"):
+        forecast_future(fitted, 5)
+    with pytest.raises(LstmcastError, match=r"--strategy recursive cannot forecast past one step with --features"):
+        prepare(load_panel(daily_csv, column="sales", features=["temp"]),
+                tiny_config(horizon=3, strategy="recursive"))
+
+
+def test_n_prev_auto_uses_the_season(daily_csv: Path) -> None:
+    prep = prepare(load_panel(daily_csv, column="sales"), tiny_config(n_prev=None))
+    assert prep.n_prev == 21 and prep.season_length == 7
+    assert any("--n-prev auto picked 21 steps (3 seasons of 7)" in n for n in prep.notes)
+
+
+def test_interval_column_names() -> None:
+    assert interval_columns("forecast", [0.1, 0.5, 0.9]) == [("forecast_lo_80", 0), ("forecast_hi_80", 2)]
+    assert interval_columns("f", [0.05, 0.25, 0.5, 0.75, 0.95]) == [
+        ("f_lo_90", 0), ("f_lo_50", 1), ("f_hi_50", 3), ("f_hi_90", 4)]
+    assert interval_columns("f", [0.2, 0.5]) == [("f_q20", 0)]
+
+
+@pytest.mark.parametrize("loss", ["quantile", "gaussian"])
+def test_probabilistic_outputs_are_ordered(sine_csv: Path, loss: str) -> None:
+    fitted = fit(load_panel(sine_csv), tiny_config(loss=loss, horizon=2, epochs=1))
+    df, m = evaluate(fitted)
+    assert {"predicted_lo_80", "predicted_hi_80"} <= set(df.columns)
+    assert (df["predicted_lo_80"] <= df["predicted"] + 1e-9).all() and (df["predicted"] <= df["predicted_hi_80"] + 1e-9).all()
+    assert {"pinball", "crps", "coverage_80", "width_80"} <= set(m["model"])
+    # recursive past the trained horizon samples paths: intervals widen, not collapse
+    _, point, q = forecast_future(fitted, 8, samples=50)
+    assert q is not None and q.shape == (1, 8, 3) and (q[..., 0] <= q[..., 2]).all()
+
+
+def test_80_percent_interval_covers_about_80_percent() -> None:
+    """iid N(0, 1) noise: the 80% interval should be about +-1.28. On 250 held-out points the
+    binomial standard error of the coverage is 0.025; we accept 0.70..0.90 (4 standard errors)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"t": np.arange(2500), "y": rng.normal(0, 1, 2500)})
+    cfg = tiny_config(loss="quantile", epochs=6, optimizer="adam", lr=0.01, n_prev=5, batch_size=128)
+    fitted = fit(panel_from_frame(df), cfg)
+    _, m = evaluate(fitted)
+    assert 0.70 <= m["model"]["coverage_80"] <= 0.90, m["model"]
+    assert 1.9 <= m["model"]["width_80"] <= 3.3  # 2 * 1.2816 = 2.56 for a perfect model
+
+
+def test_direct_block_recursion_matches_single_pass(sine_csv: Path) -> None:
+    fitted = fit(load_panel(sine_csv), tiny_config(horizon=4, epochs=1))
+    origins = np.array([120])
+    four = predict_at(fitted, origins, 4)[0]
+    eight = predict_at(fitted, origins, 8)[0]
+    np.testing.assert_allclose(eight[:, :4], four, rtol=1e-5)  # the first block is the direct forecast
