@@ -16,19 +16,19 @@ from .baselines import BASELINES, baseline_forecasts
 from .config import TrainConfig
 from .data import Panel, file_fingerprint, season_length_for
 from .errors import LstmcastError
-from .forecast import _fmt as format_times
+from .forecast import format_times
 from .forecast import interval_columns, predict_at, report_levels
 from .io import ensure_dir, write_csv, write_json
 from .metrics import mase, point_metrics, probabilistic_metrics
-from .run import RunResult, _diagnostics, load_for, mase_scales
+from .run import RunResult, diagnostics, load_for, mase_scales
 from .train import Fitted, auto_n_prev, fit, prepare
 
 __all__ = ["RETRAIN", "FoldInfo", "BacktestResult", "fold_origins", "backtest", "backtest_run"]
 
 RETRAIN = ("always", "never")
 POINT_KEYS = ("mae", "rmse", "smape", "mase")  # lower is better; these pick the winner
-# Settings that decide how the file is read: every model of one backtest must share them.
-DATA_FIELDS = ("column", "time_column", "id_column", "features", "fill", "freq")
+# How the file is read and the season the baselines use: every model of one backtest shares them.
+DATA_FIELDS = ("column", "time_column", "id_column", "features", "fill", "freq", "season_length")
 
 
 @dataclass
@@ -77,8 +77,9 @@ def _check_args(models: dict[str, TrainConfig], horizon: int, folds: int, step: 
     for label, cfg in models.items():
         for name in DATA_FIELDS:
             if getattr(cfg, name) != getattr(first, name):
-                raise LstmcastError(f"model {label!r} reads the data with a different {name} ({getattr(cfg, name)!r} "
-                                    f"vs {getattr(first, name)!r}); every model of a backtest must read the same data")
+                flag = "--" + name.replace("_", "-")
+                raise LstmcastError(f"model {label!r} uses a different {flag} ({getattr(cfg, name)!r} vs "
+                                    f"{getattr(first, name)!r}); all models of a backtest read the same data and season")
 
 
 def _fit_span(panel: Panel, horizon: int, folds: int, step: int) -> tuple[Panel, list[str]]:
@@ -156,7 +157,7 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
     retrain=never fits once at the first fold's origins and reuses that model for every fold.
     """
     step = horizon if step is None else step
-    reserved = {"fold", "origin", "step", "actual", panel.time_name, *BASELINES}
+    reserved = {"fold", "cutoff", "step", "actual", panel.time_name, *BASELINES}
     if panel.id_name:
         reserved.add(panel.id_name)
     _check_args(models, horizon, folds, step, retrain, samples, reserved)
@@ -193,7 +194,6 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
         q_all: np.ndarray | None = None
         fitted: Fitted | None = None
         for k in range(k_folds):
-            rows = slice(k * n_s, (k + 1) * n_s)
             trained = retrain == "always" or k == 0
             if trained:
                 t0 = time.perf_counter()
@@ -201,24 +201,17 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
                 seconds[label][k] = time.perf_counter() - t0
                 if not np.array_equal(fitted.prep.train_ends, origins[k]):
                     raise AssertionError("prepare moved the training ends away from the fold's origins")
-            assert fitted is not None
-            if retrain == "always":
-                p, q = predict_at(fitted, origins[k], h, samples=samples, seed=cfg.seed)
+                # always: this fold's origins; never: every fold's origins in one batched pass (inference only)
+                rows = slice(k * n_s, (k + 1) * n_s) if retrain == "always" else slice(None)
+                p, q = predict_at(fitted, flat_o[rows], h, samples=samples, seed=cfg.seed)
                 point[rows] = p
-            elif k == 0:  # one batched pass over every fold's origins: inference only
-                p, q = predict_at(fitted, flat_o, h, samples=samples, seed=cfg.seed)
-                point[:] = p
-            if q is not None:
-                if q_all is None:
-                    q_all = np.empty((k_folds * n_s, h, q.shape[-1]))
-                if retrain == "always":
+                if q is not None:
+                    if q_all is None:
+                        q_all = np.empty((k_folds * n_s, h, q.shape[-1]))
                     q_all[rows] = q
-                else:
-                    q_all[:] = q
-            if k == 0 and fitted.loss.probabilistic:
-                quants[label] = (q_all, report_levels(fitted))  # type: ignore[assignment]
-            if trained:  # early stops and the like, once per training
-                notes += [f"{label} fold {k}: {n}" for n in fitted.prep.notes if n not in panel.notes]
+                    quants[label] = (q_all, report_levels(fitted))
+                notes += [f"{label} fold {k}: {n}" for n in fitted.prep.notes if n not in panel.notes]  # early stops
+            assert fitted is not None
             if on_fold is not None:
                 on_fold(FoldInfo(label, k, k_folds, trained, float(seconds[label][k]), fitted))
         points[label] = point
@@ -229,7 +222,8 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
         rows = slice(k * n_s, (k + 1) * n_s)
         scores: dict[str, dict[str, float]] = {}
         for name, pred in names.items():
-            scores[name] = {**point_metrics(actual[rows], pred[rows]), "mase": mase(actual[rows], pred[rows], scales[k])}
+            a, p = actual[rows], pred[rows]
+            scores[name] = {**point_metrics(a, p), "mase": mase(a, p, scales[k])}
             if name in quants:
                 q_all, levels = quants[name]
                 scores[name].update(probabilistic_metrics(actual[rows], q_all[rows], levels))
@@ -250,10 +244,10 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
         if finite:
             winner[key] = min(finite, key=finite.__getitem__)
 
-    diagnostics = {}
+    checks = {}
     for label, point in points.items():
-        diagnostics[label] = _diagnostics(point, base["naive"], actual)
-        notes += [f"{label}: {w}" for w in diagnostics[label]["warnings"]]
+        checks[label] = diagnostics(point, base["naive"], actual)
+        notes += [f"{label}: {w}" for w in checks[label]["warnings"]]
     n_trained = k_folds if retrain == "always" else 1
     notes.append(f"retrain {retrain}: each model was trained {n_trained} time{'s' * (n_trained > 1)} "
                  f"for {k_folds} fold{'s' * (k_folds > 1)}"
@@ -264,7 +258,7 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
         "horizon": h, "folds": k_folds, "step": step, "retrain": retrain, "season_length": season, "mase_lag": m,
         "series": list(panel.ids), "models": {label: cfg.to_dict() for label, cfg in cfgs.items()},
         "baselines": list(BASELINES), "mean": mean, "per_fold": per_fold, "winner": winner,
-        "diagnostics": diagnostics,
+        "diagnostics": checks,
     }
     if n_s > 1:
         metrics["per_series"] = _per_series(panel.ids, names, actual, scales)
@@ -304,7 +298,8 @@ def _frame(panel: Panel, origins: np.ndarray, tidx: np.ndarray, actual: np.ndarr
         series = np.broadcast_to(np.tile(np.arange(n_s), k_folds)[:, None], full)
         cols[panel.id_name] = np.asarray(panel.ids, dtype=object)[order(series)]
     cols["fold"] = order(fold.reshape(full))
-    cols["origin"] = format_times(panel.time[order(np.broadcast_to(origins.reshape(-1)[:, None], full))],
+    # cutoff: the last observed time when the forecast is made (statsforecast's name for it)
+    cols["cutoff"] = format_times(panel.time[order(np.broadcast_to(origins.reshape(-1)[:, None], full)) - 1],
                                   panel.is_datetime)
     cols["step"] = order(np.broadcast_to(np.arange(1, h + 1), full))
     cols[panel.time_name] = format_times(panel.time[order(tidx)], panel.is_datetime)
@@ -336,8 +331,7 @@ def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon:
     metrics = {**result.metrics, "notes": list(result.notes),
                "data": {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}}
     labels = list(models)
-    history, fc, title = _first_series_view(panel, result, labels)
-    scores = {name: v["mase"] for name, v in result.metrics["mean"].items() if v.get("mase") is not None}
+    history, fc, title, scores = _first_series_view(panel, result)
     paths = {
         "forecasts": write_csv(result.forecasts, out / "backtest.csv"),
         "metrics": write_json(metrics, out / "backtest.json"),
@@ -346,8 +340,10 @@ def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon:
     return RunResult(paths=paths, metrics=metrics, notes=list(result.notes))
 
 
-def _first_series_view(panel: Panel, result: BacktestResult, labels: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """The first series' recent history [time, value], its backtest rows, and the figure's title."""
+def _first_series_view(panel: Panel, result: BacktestResult
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, str, dict[str, float]]:
+    """The first series' recent history [time, value], its backtest rows, the figure's title and that
+    series' mean MASE per forecaster (the legend must not show the other series' scores)."""
     m = result.metrics
     fc = result.forecasts
     sid = m["series"][0]
@@ -364,4 +360,5 @@ def _first_series_view(panel: Panel, result: BacktestResult, labels: list[str]) 
              f"retrain {m['retrain']}")
     if panel.id_name is not None:
         title += f" — series {sid!r} (1 of {len(m['series'])})"
-    return history, fc, title
+    per = m["per_series"][sid] if "per_series" in m else {name: v["mase"] for name, v in m["mean"].items()}
+    return history, fc, title, {name: v for name, v in per.items() if v is not None}

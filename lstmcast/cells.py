@@ -14,6 +14,7 @@ CELLS: tuple[str, ...] = ("lstm", "gru", "rnn", "peephole", "cifg")
 _FUSED: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 State = tuple[Tensor, Tensor]
+Peepholes = tuple[Tensor | None, Tensor | None, Tensor | None]
 
 
 class _GatedLSTM(nn.Module):
@@ -32,8 +33,8 @@ class _GatedLSTM(nn.Module):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -75,14 +76,14 @@ class _GatedLSTM(nn.Module):
             getattr(self, f"bias_hh_l{k}"),
         )
 
-    def _peep(self, k: int, gate: str) -> Tensor | None:
-        """Peephole weight of `gate` in layer k, or None when this module has no peepholes."""
-        return getattr(self, f"peephole_{gate}_l{k}", None)
+    def _peepholes(self, k: int) -> Peepholes:
+        """(p_i, p_f, p_o) of layer k, None for each gate without a peephole."""
+        return tuple(getattr(self, f"peephole_{gate}_l{k}", None) for gate in "ifo")  # type: ignore[return-value]
 
-    def _step(self, k: int, pre: Tensor, c: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
-        """One time step of layer k from pre-activations `pre` = W x + U h + b; returns (h, c, gates)."""
-        # pre: (batch, n_gates*hidden), c: (batch, hidden)
-        p_i, p_f, p_o = self._peep(k, "i"), self._peep(k, "f"), self._peep(k, "o")
+    def _step(self, pre: Tensor, c: Tensor, peep: Peepholes) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """One time step from pre-activations `pre` = W x + U h + b and c_{t-1}; returns (h_t, c_t, gates)."""
+        # pre: (batch, n_gates*hidden), c: (batch, hidden), each peephole: (hidden,) or None
+        p_i, p_f, p_o = peep
         if self.coupled:
             a_f, a_g, a_o = pre.chunk(3, dim=1)
             f = torch.sigmoid(a_f if p_f is None else a_f + p_f * c)  # f = σ(W_f x + U_f h + p_f⊙c_{t-1} + b_f)
@@ -106,12 +107,13 @@ class _GatedLSTM(nn.Module):
         x_proj = torch.addmm(b_ih + b_hh, seq.reshape(-1, seq.shape[-1]), w_ih.t())
         x_proj = x_proj.view(seq.shape[0], seq.shape[1], -1)
         w_hh_t = w_hh.t()  # (hidden, n_gates*hidden)
+        peep = self._peepholes(k)
         outs: list[Tensor] = []
         kept: dict[str, list[Tensor]] = {"i": [], "f": [], "g": [], "o": []}
         # unbind, not x_proj[t]: indexing would make backward build a full-size zero gradient for every step.
         for x_t in x_proj.unbind(0):
             pre = torch.addmm(x_t, h, w_hh_t)  # (batch, n_gates*hidden): the only per-step matmul
-            h, c, gate_vals = self._step(k, pre, c)  # (batch, hidden) each
+            h, c, gate_vals = self._step(pre, c, peep)  # (batch, hidden) each
             outs.append(h)
             if keep_gates:
                 for name, v in gate_vals.items():
@@ -142,7 +144,7 @@ class _GatedLSTM(nn.Module):
         return out, (torch.stack(h_n, dim=0), torch.stack(c_n, dim=0)), gates
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Run the stack over x (batch, time, input); return (out (batch, time, hidden), (h_n, c_n) (layers, batch, hidden))."""
+        """x (batch, time, input) -> (out (batch, time, hidden), (h_n, c_n) each (layers, batch, hidden))."""
         out, final, _ = self._run(x, state)
         return out, final
 

@@ -159,10 +159,13 @@ def train(
     loss: Annotated[str, typer.Option(help="mse, mae, huber, quantile (pinball) or gaussian (NLL).")] = "mse",
     quantiles: Annotated[str, typer.Option(help="Quantile levels for --loss quantile.")] = "0.1,0.5,0.9",
     epochs: Annotated[int, typer.Option(help="Training epochs (>= 1).")] = 15,
-    batch_size: Annotated[int, typer.Option(help="Windows per optimiser step.")] = 600,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per optimiser step (default 600, fewer on short "
+                                                        "series so an epoch has at least 4 steps).")] = None,
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
     optimizer: Annotated[str, typer.Option(help="rmsprop or adam.")] = "rmsprop",
     scaler: Annotated[str, typer.Option(help="standard, minmax or none; fitted per series on training points only.")] = "standard",
+    window_norm: Annotated[str, typer.Option(help="last: the network sees each window relative to its last value "
+                                                  "(handles trends and level shifts); none: absolute scaled values.")] = "last",
     patience: Annotated[int | None, typer.Option(help="Stop after this many epochs without a better validation loss.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed on CPU, same results).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -174,15 +177,15 @@ def train(
         calendar=calendar, fill=fill, freq=freq, season_length=season_length, n_prev=_n_prev(n_prev),
         horizon=horizon, strategy=strategy, test_size=test_size, val_size=val_size, cell=cell, hidden=hidden,
         layers=layers, dropout=dropout, loss=loss, quantiles=_floats(quantiles, "--quantiles"), epochs=epochs,
-        batch_size=batch_size, lr=lr, optimizer=optimizer, scaler=scaler, patience=patience, seed=seed, device=device,
+        batch_size=batch_size, lr=lr, optimizer=optimizer, scaler=scaler, window_norm=window_norm, patience=patience, seed=seed, device=device,
     )
     if samples < 1:
         raise LstmcastError(f"--samples must be at least 1, got {samples}")
     progress = _progress_bar()
     task = progress.add_task("train", total=cfg.epochs, info="", start=False)
 
-    def on_start(n_train: int, n_val: int) -> None:
-        out_console.print(f"Training on {n_train} windows ({n_val} for validation)")
+    def on_start(n_train: int, n_val: int, batch: int) -> None:
+        out_console.print(f"Training on {n_train} windows ({n_val} more for validation), batch {batch}")
         progress.start()
         progress.start_task(task)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import LstmcastError
 
-__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES"]
+__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS"]
 
 CELLS = ("lstm", "gru", "rnn", "peephole", "cifg")
 LOSSES = ("mse", "mae", "huber", "quantile", "gaussian")
@@ -16,6 +16,7 @@ SCALERS = ("standard", "minmax", "none")
 FILLS = ("interpolate", "ffill", "zero", "drop")
 STRATEGIES = ("direct", "recursive")
 DEVICES = ("auto", "cpu", "cuda")
+WINDOW_NORMS = ("last", "none")
 
 
 @dataclass
@@ -46,10 +47,11 @@ class TrainConfig:
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     # optimisation
     epochs: int = 15
-    batch_size: int = 600
+    batch_size: int | None = None  # None: 600 (the tutorial's), fewer when an epoch would have < 4 steps
     lr: float = 1e-3
     optimizer: str = "rmsprop"
     scaler: str = "standard"
+    window_norm: str = "last"
     patience: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -69,6 +71,13 @@ class TrainConfig:
         """Steps the network's head emits: H for direct, 1 for recursive."""
         return self.horizon if self.resolved_strategy == "direct" else 1
 
+    def batch_for(self, n_windows: int) -> int:
+        """The batch size used: --batch-size if given, else 600 capped so one epoch has at least 4 steps
+        (a short series would otherwise get one optimiser step per epoch), never below 32."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return int(min(600, max(32, -(-n_windows // 4))))
+
     def validate(self) -> None:
         """Raise LstmcastError naming the flag for any impossible value."""
         _choice("--cell", self.cell, CELLS)
@@ -76,6 +85,7 @@ class TrainConfig:
         _choice("--optimizer", self.optimizer, OPTIMIZERS)
         _choice("--scaler", self.scaler, SCALERS)
         _choice("--device", self.device, DEVICES)
+        _choice("--window-norm", self.window_norm, WINDOW_NORMS)
         if self.fill is not None:
             _choice("--fill", self.fill, FILLS)
         if self.strategy is not None:
@@ -86,7 +96,8 @@ class TrainConfig:
         _at_least("--hidden", self.hidden, 1)
         _at_least("--layers", self.layers, 1)
         _at_least("--epochs", self.epochs, 1)
-        _at_least("--batch-size", self.batch_size, 1)
+        if self.batch_size is not None:
+            _at_least("--batch-size", self.batch_size, 1)
         if self.patience is not None:
             _at_least("--patience", self.patience, 1)
         if self.season_length is not None:

@@ -18,6 +18,7 @@ __all__ = [
     "load_panel",
     "panel_from_frame",
     "generate_sine",
+    "generate_memory",
     "split_points",
     "season_length_for",
     "file_fingerprint",
@@ -390,10 +391,11 @@ def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None
-    name = off.rule_code.split("-")[0]
-    if off.n != 1 and name not in ("min",):
+    if off.freqstr in SEASONS:  # multiples we know, e.g. 30min -> 48 a day
+        return SEASONS[off.freqstr]
+    if off.n != 1:
         return None
-    return SEASONS.get(name)
+    return SEASONS.get(off.rule_code.split("-")[0])
 
 
 def future_times(last: object, n: int, freq: str | None, is_datetime: bool) -> np.ndarray:
@@ -424,3 +426,20 @@ def generate_sine(steps_per_cycle: int = 80, cycles: int = 50, noise: float = 0.
     t = np.arange(steps_per_cycle * cycles + 1)
     phase_noise = rng.uniform(-noise, noise, size=len(t))
     return pd.DataFrame({"t": t, "sin_t": np.sin(2.0 * np.pi * t / steps_per_cycle + phase_noise)})
+
+
+def generate_memory(n: int = 4000, lag: int = 40, p: float = 0.05, echo: float = 0.8, noise: float = 0.05,
+                    seed: int = 0) -> pd.DataFrame:
+    """A long-dependency series: random spikes s_t (+-1 with probability p) that come back as an
+    echo `lag` steps later, y_t = s_t + echo * s_{t-lag} + N(0, noise). Only a model that remembers
+    `lag` steps can predict the echo; the spikes themselves are unpredictable."""
+    if lag < 1 or n <= 2 * lag:
+        raise LstmcastError(f"--lag must be at least 1 and --points more than twice the lag; got lag {lag}, points {n}")
+    if not 0.0 < p < 1.0:
+        raise LstmcastError(f"--p must be in (0, 1), got {p}")
+    rng = np.random.default_rng(seed)
+    spikes = rng.choice([-1.0, 1.0], size=n) * (rng.random(n) < p)
+    y = spikes.copy()
+    y[lag:] += echo * spikes[:-lag]
+    y += rng.normal(0.0, noise, n)
+    return pd.DataFrame({"t": np.arange(n), "y": y})

@@ -13,7 +13,7 @@ from .errors import LstmcastError
 from .features import calendar_features
 from .train import Fitted, Prepared
 
-__all__ = ["report_levels", "interval_columns", "rollout", "predict_at", "forecast_future", "frame_from_forecasts"]
+__all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future", "frame_from_forecasts"]
 
 GAUSSIAN_LEVELS = (0.1, 0.5, 0.9)
 
@@ -111,13 +111,16 @@ def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 2
     -> point (K, steps) and quantiles (K, steps, L) on the original scale."""
     _check_recursion(fitted, steps)
     prep = fitted.prep
+    sid = np.searchsorted(prep.panel.starts, origins, side="right") - 1
+    if np.any(origins - prep.n_prev < prep.panel.starts[sid]):
+        raise LstmcastError(f"a forecast origin has fewer than --n-prev {prep.n_prev} points of history in its series")
     h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
     win = np.lib.stride_tricks.sliding_window_view(prep.inputs, prep.n_prev, axis=0)[origins - prep.n_prev]
     win = win.transpose(0, 2, 1)  # (K, W, I)
     idx = np.minimum(origins[:, None] + np.arange(h_total), len(prep.future) - 1)
     fut = prep.future[idx]  # (K, h_total, C); steps past the data are never scored
     point, q = _run(fitted, win, fut, steps, samples, seed)
-    sid = (np.searchsorted(prep.panel.starts, origins, side="right") - 1)[:, None]
+    sid = sid[:, None]
     point = prep.scaler.inverse_transform(point, sid)
     if q is not None:
         q = prep.scaler.inverse_transform(q, sid[..., None])
@@ -157,9 +160,9 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
     if panel.id_name is not None:
         cols[panel.id_name] = np.asarray(panel.ids, dtype=object)[series]
     if origin_times is not None:
-        cols["origin"] = _fmt(origin_times, panel.is_datetime)
+        cols["cutoff"] = format_times(origin_times, panel.is_datetime)
         cols["step"] = step
-    cols[panel.time_name] = _fmt(times, panel.is_datetime)
+    cols[panel.time_name] = format_times(times, panel.is_datetime)
     if actual is not None:
         cols["actual"] = actual
     cols[prefix] = point
@@ -169,7 +172,7 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
     return pd.DataFrame(cols)
 
 
-def _fmt(times: np.ndarray, is_datetime: bool) -> np.ndarray:
+def format_times(times: np.ndarray, is_datetime: bool) -> np.ndarray:
     """Datetimes as ISO strings; integer-valued steps as ints."""
     if is_datetime:
         return pd.DatetimeIndex(times).strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False).to_numpy()

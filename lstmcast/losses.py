@@ -53,6 +53,10 @@ class Loss:
         """raw (B,H,K) -> params (B,H,K); identity for point losses."""
         return raw
 
+    def level_outputs(self) -> tuple[bool, ...]:
+        """(K,) which raw outputs are locations (shift with the series' level) rather than spreads."""
+        return (True,) * self.n_outputs
+
     def __call__(self, params: Tensor, y: Tensor) -> Tensor:
         """params (B,H,K), y (B,H) -> scalar mean loss."""
         raise NotImplementedError
@@ -152,6 +156,10 @@ class QuantileLoss(Loss):
         """-> own levels (Q,) on t's device and dtype."""
         return torch.tensor(self.levels, dtype=t.dtype, device=t.device)
 
+    def level_outputs(self) -> tuple[bool, ...]:
+        """Only the anchor is a location; the other raw outputs are gaps."""
+        return tuple(i == self._anchor for i in range(self.n_outputs))
+
     def link(self, raw: Tensor) -> Tensor:
         """raw (B,H,Q) -> ordered quantiles (B,H,Q): anchor column free, neighbours +/- cumulative softplus gaps."""
         a = self._anchor
@@ -218,6 +226,10 @@ class GaussianLoss(Loss):
     name = "gaussian"
     n_outputs = 2
     probabilistic = True
+
+    def level_outputs(self) -> tuple[bool, ...]:
+        """The mean shifts with the level; the scale does not."""
+        return (True, False)
 
     def link(self, raw: Tensor) -> Tensor:
         """raw (B,H,2) -> (B,H,2) [mean, softplus(raw)+1e-6]; the floor keeps log(scale) finite."""

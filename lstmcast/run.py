@@ -21,7 +21,7 @@ from .metrics import mase, point_metrics, probabilistic_metrics
 from .train import EpochInfo, Fitted, fit
 from .windows import window_origins
 
-__all__ = ["RunResult", "train_run", "evaluate", "predict_run", "plot_run", "mase_scales", "load_for"]
+__all__ = ["RunResult", "train_run", "evaluate", "predict_run", "plot_run", "mase_scales", "load_for", "diagnostics"]
 
 
 @dataclass
@@ -78,7 +78,7 @@ def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str
         metrics[name] = {**point_metrics(actual, pred), "mase": mase(actual, pred, scale)}
     if q is not None:
         metrics["model"].update(probabilistic_metrics(actual, q, report_levels(fitted)))
-    metrics["diagnostics"] = _diagnostics(point, base["naive"], actual)
+    metrics["diagnostics"] = diagnostics(point, base["naive"], actual)
     metrics["leakage_audit"] = _audit(fitted)
     df = frame_from_forecasts(
         fitted, np.repeat(sid, h), np.tile(steps + 1, len(origins)), panel.time[tidx].reshape(-1),
@@ -88,7 +88,7 @@ def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str
     return df, metrics
 
 
-def _diagnostics(point: np.ndarray, naive: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
+def diagnostics(point: np.ndarray, naive: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
     """Warn when forecasts are a flat line or a copy of the last value."""
     out: dict[str, Any] = {"warnings": []}
     e_m, e_n = (point - actual).reshape(-1), (naive - actual).reshape(-1)
@@ -137,7 +137,7 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
-              samples: int = 200, on_start: Callable[[int, int], None] | None = None) -> RunResult:
+              samples: int = 200, on_start: Callable[[int, int, int], None] | None = None) -> RunResult:
     """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT."""
     data = Path(data)
     panel = load_for(data, cfg)
@@ -145,7 +145,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     fitted = fit(panel, cfg, on_epoch, on_start)
     preds, metrics = evaluate(fitted, samples=samples)
     metrics.update({"best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history),
-                    "interrupted": fitted.interrupted, "cell": cfg.cell, "loss": cfg.loss,
+                    "interrupted": fitted.interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
                     "notes": list(fitted.prep.notes)})
     info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}
     paths = {

@@ -75,6 +75,7 @@ class Fitted:
     best_epoch: int
     interrupted: bool
     device: torch.device
+    batch_size: int = 0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -149,7 +150,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         if explicit and (panel.n_series == 1 or not ok.any()):
             raise LstmcastError(
                 f"the training part before the first origin has {int(n_train.max())} points but --n-prev {n_prev} "
-                f"+ --horizon {cfg.horizon} needs at least {n_prev + h_model + 1}; use fewer --folds, a smaller "
+                f"with {h_model}-step targets needs at least {n_prev + h_model + 1}; use fewer --folds, a smaller "
                 "--step or a smaller --n-prev"
             )
         if panel.n_series == 1 or not ok.any():
@@ -225,8 +226,9 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
 
 def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss) -> Forecaster:
     """The network a config describes (used for training and to rebuild from a checkpoint)."""
+    level = loss.level_outputs() if cfg.window_norm == "last" else None
     return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
-                      horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future)
+                      horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level)
 
 
 def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -272,10 +274,10 @@ def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f:
 
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
-        on_start: Callable[[int, int], None] | None = None) -> Fitted:
+        on_start: Callable[[int, int, int], None] | None = None) -> Fitted:
     """Train on the training windows; keep the weights of the best validation epoch.
 
-    on_start(training windows, validation windows) runs once the data checks have passed.
+    on_start(training windows, validation windows, batch size) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
     """
     torch.manual_seed(cfg.seed)
@@ -300,8 +302,9 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
     gen = torch.Generator().manual_seed(cfg.seed)
 
+    batch = cfg.batch_for(len(tr_o))
     if on_start is not None:
-        on_start(len(tr_o), len(va_o))
+        on_start(len(tr_o), len(va_o), batch)
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     interrupted = False
@@ -310,7 +313,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             total = 0.0
-            for b in _batches(len(x_tr), cfg.batch_size, torch.randperm(len(x_tr), generator=gen).to(device)):
+            for b in _batches(len(x_tr), batch, torch.randperm(len(x_tr), generator=gen).to(device)):
                 opt.zero_grad(set_to_none=True)
                 batch_loss = loss(loss.link(model(x_tr[b], f_tr[b])), y_tr[b])
                 if not torch.isfinite(batch_loss):
@@ -344,4 +347,4 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     model.load_state_dict(best_state)
     model.eval()
     return Fitted(model=model, loss=loss, config=cfg, prep=prep, history=history, best_epoch=best_epoch,
-                  interrupted=interrupted, device=device)
+                  interrupted=interrupted, device=device, batch_size=batch)

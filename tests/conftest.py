@@ -7,9 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lstmcast.config import TrainConfig
 from lstmcast.data import generate_sine
+
+
+# Tiny models run faster on one thread, and the suite does not fight itself for the 2 cores.
+torch.set_num_threads(1)
 
 
 def tiny_config(**kw: object) -> TrainConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -13,6 +14,15 @@ from torch import Tensor, nn
 from lstmcast.cells import CELLS, CIFGLSTM, PeepholeLSTM, build_recurrent
 
 HIDDEN = 8
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Run on one thread: for hidden-8 models torch's fused RNN kernels get ~20x slower on a busy 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _sine_windows(window: int = 10, n: int = 96) -> tuple[Tensor, Tensor]:

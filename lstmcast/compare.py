@@ -1,0 +1,78 @@
+"""Train several recurrent cells on the same data, window and budget, over several seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import CELLS, TrainConfig
+from .errors import LstmcastError
+from .io import ensure_dir, write_csv, write_json
+from .run import RunResult, evaluate, load_for
+from .train import fit, prepare
+
+__all__ = ["compare_run", "summarise"]
+
+METRICS = ("mse", "rmse", "mae", "mase", "smape")
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds for each cell (one row per cell)."""
+    cols = [c for c in rows.columns if c not in ("cell", "seed")]
+    g = rows.groupby("cell", sort=False)[cols]
+    mean, std = g.mean(), g.std(ddof=0)
+    out = mean.add_suffix("_mean").join(std.add_suffix("_std"))
+    return out.reset_index()
+
+
+def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out: Path,
+                on_fit: Callable[[str, int], None] | None = None, samples: int = 200) -> RunResult:
+    """Fit every cell with seeds cfg.seed .. cfg.seed+seeds-1 on one prepared split; write compare.csv,
+    compare.json and compare.png into OUT."""
+    bad = [c for c in cells if c not in CELLS]
+    if bad or not cells:
+        raise LstmcastError(f"--cells must be a comma-separated subset of {', '.join(CELLS)}; got {','.join(cells) or '(none)'}")
+    if seeds < 1:
+        raise LstmcastError(f"--seeds must be at least 1, got {seeds}")
+    panel = load_for(Path(data), cfg)
+    out = ensure_dir(Path(out))
+    prep = prepare(panel, cfg)  # one split, scaler and window set shared by every run
+    rows: list[dict[str, Any]] = []
+    baselines: dict[str, Any] = {}
+    histories: dict[str, list[list[float | None]]] = {}
+    for cell in cells:
+        for k in range(seeds):
+            c = replace(cfg, cell=cell, seed=cfg.seed + k)
+            if on_fit is not None:
+                on_fit(cell, c.seed)
+            fitted = fit(prep, c)
+            _, m = evaluate(fitted, samples=samples)
+            baselines = {b: m[b] for b in ("naive", "seasonal_naive") if b in m}
+            row: dict[str, Any] = {"cell": cell, "seed": c.seed,
+                                   "parameters": sum(p.numel() for p in fitted.model.parameters()),
+                                   "seconds_per_epoch": float(np.mean([h["seconds"] for h in fitted.history]))}
+            row.update({k2: v for k2, v in m["model"].items()})
+            rows.append(row)
+            histories.setdefault(cell, []).append([h["val_loss"] for h in fitted.history])
+    per_run = pd.DataFrame(rows)
+    summary = summarise(per_run)
+    metric = "mase" if "mase" in per_run else "mse"
+    best = summary.loc[summary[f"{metric}_mean"].idxmin(), "cell"]
+    result_json = {
+        "cells": cells, "seeds": seeds, "n_prev": prep.n_prev, "horizon": cfg.horizon, "epochs": cfg.epochs,
+        "hidden": cfg.hidden, "season_length": prep.season_length, "best_cell_by_" + metric: best,
+        "summary": summary.to_dict(orient="records"), "baselines": baselines,
+    }
+    from .plot import plot_compare_figure
+
+    paths = {
+        "csv": write_csv(per_run, out / "compare.csv"),
+        "json": write_json(result_json, out / "compare.json"),
+        "plot": plot_compare_figure(summary, baselines, histories, out / "compare.png"),
+    }
+    return RunResult(paths=paths, metrics=result_json, notes=list(prep.notes))
