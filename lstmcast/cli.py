@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,7 +15,9 @@ from rich.table import Table
 
 from . import __version__
 from .config import TrainConfig
-from .data import generate_sine
+from .backtest import FoldInfo, backtest_run
+from .compare import compare_run
+from .data import generate_memory, generate_sine
 from .errors import LstmcastError
 from .io import write_csv
 from .run import RunResult, plot_run, predict_run, train_run
@@ -99,8 +102,8 @@ def generate_sine_cmd(
     out_console.print(f"Wrote {len(df)} rows to {out}")
 
 
-def _progress_bar() -> Progress:
-    return Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
+def _progress_bar(unit: str = "epoch") -> Progress:
+    return Progress(TextColumn(unit), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
                     TimeElapsedColumn(), console=out_console, transient=False)
 
 
@@ -130,57 +133,90 @@ def _print_probabilistic(m: dict[str, Any]) -> None:
         out_console.print("Uncertainty: " + ", ".join(f"{k} {m[k]:.4g}" for k in keys))
 
 
+def _opt(annotation: Any, help: str) -> Any:
+    return Annotated[annotation, typer.Option(help=help)]
+
+
+# The flags that build a TrainConfig, shared by train, backtest and compare: (name, type, default, help).
+CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
+    ("column", str | None, None, "Value column to forecast (default: the only numeric one)."),
+    ("time_column", str | None, None, "Time column (default: detected by name or dates)."),
+    ("id_column", str | None, None, "Series key for a long file with many series."),
+    ("features", str | None, None, "Comma-separated past covariate columns fed beside the target."),
+    ("calendar", bool, False, "Add known-future calendar features (sin/cos of hour, weekday, day of year or month)."),
+    ("fill", str | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
+    ("freq", str | None, None, "Pandas frequency (h, D, W, MS, ...) when it cannot be inferred."),
+    ("season_length", int | None, None, "Season length (default from the frequency: hourly 24, daily 7, weekly 52, "
+                                        "monthly 12, quarterly 4, yearly 1)."),
+    ("n_prev", str, "30", "Input window length, or 'auto' (3 seasons, bounded by the data)."),
+    ("test_size", float, 0.1, "Fraction of each series' last points held out as test, in (0, 1)."),
+    ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
+    ("cell", str, "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
+    ("hidden", int, 300, "Hidden units per layer."),
+    ("layers", int, 1, "Stacked recurrent layers."),
+    ("dropout", float, 0.0, "Dropout between stacked layers, [0, 1)."),
+    ("loss", str, "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
+    ("quantiles", str, "0.1,0.5,0.9", "Quantile levels for --loss quantile."),
+    ("epochs", int, 15, "Training epochs (>= 1)."),
+    ("batch_size", int | None, None, "Windows per optimiser step (default 600, fewer on short series so an epoch "
+                                     "has at least 4 steps)."),
+    ("lr", float, 1e-3, "Learning rate."),
+    ("optimizer", str, "rmsprop", "rmsprop or adam."),
+    ("scaler", str, "standard", "standard, minmax or none; fitted per series on training points only."),
+    ("window_norm", str, "last", "last: the network sees each window relative to its last value (handles trends "
+                                 "and level shifts); none: absolute scaled values."),
+    ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
+    ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
+    ("device", str, "auto", "auto, cpu or cuda."),
+    ("samples", int, 200, "Sample paths for recursive probabilistic forecasts."),
+]
+
+
+def config_flags(fn: F) -> F:
+    """Add the CONFIG_FLAGS options to a command; it receives them as one `flags` dict."""
+    sig = inspect.signature(fn, eval_str=True)  # real Annotated objects, not the strings of `annotations`
+    own = [p for p in sig.parameters.values() if p.name != "flags"]
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_opt(tp, help))
+             for name, tp, default, help in CONFIG_FLAGS]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name, *_ in CONFIG_FLAGS}
+        return fn(**kwargs, flags=flags)
+
+    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
+    """A validated TrainConfig from the shared flags (text lists parsed here)."""
+    kw = {k: v for k, v in flags.items() if k != "samples"}
+    kw["features"] = _split_list(flags["features"])
+    kw["n_prev"] = _n_prev(flags["n_prev"])
+    kw["quantiles"] = _floats(flags["quantiles"], "--quantiles")
+    kw.update(override)
+    if flags["samples"] < 1:
+        raise LstmcastError(f"--samples must be at least 1, got {flags['samples']}")
+    return TrainConfig(**kw)
+
+
 @app.command()
 @user_errors
+@config_flags
 def train(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
     out: Annotated[Path, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
                                            "test_predictions.csv).")],
-    column: Annotated[str | None, typer.Option(help="Value column to forecast (default: the only numeric one).")] = None,
-    time_column: Annotated[str | None, typer.Option(help="Time column (default: detected by name or dates).")] = None,
-    id_column: Annotated[str | None, typer.Option(help="Series key for a long file with many series.")] = None,
-    features: Annotated[str | None, typer.Option(help="Comma-separated past covariate columns fed beside the target.")] = None,
-    calendar: Annotated[bool, typer.Option(help="Add known-future calendar features (sin/cos of hour, weekday, "
-                                                "day of year or month).")] = False,
-    fill: Annotated[str | None, typer.Option(help="Missing values: interpolate, ffill, zero or drop (default: error).")] = None,
-    freq: Annotated[str | None, typer.Option(help="Pandas frequency (h, D, W, MS, ...) when it cannot be inferred.")] = None,
-    season_length: Annotated[int | None, typer.Option(help="Season length (default from the frequency: hourly 24, "
-                                                           "daily 7, weekly 52, monthly 12, quarterly 4).")] = None,
-    n_prev: Annotated[str, typer.Option(help="Input window length, or 'auto' (3 seasons, bounded by the data).")] = "30",
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).")] = 1,
     strategy: Annotated[str | None, typer.Option(help="direct (one head for all steps; default for horizon > 1) or "
                                                       "recursive (one-step model fed its own forecasts).")] = None,
-    test_size: Annotated[float, typer.Option(help="Fraction of each series' last points held out as test, in (0, 1).")] = 0.1,
-    val_size: Annotated[float, typer.Option(help="Fraction of the latest training windows used for validation, [0, 1).")] = 0.05,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, peephole or cifg.")] = "lstm",
-    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 300,
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout between stacked layers, [0, 1).")] = 0.0,
-    loss: Annotated[str, typer.Option(help="mse, mae, huber, quantile (pinball) or gaussian (NLL).")] = "mse",
-    quantiles: Annotated[str, typer.Option(help="Quantile levels for --loss quantile.")] = "0.1,0.5,0.9",
-    epochs: Annotated[int, typer.Option(help="Training epochs (>= 1).")] = 15,
-    batch_size: Annotated[int | None, typer.Option(help="Windows per optimiser step (default 600, fewer on short "
-                                                        "series so an epoch has at least 4 steps).")] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
-    optimizer: Annotated[str, typer.Option(help="rmsprop or adam.")] = "rmsprop",
-    scaler: Annotated[str, typer.Option(help="standard, minmax or none; fitted per series on training points only.")] = "standard",
-    window_norm: Annotated[str, typer.Option(help="last: the network sees each window relative to its last value "
-                                                  "(handles trends and level shifts); none: absolute scaled values.")] = "last",
-    patience: Annotated[int | None, typer.Option(help="Stop after this many epochs without a better validation loss.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed on CPU, same results).")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.")] = 200,
+    flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
-    cfg = TrainConfig(
-        column=column, time_column=time_column, id_column=id_column, features=_split_list(features),
-        calendar=calendar, fill=fill, freq=freq, season_length=season_length, n_prev=_n_prev(n_prev),
-        horizon=horizon, strategy=strategy, test_size=test_size, val_size=val_size, cell=cell, hidden=hidden,
-        layers=layers, dropout=dropout, loss=loss, quantiles=_floats(quantiles, "--quantiles"), epochs=epochs,
-        batch_size=batch_size, lr=lr, optimizer=optimizer, scaler=scaler, window_norm=window_norm, patience=patience, seed=seed, device=device,
-    )
-    if samples < 1:
-        raise LstmcastError(f"--samples must be at least 1, got {samples}")
+    assert flags is not None
+    cfg = _config(flags, horizon=horizon, strategy=strategy)
+    samples = flags["samples"]
     progress = _progress_bar()
     task = progress.add_task("train", total=cfg.epochs, info="", start=False)
 
@@ -244,3 +280,125 @@ def plot(
     """Plot predicted vs actual on the test part, the loss curves, and the forecast when there is one."""
     result = plot_run(run_dir, out, forecast)
     out_console.print(f"Wrote {result.paths['plot']}")
+
+
+@app.command("generate-memory")
+@user_errors
+def generate_memory_cmd(
+    out: Annotated[Path, typer.Option(help="CSV file to write (columns t,y).")],
+    points: Annotated[int, typer.Option(help="Number of points.")] = 4000,
+    lag: Annotated[int, typer.Option(help="Steps between a spike and its echo.")] = 40,
+    p: Annotated[float, typer.Option(help="Probability of a spike at each step.")] = 0.05,
+    echo: Annotated[float, typer.Option(help="Size of the echo relative to the spike.")] = 0.8,
+    noise: Annotated[float, typer.Option(help="Standard deviation of added Gaussian noise.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Write a long-dependency series: random spikes that echo LAG steps later (y_t = s_t + echo*s_{t-lag} + noise)."""
+    df = generate_memory(points, lag, p, echo, noise, seed)
+    write_csv(df, out)
+    out_console.print(f"Wrote {len(df)} rows to {out}")
+
+
+def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str], winner: dict[str, str]) -> Table:
+    table = Table(title=title)
+    table.add_column("forecaster")
+    for c in cols:
+        table.add_column({"smape": "sMAPE %"}.get(c, c.upper()), justify="right")
+    for name, m in rows.items():
+        cells = []
+        for c in cols:
+            v = m.get(c, float("nan"))
+            text = f"{v:.4g}"
+            cells.append(f"[bold green]{text}[/bold green]" if winner.get(c) == name else text)
+        table.add_row(name.replace("_", " "), *cells)
+    return table
+
+
+@app.command()
+@user_errors
+@config_flags
+def backtest(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    out: Annotated[Path, typer.Option(help="Folder to write backtest.csv, backtest.json and backtest.png.")],
+    horizon: Annotated[int, typer.Option(help="Steps forecast from each origin.")] = 1,
+    folds: Annotated[int, typer.Option(help="Forecast origins per series (the last ends at the end of the data).")] = 3,
+    step: Annotated[int | None, typer.Option(help="Steps between origins (default: --horizon).")] = None,
+    retrain: Annotated[str, typer.Option(help="always: refit on everything before each origin; never: fit once "
+                                              "before the first origin and slide.")] = "always",
+    strategy: Annotated[str | None, typer.Option(help="direct, recursive, or both as 'direct,recursive' to compare "
+                                                      "them in one table.")] = None,
+    flags: dict[str, Any] | None = None,
+) -> None:
+    """Rolling-origin backtest of the LSTM against naive, seasonal naive, drift and mean forecasts."""
+    assert flags is not None
+    strategies = _split_list(strategy) or [None]
+    models = {(f"lstm_{s}" if len(strategies) > 1 else "lstm"): _config(flags, horizon=horizon, strategy=s)
+              for s in strategies}
+    progress = _progress_bar("fit")
+    task = progress.add_task("backtest", total=len(models) * folds, info="")
+    progress.start()
+
+    def on_fold(f: FoldInfo) -> None:
+        progress.update(task, advance=1, info=f"{f.model} fold {f.fold + 1}/{f.folds} "
+                        + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)"))
+
+    try:
+        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold)
+    finally:
+        progress.stop()
+    m = result.metrics
+    _notes(result.notes)
+    cols = ["mae", "rmse", "smape", "mase"]
+    prob = sorted({k for r in m["mean"].values() for k in r if k.startswith("coverage_") or k in ("crps",)})
+    out_console.print(_score_table(
+        f"Backtest: {folds} folds x horizon {horizon}, retrain {retrain}, mean over folds "
+        f"(MASE lag {m.get('mase_lag')})", m["mean"], cols + prob, m["winner"]))
+    best = m["winner"].get("mase")
+    if best:
+        out_console.print(f"Best by MASE: [bold]{best.replace('_', ' ')}[/bold]")
+    out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
+
+
+@app.command()
+@user_errors
+@config_flags
+def compare(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    out: Annotated[Path, typer.Option(help="Folder to write compare.csv, compare.json and compare.png.")],
+    cells: Annotated[str, typer.Option(help="Comma-separated cells to train.")] = "lstm,gru,rnn,peephole,cifg",
+    seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).")] = 3,
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.")] = 1,
+    strategy: Annotated[str | None, typer.Option(help="direct or recursive.")] = None,
+    flags: dict[str, Any] | None = None,
+) -> None:
+    """Train several recurrent cells on the same split, window and budget over several seeds, and compare."""
+    assert flags is not None
+    cfg = _config(flags, horizon=horizon, strategy=strategy)
+    names = _split_list(cells)
+    progress = _progress_bar("fit")
+    task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
+    progress.start()
+
+    started = [0]
+
+    def on_fit(cell: str, seed: int) -> None:
+        progress.update(task, completed=started[0], info=f"{cell} seed {seed}")
+        started[0] += 1
+
+    try:
+        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"])
+        progress.update(task, completed=len(names) * seeds)
+    finally:
+        progress.stop()
+    _notes(result.notes)
+    table = Table(title=f"{len(names)} cells x {seeds} seeds, {cfg.epochs} epochs, hidden {cfg.hidden}: test part, "
+                        "mean ± sd over seeds")
+    for c in ("cell", "parameters", "s/epoch", "MSE", "MAE", "MASE"):
+        table.add_column(c, justify="left" if c == "cell" else "right")
+    for r in result.metrics["summary"]:
+        table.add_row(r["cell"], f"{r['parameters_mean']:,.0f}", f"{r['seconds_per_epoch_mean']:.2f}",
+                      *(f"{r[f'{k}_mean']:.4g}±{r[f'{k}_std']:.1g}" for k in ("mse", "mae", "mase")))
+    for name, b in result.metrics["baselines"].items():
+        table.add_row(name.replace("_", " "), "-", "-", f"{b['mse']:.4g}", f"{b['mae']:.4g}", f"{b['mase']:.4g}")
+    out_console.print(table)
+    out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")

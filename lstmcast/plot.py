@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-__all__ = ["plot_run_figure", "band_columns"]
+__all__ = ["plot_run_figure", "band_columns", "plot_backtest_figure", "plot_compare_figure"]
 
 
 def band_columns(df: pd.DataFrame, prefix: str) -> list[tuple[str, str, str]]:
@@ -147,6 +147,39 @@ def plot_backtest_figure(history: pd.DataFrame, forecasts: pd.DataFrame, models:
     ax.set_ylabel(value_name)
     ax.legend(loc="upper left", fontsize="small", ncol=min(3, 2 + len(models)), framealpha=0.8)
     ax.grid(alpha=0.3)
+    with atomic_path(Path(out)) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_compare_figure(summary: pd.DataFrame, baselines: dict[str, Any], histories: dict[str, list[list[float | None]]],
+                        out: Path) -> Path:
+    """Bar chart of each cell's test error (mean and spread over seeds) beside the baselines, and the
+    validation curves of every run."""
+    metric = "mase" if "mase_mean" in summary.columns and summary["mase_mean"].notna().all() else "mse"
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+    x = np.arange(len(summary))
+    ax.bar(x, summary[f"{metric}_mean"], yerr=summary[f"{metric}_std"].fillna(0), capsize=4, color="tab:blue",
+           alpha=0.8, label="cell (mean ± sd over seeds)")
+    ax.set_xticks(x, summary["cell"])
+    colors = {"naive": "0.3", "seasonal_naive": "tab:red"}
+    for name, m in baselines.items():
+        if metric in m:
+            ax.axhline(m[metric], color=colors.get(name, "0.5"), ls="--", lw=1.2, label=name.replace("_", " "))
+    ax.set_ylabel(f"test {metric.upper()}")
+    ax.set_title(f"Test {metric.upper()} by cell (lower is better)")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    for i, (cell, runs) in enumerate(histories.items()):
+        for j, h in enumerate(runs):
+            vals = [np.nan if v is None else v for v in h]
+            ax2.plot(np.arange(1, len(vals) + 1), vals, color=f"C{i}", alpha=0.8, lw=1.2, label=cell if j == 0 else None)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("epoch")
+    ax2.set_title("Validation loss of every run (scaled units)")
+    ax2.legend()
+    ax2.grid(alpha=0.3)
     with atomic_path(Path(out)) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)

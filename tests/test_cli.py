@@ -21,7 +21,7 @@ def invoke(*args: str) -> object:
 def test_every_command_has_help() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
-    for cmd in ("generate-sine", "train", "predict", "plot"):
+    for cmd in ("generate-sine", "generate-memory", "train", "predict", "plot", "backtest", "compare"):
         assert cmd in result.output
         sub = invoke(cmd, "--help")
         assert sub.exit_code == 0, sub.output
@@ -111,3 +111,40 @@ def test_same_seed_same_files(tmp_path: Path, sine_csv: Path) -> None:
     for f in ("history.csv", "test_predictions.csv"):
         a, b = pd.read_csv(tmp_path / "a" / f), pd.read_csv(tmp_path / "b" / f)
         pd.testing.assert_frame_equal(a.drop(columns="seconds", errors="ignore"), b.drop(columns="seconds", errors="ignore"))
+
+
+def test_backtest_compares_strategies_in_one_command(tmp_path: Path, sine_csv: Path) -> None:
+    out = tmp_path / "bt"
+    result = invoke("backtest", sine_csv, "--out", out, "--horizon", "4", "--folds", "2", "--strategy",
+                    "direct,recursive", *TINY)
+    assert result.exit_code == 0, result.output
+    assert "lstm direct" in result.output and "lstm recursive" in result.output and "seasonal naive" in result.output
+    df = pd.read_csv(out / "backtest.csv")
+    assert {"lstm_direct", "lstm_recursive", "naive", "seasonal_naive", "drift", "mean"} <= set(df.columns)
+    assert len(df) == 2 * 4
+    m = json.loads((out / "backtest.json").read_text())
+    assert set(m["mean"]) >= {"lstm_direct", "lstm_recursive", "naive"}
+    assert (out / "backtest.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_backtest_horizon_that_does_not_fit(tmp_path: Path, sine_csv: Path) -> None:
+    result = invoke("backtest", sine_csv, "--out", tmp_path / "bt", "--horizon", "100", "--folds", "3", *TINY)
+    assert result.exit_code == 2
+    assert "Error: --horizon 100 with --folds 3 and --step 100 needs at least 300 points" in result.output
+
+
+def test_compare_cells(tmp_path: Path) -> None:
+    data = tmp_path / "mem.csv"
+    assert invoke("generate-memory", "--out", data, "--points", "300", "--lag", "5").exit_code == 0
+    out = tmp_path / "cmp"
+    result = invoke("compare", data, "--out", out, "--cells", "lstm,rnn", "--seeds", "2", *TINY)
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "compare.csv")
+    assert rows[["cell", "seed"]].values.tolist() == [["lstm", 0], ["lstm", 1], ["rnn", 0], ["rnn", 1]]
+    assert {"parameters", "seconds_per_epoch", "mse", "mae"} <= set(rows.columns)
+    assert rows.loc[rows.cell == "lstm", "parameters"].iloc[0] > rows.loc[rows.cell == "rnn", "parameters"].iloc[0]
+    summary = json.loads((out / "compare.json").read_text())["summary"]
+    assert [r["cell"] for r in summary] == ["lstm", "rnn"]
+    assert summary[0]["mse_mean"] == pytest.approx(rows.loc[rows.cell == "lstm", "mse"].mean())
+    bad = invoke("compare", data, "--out", out, "--cells", "lstm,transformer", *TINY)
+    assert bad.exit_code == 2 and "--cells must be a comma-separated subset of lstm, gru, rnn, peephole, cifg" in bad.output
