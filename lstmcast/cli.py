@@ -157,9 +157,10 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("dropout", float, 0.0, "Dropout between stacked layers, [0, 1)."),
     ("loss", str, "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
     ("quantiles", str, "0.1,0.5,0.9", "Quantile levels for --loss quantile."),
-    ("epochs", int, 15, "Training epochs (>= 1)."),
+    ("epochs", int | None, None, "Training epochs (default 15, more on short series so that training takes at "
+                                 "least 240 optimiser steps)."),
     ("batch_size", int | None, None, "Windows per optimiser step (default 600, fewer on short series so an epoch "
-                                     "has at least 4 steps)."),
+                                     "has at least 16 steps)."),
     ("lr", float, 1e-3, "Learning rate."),
     ("optimizer", str, "rmsprop", "rmsprop or adam."),
     ("scaler", str, "standard", "standard, minmax or none; fitted per series on training points only."),
@@ -218,10 +219,12 @@ def train(
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     samples = flags["samples"]
     progress = _progress_bar()
-    task = progress.add_task("train", total=cfg.epochs, info="", start=False)
+    task = progress.add_task("train", total=cfg.epochs or 15, info="", start=False)
 
-    def on_start(n_train: int, n_val: int, batch: int) -> None:
-        out_console.print(f"Training on {n_train} windows ({n_val} more for validation), batch {batch}")
+    def on_start(n_train: int, n_val: int, batch: int, epochs: int) -> None:
+        out_console.print(f"Training on {n_train} windows ({n_val} more for validation): batch {batch}, "
+                          f"{epochs} epochs")
+        progress.update(task, total=epochs)
         progress.start()
         progress.start_task(task)
 
@@ -391,7 +394,7 @@ def compare(
     finally:
         progress.stop()
     _notes(result.notes)
-    table = Table(title=f"{len(names)} cells x {seeds} seeds, {cfg.epochs} epochs, hidden {cfg.hidden}: test part, "
+    table = Table(title=f"{len(names)} cells x {seeds} seeds, {cfg.epochs or 'auto'} epochs, hidden {cfg.hidden}: test part, "
                         "mean ± sd over seeds")
     for c in ("cell", "parameters", "s/epoch", "MSE", "MAE", "MASE"):
         table.add_column(c, justify="left" if c == "cell" else "right")

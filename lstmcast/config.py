@@ -46,8 +46,8 @@ class TrainConfig:
     loss: str = "mse"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     # optimisation
-    epochs: int = 15
-    batch_size: int | None = None  # None: 600 (the tutorial's), fewer when an epoch would have < 4 steps
+    epochs: int | None = None  # None: 15, more on short series (see epochs_for)
+    batch_size: int | None = None  # None: 600 (the tutorial's), fewer when an epoch would have < 16 steps
     lr: float = 1e-3
     optimizer: str = "rmsprop"
     scaler: str = "standard"
@@ -72,11 +72,19 @@ class TrainConfig:
         return self.horizon if self.resolved_strategy == "direct" else 1
 
     def batch_for(self, n_windows: int) -> int:
-        """The batch size used: --batch-size if given, else 600 capped so one epoch has at least 4 steps
-        (a short series would otherwise get one optimiser step per epoch), never below 32."""
+        """The batch size used: --batch-size if given, else 600 (the tutorial's) lowered so that an epoch
+        has at least 16 optimiser steps, never below 32."""
         if self.batch_size is not None:
             return self.batch_size
-        return int(min(600, max(32, -(-n_windows // 4))))
+        return int(min(600, max(32, -(-n_windows // 16))))
+
+    def epochs_for(self, n_windows: int, batch: int) -> int:
+        """The epochs run: --epochs if given, else 15, raised on short series so that training takes at
+        least 240 optimiser steps (at most 300 epochs): 15 epochs of 2 batches teach a network nothing."""
+        if self.epochs is not None:
+            return self.epochs
+        steps = -(-n_windows // batch)
+        return int(min(300, max(15, -(-240 // steps))))
 
     def validate(self) -> None:
         """Raise LstmcastError naming the flag for any impossible value."""
@@ -95,7 +103,8 @@ class TrainConfig:
         _at_least("--horizon", self.horizon, 1)
         _at_least("--hidden", self.hidden, 1)
         _at_least("--layers", self.layers, 1)
-        _at_least("--epochs", self.epochs, 1)
+        if self.epochs is not None:
+            _at_least("--epochs", self.epochs, 1)
         if self.batch_size is not None:
             _at_least("--batch-size", self.batch_size, 1)
         if self.patience is not None:

@@ -137,14 +137,14 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
-              samples: int = 200, on_start: Callable[[int, int, int], None] | None = None) -> RunResult:
+              samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None) -> RunResult:
     """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT."""
     data = Path(data)
     panel = load_for(data, cfg)
     out = ensure_dir(Path(out))
     fitted = fit(panel, cfg, on_epoch, on_start)
     preds, metrics = evaluate(fitted, samples=samples)
-    metrics.update({"best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history),
+    metrics.update({"best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
                     "interrupted": fitted.interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
                     "notes": list(fitted.prep.notes)})
     info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}

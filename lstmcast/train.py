@@ -76,6 +76,7 @@ class Fitted:
     interrupted: bool
     device: torch.device
     batch_size: int = 0
+    epochs: int = 0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -274,10 +275,10 @@ def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f:
 
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
-        on_start: Callable[[int, int, int], None] | None = None) -> Fitted:
+        on_start: Callable[[int, int, int, int], None] | None = None) -> Fitted:
     """Train on the training windows; keep the weights of the best validation epoch.
 
-    on_start(training windows, validation windows, batch size) runs once the data checks have passed.
+    on_start(training windows, validation windows, batch size, epochs) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
     """
     torch.manual_seed(cfg.seed)
@@ -303,14 +304,15 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     gen = torch.Generator().manual_seed(cfg.seed)
 
     batch = cfg.batch_for(len(tr_o))
+    epochs = cfg.epochs_for(len(tr_o), batch)
     if on_start is not None:
-        on_start(len(tr_o), len(va_o), batch)
+        on_start(len(tr_o), len(va_o), batch, epochs)
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     interrupted = False
     model.train()
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             total = 0.0
             for b in _batches(len(x_tr), batch, torch.randperm(len(x_tr), generator=gen).to(device)):
@@ -336,7 +338,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
             seconds = time.perf_counter() - t0
             history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
             if on_epoch is not None:
-                on_epoch(EpochInfo(epoch, cfg.epochs, train_loss, val_loss, seconds, better))
+                on_epoch(EpochInfo(epoch, epochs, train_loss, val_loss, seconds, better))
             if cfg.patience is not None and since_best >= cfg.patience:
                 prep.notes.append(f"early stop at epoch {epoch}: no better validation loss for {cfg.patience} epochs")
                 break
@@ -347,4 +349,4 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     model.load_state_dict(best_state)
     model.eval()
     return Fitted(model=model, loss=loss, config=cfg, prep=prep, history=history, best_epoch=best_epoch,
-                  interrupted=interrupted, device=device, batch_size=batch)
+                  interrupted=interrupted, device=device, batch_size=batch, epochs=epochs)

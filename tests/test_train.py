@@ -129,3 +129,15 @@ def test_cuda_request_without_gpu_is_an_error(sine_csv: Path) -> None:
         pytest.skip("a GPU is present")
     with pytest.raises(LstmcastError, match=r"--device cuda asked but no CUDA GPU"):
         fit(load_panel(sine_csv), tiny_config(device="cuda"))
+
+
+def test_default_training_budget() -> None:
+    from lstmcast.config import TrainConfig
+
+    cfg = TrainConfig()
+    assert (cfg.batch_for(20000), cfg.epochs_for(20000, 600)) == (600, 15)  # the tutorial's, on long series
+    assert (cfg.batch_for(3392), cfg.epochs_for(3392, 212)) == (212, 15)  # 16 steps an epoch
+    assert (cfg.batch_for(450), cfg.epochs_for(450, 32)) == (32, 16)  # 15 steps -> 240 needs 16 epochs
+    assert (cfg.batch_for(50), cfg.epochs_for(50, 32)) == (32, 120)
+    fixed = TrainConfig(batch_size=600, epochs=15)
+    assert (fixed.batch_for(50), fixed.epochs_for(50, 600)) == (600, 15)  # explicit flags are obeyed
