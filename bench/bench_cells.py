@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--repeats", type=int, default=1, help="sweeps over all cells; best rate per cell is kept")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: torch default); 1 is steadier on a busy machine"
+    )
     ap.add_argument("--cells", default=",".join(CELLS), help="comma-separated subset of " + ",".join(CELLS))
     args = ap.parse_args(argv)
     if args.threads > 0:
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             old = best.get(cell, (n_params, 0.0, 0.0))
             best[cell] = (n_params, max(old[1], train_rate), max(old[2], infer_rate))
-            print(f"  sweep {rep + 1}/{args.repeats}: {cell} {train_rate:,.0f} train win/s", file=sys.stderr, flush=True)
+            print(f"  sweep {rep + 1}/{args.repeats}: {cell} {train_rate:,.0f} train win/s", file=sys.stderr)
     rows = [(cell, *best[cell]) for cell in cells]
 
     base = {r[0]: r for r in rows}.get("lstm")

@@ -78,7 +78,8 @@ class _GatedLSTM(nn.Module):
 
     def _peepholes(self, k: int) -> Peepholes:
         """(p_i, p_f, p_o) of layer k, None for each gate without a peephole."""
-        return tuple(getattr(self, f"peephole_{gate}_l{k}", None) for gate in "ifo")  # type: ignore[return-value]
+        p_i, p_f, p_o = (getattr(self, f"peephole_{gate}_l{k}", None) for gate in "ifo")
+        return p_i, p_f, p_o
 
     def _step(self, pre: Tensor, c: Tensor, peep: Peepholes) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """One time step from pre-activations `pre` = W x + U h + b and c_{t-1}; returns (h_t, c_t, gates)."""
@@ -150,7 +151,7 @@ class _GatedLSTM(nn.Module):
 
     @torch.no_grad()
     def gates(self, x: Tensor, layer: int = 0) -> dict[str, Tensor]:
-        """Gate activations of `layer` for input x: dict "i"/"f"/"g"/"o" -> (batch, time, hidden)."""
+        """Gate activations of `layer` for x: "i"/"f"/"g"/"o" -> (batch, time, hidden); use eval() if dropout > 0."""
         if not 0 <= layer < self.num_layers:
             raise ValueError(f"layer must be in [0, {self.num_layers}), got {layer}")
         return self._run(x, None, gates_of=layer)[2]

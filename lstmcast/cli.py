@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -43,6 +44,15 @@ def user_errors(fn: F) -> F:
         except LstmcastError as e:
             err_console.print(f"[red]Error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as e:  # a bug, not bad input: one line unless the user asks for the traceback
+            if os.environ.get("LSTMCAST_DEBUG"):
+                raise
+            err_console.print(f"[red]Internal error:[/red] {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                              "(rerun with LSTMCAST_DEBUG=1 for the traceback, and please report it)",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             err_console.print("Interrupted; nothing was written.")
             raise typer.Exit(code=130) from None
@@ -148,7 +158,8 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("freq", str | None, None, "Pandas frequency (h, D, W, MS, ...) when it cannot be inferred."),
     ("season_length", int | None, None, "Season length (default from the frequency: hourly 24, daily 7, weekly 52, "
                                         "monthly 12, quarterly 4, yearly 1)."),
-    ("n_prev", str, "30", "Input window length, or 'auto' (3 seasons, bounded by the data)."),
+    ("n_prev", str, "auto", "Input window length, or auto: 3 seasons (30 steps when there is no season, as for "
+                            "the sine), at most a fifth of the training part."),
     ("test_size", float, 0.1, "Fraction of each series' last points held out as test, in (0, 1)."),
     ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
     ("cell", str, "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),

@@ -16,7 +16,7 @@ SCALERS = ("standard", "minmax", "none")
 FILLS = ("interpolate", "ffill", "zero", "drop")
 STRATEGIES = ("direct", "recursive")
 DEVICES = ("auto", "cpu", "cuda")
-WINDOW_NORMS = ("last", "none")
+WINDOW_NORMS = ("last", "mean", "none")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class TrainConfig:
     freq: str | None = None
     season_length: int | None = None
     # windows and split
-    n_prev: int | None = 30  # None means "auto": a few seasons, bounded by the data
+    n_prev: int | None = None  # None means "auto": 3 seasons (30 steps without one), bounded by the data
     horizon: int = 1
     strategy: str | None = None  # None: direct for horizon > 1, recursive for horizon 1
     test_size: float = 0.1

@@ -173,8 +173,10 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
 
 
 def format_times(times: np.ndarray, is_datetime: bool) -> np.ndarray:
-    """Datetimes as ISO strings; integer-valued steps as ints."""
+    """Datetimes as ISO strings (dates alone when every time is midnight); integer-valued steps as ints."""
     if is_datetime:
-        return pd.DatetimeIndex(times).strftime("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00", "", regex=False).to_numpy()
+        idx = pd.DatetimeIndex(times)
+        dates_only = len(idx) == 0 or bool((idx == idx.normalize()).all())
+        return idx.strftime("%Y-%m-%d" if dates_only else "%Y-%m-%d %H:%M:%S").to_numpy()
     t = np.asarray(times, dtype=np.float64)
     return t.astype(np.int64) if np.all(np.mod(t, 1) == 0) else t

@@ -14,13 +14,15 @@ class Forecaster(nn.Module):
     """(batch, window, n_inputs) [+ known-future (batch, horizon, n_future)] -> raw (batch, horizon, n_outputs)."""
 
     def __init__(self, n_inputs: int, hidden: int, layers: int, dropout: float, cell: str, horizon: int,
-                 n_outputs: int = 1, n_future: int = 0, level_outputs: tuple[bool, ...] | None = None) -> None:
+                 n_outputs: int = 1, n_future: int = 0, level_outputs: tuple[bool, ...] | None = None,
+                 level: str = "last") -> None:
         super().__init__()
         self.horizon, self.n_outputs, self.n_future = horizon, n_outputs, n_future
         # Window normalisation: the network sees the target channel relative to the window's last value
         # and its location outputs are added back onto it, so a trend or a level it never saw in
         # training is no harder than one it did. None switches it off.
         self.relative = level_outputs is not None
+        self.level = level  # "last": the window's last value; "mean": the window's mean
         mask = torch.tensor(level_outputs if level_outputs is not None else [False] * n_outputs, dtype=torch.float32)
         self.register_buffer("level_mask", mask, persistent=False)
         self.encoder = build_recurrent(cell, n_inputs, hidden, layers, dropout)
@@ -28,7 +30,8 @@ class Forecaster(nn.Module):
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         if self.relative:
-            level = x[:, -1:, :1]  # (B, 1, 1): last observed value of the target channel
+            target = x[..., :1]  # (B, W, 1)
+            level = target[:, -1:] if self.level == "last" else target.mean(dim=1, keepdim=True)  # (B, 1, 1)
             x = torch.cat([x[..., :1] - level, x[..., 1:]], dim=-1)
         out = self.encoder(x)[0]  # (B, W, hidden)
         z = out[:, -1, :]  # (B, hidden): the state after the last observed step

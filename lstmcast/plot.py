@@ -30,7 +30,7 @@ def band_columns(df: pd.DataFrame, prefix: str) -> list[tuple[str, str, str]]:
 
 
 def _times(values: pd.Series, is_datetime: bool) -> Any:
-    return pd.to_datetime(values) if is_datetime else values.to_numpy()
+    return pd.to_datetime(values, format="ISO8601") if is_datetime else values.to_numpy()
 
 
 def _first_series(df: pd.DataFrame, id_name: str | None, sid: str | None) -> pd.DataFrame:

@@ -89,11 +89,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def auto_n_prev(season_length: int | None, shortest_train: int, horizon: int) -> int:
-    """A few seasons of history (3, at least 2*horizon, 30 without a season), bounded so that
-    the shortest series still has about half its training part as windows."""
-    base = 3 * season_length if season_length and season_length > 1 else 30
-    want = max(base, 2 * horizon, 4)
-    cap = max(2, (shortest_train - horizon) // 2)
+    """Three seasons of history (30 steps without a season, at least 2*horizon), bounded so that the
+    shortest training part holds at least four times as many windows as the window is long."""
+    want = max(3 * season_length if season_length and season_length > 1 else 30, 2 * horizon, 4)
+    cap = max(2, (shortest_train - horizon + 1) // 5)
     return int(min(want, cap))
 
 
@@ -227,9 +226,10 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
 
 def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss) -> Forecaster:
     """The network a config describes (used for training and to rebuild from a checkpoint)."""
-    level = loss.level_outputs() if cfg.window_norm == "last" else None
+    level = loss.level_outputs() if cfg.window_norm != "none" else None
     return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
-                      horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level)
+                      horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
+                      level=cfg.window_norm)
 
 
 def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.ndarray:

@@ -50,6 +50,11 @@ def test_plain_lstm_matches_torch_lstm(num_layers: int) -> None:
         torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=0)
         torch.testing.assert_close(h, h_ref, atol=1e-6, rtol=0)
         torch.testing.assert_close(c, c_ref, atol=1e-6, rtol=0)
+    # Same gradients too (the hand-written recurrence back-propagates like torch's).
+    (out_ref.pow(2).sum() + c_ref.sum()).backward()
+    (out.pow(2).sum() + c.sum()).backward()
+    for name, p_ref in ref.named_parameters():
+        torch.testing.assert_close(getattr(ours, name).grad, p_ref.grad, atol=1e-6, rtol=0, msg=name)
 
 
 def test_plain_lstm_has_torch_lstm_state_dict_layout() -> None:
