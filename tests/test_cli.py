@@ -148,3 +148,24 @@ def test_compare_cells(tmp_path: Path) -> None:
     assert summary[0]["mse_mean"] == pytest.approx(rows.loc[rows.cell == "lstm", "mse"].mean())
     bad = invoke("compare", data, "--out", out, "--cells", "lstm,transformer", *TINY)
     assert bad.exit_code == 2 and "--cells must be a comma-separated subset of lstm, gru, rnn, peephole, cifg" in bad.output
+
+
+def test_hourly_times_round_trip_through_csv_and_plots(tmp_path: Path) -> None:
+    import numpy as np
+
+    n = 200
+    t = np.arange(n)
+    df = pd.DataFrame({"timestamp": pd.date_range("2024-03-01", periods=n, freq="h").strftime("%Y-%m-%dT%H:%M"),
+                       "load": 10 + np.sin(2 * np.pi * t / 24)})
+    data = tmp_path / "hourly.csv"
+    df.to_csv(data, index=False)
+    result = invoke("backtest", data, "--out", tmp_path / "bt", "--horizon", "6", "--folds", "2", *TINY)
+    assert result.exit_code == 0, result.output
+    bt = pd.read_csv(tmp_path / "bt" / "backtest.csv")
+    assert bt["timestamp"].iloc[0] == "2024-03-08 20:00:00" and "seasonal_naive" in bt
+    run = tmp_path / "run"
+    assert invoke("train", data, "--out", run, *TINY).exit_code == 0
+    assert invoke("predict", run, "--horizon", "30").exit_code == 0
+    fc = pd.read_csv(run / "forecast.csv")
+    assert fc["timestamp"].iloc[0] == "2024-03-09 08:00:00" and fc["timestamp"].iloc[16] == "2024-03-10 00:00:00"
+    assert invoke("plot", run).exit_code == 0
