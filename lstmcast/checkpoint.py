@@ -64,7 +64,8 @@ class Checkpoint:
                                  split=split if panel is not None else False)
         loss = make_loss(self.config.loss, self.config.quantiles)
         dev = resolve_device(device)
-        model = build_model(self.config, prep.inputs.shape[1], prep.future.shape[1], loss)
+        model = build_model(self.config, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
+                            prep.n_prev)
         try:
             model.load_state_dict(self.payload["model"])
         except RuntimeError as e:

@@ -175,8 +175,10 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("lr", float, 1e-3, "Learning rate."),
     ("optimizer", str, "rmsprop", "rmsprop or adam."),
     ("scaler", str, "standard", "standard, minmax or none; fitted per series on training points only."),
-    ("window_norm", str, "last", "last: the network sees each window relative to its last value (handles trends "
-                                 "and level shifts); none: absolute scaled values."),
+    ("window_norm", str, "auto", "The network sees each window relative to its last value (or mean) and forecasts "
+                                 "a correction to an anchor: last (the last value), mean, season (the seasonal naive "
+                                 "forecast), none (absolute scaled values); auto: season when a season fits in the "
+                                 "window, else last."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
     ("device", str, "auto", "auto, cpu or cuda."),

@@ -16,7 +16,7 @@ SCALERS = ("standard", "minmax", "none")
 FILLS = ("interpolate", "ffill", "zero", "drop")
 STRATEGIES = ("direct", "recursive")
 DEVICES = ("auto", "cpu", "cuda")
-WINDOW_NORMS = ("last", "mean", "none")
+WINDOW_NORMS = ("auto", "last", "mean", "season", "none")
 
 
 @dataclass
@@ -51,7 +51,7 @@ class TrainConfig:
     lr: float = 1e-3
     optimizer: str = "rmsprop"
     scaler: str = "standard"
-    window_norm: str = "last"
+    window_norm: str = "auto"
     patience: int | None = None
     seed: int = 0
     device: str = "auto"

@@ -15,14 +15,17 @@ class Forecaster(nn.Module):
 
     def __init__(self, n_inputs: int, hidden: int, layers: int, dropout: float, cell: str, horizon: int,
                  n_outputs: int = 1, n_future: int = 0, level_outputs: tuple[bool, ...] | None = None,
-                 level: str = "last") -> None:
+                 level: str = "last", season: int = 1) -> None:
         super().__init__()
         self.horizon, self.n_outputs, self.n_future = horizon, n_outputs, n_future
         # Window normalisation: the network sees the target channel relative to the window's last value
-        # and its location outputs are added back onto it, so a trend or a level it never saw in
-        # training is no harder than one it did. None switches it off.
+        # (or mean) and its location outputs are added back onto an anchor, so a trend or a level it
+        # never saw in training is no harder than one it did. The anchor is that same level, or with
+        # level="season" the seasonal naive forecast read from the window: the network then learns a
+        # correction to seasonal naive (in the spirit of ES-RNN's deseasonalising). None switches it off.
         self.relative = level_outputs is not None
-        self.level = level  # "last": the window's last value; "mean": the window's mean
+        self.level = level  # "last" | "mean" | "season"
+        self.season = season
         mask = torch.tensor(level_outputs if level_outputs is not None else [False] * n_outputs, dtype=torch.float32)
         self.register_buffer("level_mask", mask, persistent=False)
         self.encoder = build_recurrent(cell, n_inputs, hidden, layers, dropout)
@@ -31,7 +34,11 @@ class Forecaster(nn.Module):
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         if self.relative:
             target = x[..., :1]  # (B, W, 1)
-            level = target[:, -1:] if self.level == "last" else target.mean(dim=1, keepdim=True)  # (B, 1, 1)
+            level = target.mean(dim=1, keepdim=True) if self.level == "mean" else target[:, -1:]  # (B, 1, 1)
+            anchor = level
+            if self.level == "season":  # step h repeats the value one season before it: (B, H, 1)
+                idx = x.shape[1] - self.season + torch.arange(self.horizon, device=x.device) % self.season
+                anchor = target[:, idx]
             x = torch.cat([x[..., :1] - level, x[..., 1:]], dim=-1)
         out = self.encoder(x)[0]  # (B, W, hidden)
         z = out[:, -1, :]  # (B, hidden): the state after the last observed step
@@ -40,5 +47,5 @@ class Forecaster(nn.Module):
             z = torch.cat([z, future.reshape(len(future), -1)], dim=1)  # (B, hidden + H*C)
         raw = self.head(z).view(-1, self.horizon, self.n_outputs)  # (B, H, K)
         if self.relative:
-            raw = raw + level * self.level_mask  # (B, H, K): shift location outputs back
+            raw = raw + anchor * self.level_mask  # (B, H, K): shift location outputs back
         return raw

@@ -144,7 +144,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     out = ensure_dir(Path(out))
     fitted = fit(panel, cfg, on_epoch, on_start)
     preds, metrics = evaluate(fitted, samples=samples)
-    metrics.update({"best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
+    metrics.update({"window_norm": fitted.model.level if fitted.model.relative else "none", "best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
                     "interrupted": fitted.interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
                     "notes": list(fitted.prep.notes)})
     info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}

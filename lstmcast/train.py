@@ -22,7 +22,7 @@ from .model import Forecaster
 from .scaling import Scaler
 from .windows import gather_windows, window_origins
 
-__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "prepare", "fit", "resolve_device", "auto_n_prev", "build_model"]
+__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "prepare", "fit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm"]
 
 
 @dataclass
@@ -224,12 +224,24 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
     return _build(panel, cfg, local, panel.starts[:-1] + n_train, list(panel.notes))
 
 
-def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss) -> Forecaster:
+def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> str:
+    """auto: anchor on seasonal naive when a season > 1 is known and fits in the window, else the last value."""
+    if cfg.window_norm == "auto":
+        return "season" if season and season > 1 and n_prev >= season else "last"
+    if cfg.window_norm == "season" and not (season and season > 1 and n_prev >= season):
+        raise LstmcastError(f"--window-norm season needs a season longer than 1 that fits in --n-prev {n_prev} "
+                            f"(season: {season}); set --season-length or use --window-norm last")
+    return cfg.window_norm
+
+
+def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, season: int | None = None,
+                n_prev: int = 0) -> Forecaster:
     """The network a config describes (used for training and to rebuild from a checkpoint)."""
-    level = loss.level_outputs() if cfg.window_norm != "none" else None
+    norm = resolve_window_norm(cfg, season, n_prev)
+    level = loss.level_outputs() if norm != "none" else None
     return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
                       horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
-                      level=cfg.window_norm)
+                      level=norm, season=season or 1)
 
 
 def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -297,7 +309,8 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     x_tr, y_tr, f_tr = tensors(tr_o)  # built once; batches are index slices of these
     x_va, y_va, f_va = tensors(va_o)
     loss = make_loss(cfg.loss, cfg.quantiles)
-    model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss).to(device)
+    model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
+                        prep.n_prev).to(device)
     # alpha=0.9 is Keras's RMSprop rho, the tutorial's optimiser; torch's 0.99 adapts too slowly for 15 epochs
     opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
