@@ -1,7 +1,7 @@
 """Training speed: windows/second and seconds/epoch for the default model on the sine, and a
 1,000-series long-format file (seconds per epoch, peak memory).
 
-Run: python bench/bench_train.py [--epochs 3] [--series 1000] [--points 200] [--panel-hidden 64] [--device cpu]
+Run: python bench/bench_train.py [--epochs 3] [--series 1000] [--points 300] [--panel-hidden 64] [--device cpu]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--series", type=int, default=1000)
-    ap.add_argument("--points", type=int, default=200)
+    ap.add_argument("--points", type=int, default=300)
     ap.add_argument("--panel-hidden", type=int, default=64)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
@@ -57,7 +57,7 @@ def main() -> None:
     sine = panel_from_frame(generate_sine())
     cfg = TrainConfig(epochs=a.epochs, device=a.device)
     spe, n, _ = timed_fit(sine, cfg)
-    print(f"sine, default model (LSTM 300, batch 600, n_prev 30): {n} training windows, "
+    print(f"sine, default model (LSTM 300, n_prev 30, batch {cfg.batch_for(n)}): {n} training windows, "
           f"{spe:.2f} s/epoch, {n / spe:,.0f} windows/s")
 
     rng = np.random.default_rng(0)

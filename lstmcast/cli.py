@@ -413,7 +413,7 @@ def compare(
         table.add_column(c, justify="left" if c == "cell" else "right")
     for r in result.metrics["summary"]:
         table.add_row(r["cell"], f"{r['parameters_mean']:,.0f}", f"{r['seconds_per_epoch_mean']:.2f}",
-                      *(f"{r[f'{k}_mean']:.4g}±{r[f'{k}_std']:.1g}" for k in ("mse", "mae", "mase")))
+                      *(f"{r[f'{k}_mean']:.3g}±{r[f'{k}_std']:.1g}" for k in ("mse", "mae", "mase")))
     for name, b in result.metrics["baselines"].items():
         table.add_row(name.replace("_", " "), "-", "-", f"{b['mse']:.4g}", f"{b['mae']:.4g}", f"{b['mase']:.4g}")
     out_console.print(table)
