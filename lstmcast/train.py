@@ -225,9 +225,12 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
 
 
 def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> str:
-    """auto: anchor on seasonal naive when a season > 1 is known and fits in the window, else the last value."""
+    """auto: anchor on seasonal naive when a season > 1 is known and fits in the window, else none.
+
+    Not "last" without a season: a network that never sees the absolute level cannot tell a sine's
+    crest from its middle, so its recursive forecasts drift away (seen on the sample sine)."""
     if cfg.window_norm == "auto":
-        return "season" if season and season > 1 and n_prev >= season else "last"
+        return "season" if season and season > 1 and n_prev >= season else "none"
     if cfg.window_norm == "season" and not (season and season > 1 and n_prev >= season):
         raise LstmcastError(f"--window-norm season needs a season longer than 1 that fits in --n-prev {n_prev} "
                             f"(season: {season}); set --season-length or use --window-norm last")

@@ -91,3 +91,18 @@ def test_direct_block_recursion_matches_single_pass(sine_csv: Path) -> None:
     four = predict_at(fitted, origins, 4)[0]
     eight = predict_at(fitted, origins, 8)[0]
     np.testing.assert_allclose(eight[:, :4], four, rtol=1e-5)  # the first block is the direct forecast
+
+
+def test_season_anchor_makes_an_untrained_model_seasonal_naive() -> None:
+    import torch
+
+    from lstmcast.model import Forecaster
+
+    m = Forecaster(n_inputs=1, hidden=4, layers=1, dropout=0.0, cell="lstm", horizon=5, level_outputs=(True,),
+                   level="season", season=3)
+    torch.nn.init.zeros_(m.head.weight)
+    torch.nn.init.zeros_(m.head.bias)
+    x = torch.arange(8.0).view(1, 8, 1)  # window 0..7; season 3 -> the last season is 5, 6, 7
+    assert m(x)[0, :, 0].tolist() == [5.0, 6.0, 7.0, 5.0, 6.0]
+    m.level = "last"
+    assert m(x)[0, :, 0].tolist() == [7.0] * 5
