@@ -235,6 +235,8 @@ def panel_from_frame(
         if len(numeric) != 1:
             others = [c for c in df.columns if c not in taken]
             if not numeric:
+                if len(others) == 1:  # the one candidate holds text: say where
+                    _numeric(df, others[0], "column")
                 raise LstmcastError(f"no numeric column to forecast in {source}; columns are: {_columns_list(df)}")
             raise LstmcastError(
                 f"{source} has {len(numeric)} numeric columns ({', '.join(numeric)}); choose one with --column"

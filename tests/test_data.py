@@ -120,3 +120,8 @@ def test_split_and_future_times() -> None:
 @pytest.mark.parametrize("freq,season", [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), ("QS-OCT", 4), ("YS-JAN", 1)])
 def test_season_length_from_frequency(freq: str, season: int) -> None:
     assert season_length_for(freq, True) == season
+
+
+def test_text_in_the_only_value_column_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(LstmcastError, match=r"column 'y' is not numeric: line 3 has 'x'"):
+        load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-02,x\n"))
