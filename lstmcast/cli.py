@@ -153,7 +153,8 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("time_column", str | None, None, "Time column (default: detected by name or dates)."),
     ("id_column", str | None, None, "Series key for a long file with many series."),
     ("features", str | None, None, "Comma-separated past covariate columns fed beside the target."),
-    ("calendar", bool, False, "Add known-future calendar features (sin/cos of hour, weekday, day of year or month)."),
+    ("calendar", bool | None, None, "Add known-future calendar features (sin/cos of hour, weekday, day of year or "
+                                    "month); default: on for sub-daily series (hourly, minutely), off otherwise."),
     ("fill", str | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
     ("freq", str | None, None, "Pandas frequency (h, D, W, MS, ...) when it cannot be inferred."),
     ("season_length", int | None, None, "Season length (default from the frequency: hourly 24, daily 7, weekly 52, "

@@ -28,7 +28,7 @@ class TrainConfig:
     time_column: str | None = None
     id_column: str | None = None
     features: list[str] = field(default_factory=list)
-    calendar: bool = False
+    calendar: bool | None = None  # None: on for sub-daily datetime series
     fill: str | None = None
     freq: str | None = None
     season_length: int | None = None

@@ -122,7 +122,7 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
         "scaler": {"kind": prep.scaler.kind, "fitted_on": "training points of each series only", **seen},
         "training_windows": {"targets_up_to": seen["to"],
                              "rule": "every target of a training or validation window lies in its series' training part"},
-        "calendar": "fixed sin/cos of the timestamps; nothing fitted" if cfg.calendar else "not used",
+        "calendar": "fixed sin/cos of the timestamps; nothing fitted" if prep.future.shape[1] else "not used",
         "fill": cfg.fill or "not used (missing values are an error)",
     }
     if cfg.fill == "interpolate":

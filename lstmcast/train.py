@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -22,7 +23,7 @@ from .model import Forecaster
 from .scaling import Scaler
 from .windows import gather_windows, window_origins
 
-__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "prepare", "fit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm"]
+__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "prepare", "fit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
 
 
 @dataclass
@@ -178,6 +179,19 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
     return _build(panel, cfg, stats, train_ends, notes)
 
 
+def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:
+    """--calendar as given; by default on for sub-daily datetime series, whose daily cycle the
+    hour of day explains (it turned the hourly electricity backtest from a loss into a win)."""
+    if cfg.calendar is not None:
+        return cfg.calendar
+    if not panel.is_datetime or panel.freq is None:
+        return False
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(panel.freq)) < pd.Timedelta("1D")
+    except (ValueError, TypeError):
+        return False  # month/quarter/year offsets have no fixed length: not sub-daily
+
+
 def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray, notes: list[str]) -> Prepared:
     """Model inputs (N, I): scaled target, scaled features, calendar."""
     sid = panel.series_index()
@@ -187,7 +201,7 @@ def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray,
         cols.append(((panel.covariates - stats.cov_loc) / stats.cov_scale).astype(np.float32))
         names += panel.feature_names
     future = np.zeros((len(sid), 0), np.float32)
-    if cfg.calendar:
+    if use_calendar(cfg, panel):
         future = calendar_features(panel.time, panel.freq, panel.is_datetime)
         cols.append(future)
         names += calendar_names(panel.freq)

@@ -106,3 +106,13 @@ def test_season_anchor_makes_an_untrained_model_seasonal_naive() -> None:
     assert m(x)[0, :, 0].tolist() == [5.0, 6.0, 7.0, 5.0, 6.0]
     m.level = "last"
     assert m(x)[0, :, 0].tolist() == [7.0] * 5
+
+
+def test_calendar_default_is_on_for_sub_daily_only(tmp_path: Path, daily_csv: Path) -> None:
+    from lstmcast.train import use_calendar
+
+    hourly = panel_from_frame(pd.DataFrame({"time": pd.date_range("2024-01-01", periods=50, freq="h"),
+                                            "y": np.arange(50.0)}))
+    daily = load_panel(daily_csv, column="sales")
+    assert use_calendar(tiny_config(), hourly) and not use_calendar(tiny_config(), daily)
+    assert not use_calendar(tiny_config(calendar=False), hourly) and use_calendar(tiny_config(calendar=True), daily)
