@@ -20,16 +20,7 @@ import torch
 from lstmcast.config import TrainConfig
 from lstmcast.data import generate_sine, load_panel, panel_from_frame
 from lstmcast.train import EpochInfo, fit, prepare, training_windows
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+from machine import cpu_name  # bench/machine.py, beside this script
 
 
 def timed_fit(panel: object, cfg: TrainConfig) -> tuple[float, int, float]:

@@ -8,13 +8,13 @@ so the ratio is measured in one run on the same data.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
 import pandas as pd
 
 from lstmcast.windows import make_windows
+from machine import cpu_name  # bench/machine.py, beside this script
 
 
 def tutorial_loop(df: pd.DataFrame, n_prev: int) -> tuple[np.ndarray, np.ndarray]:
@@ -24,16 +24,6 @@ def tutorial_loop(df: pd.DataFrame, n_prev: int) -> tuple[np.ndarray, np.ndarray
         xs.append(df.iloc[i:i + n_prev].to_numpy())
         ys.append(df.iloc[i + n_prev].to_numpy())
     return np.array(xs), np.array(ys)
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
