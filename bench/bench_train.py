@@ -19,7 +19,7 @@ import torch
 
 from lstmcast.config import TrainConfig
 from lstmcast.data import generate_sine, load_panel, panel_from_frame
-from lstmcast.train import EpochInfo, fit, prepare, training_windows
+from lstmcast.train import fit, prepare, training_windows
 from machine import cpu_name  # bench/machine.py, beside this script
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import LstmcastError
+from .windows import concat_ranges
 
 __all__ = [
     "Panel",
@@ -62,8 +63,6 @@ class Panel:
 
     def select(self, keep: np.ndarray) -> Panel:
         """A panel with only the series where `keep` (S,) is True."""
-        from .windows import concat_ranges  # windows imports nothing from here; local to keep data.py standalone
-
         idx = np.flatnonzero(keep)
         pts = concat_ranges(self.starts[idx], self.starts[idx + 1])
         lengths = self.lengths[idx]

@@ -99,7 +99,9 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame, forecast: pd.DataFrame | Non
             ax.fill_between(ft, f[lo], f[hi], color="tab:blue", alpha=0.25, label=label)
         ax.plot(ft, f["forecast"], color="tab:blue", lw=1.5, label=f"forecast ({len(f)} steps)")
         ax.axvline(ft.iloc[0] if hasattr(ft, "iloc") else ft[0], color="0.6", ls=":", lw=1)
-        ax.set_title(f"Forecast after the end of the data ({ckpt.config.resolved_strategy} model){suffix}")
+        h = ckpt.config.model_horizon
+        how = "one-step model fed its own forecasts" if h == 1 else f"{ckpt.config.resolved_strategy} model, {h} steps a pass"
+        ax.set_title(f"Forecast after the end of the data ({how}){suffix}")
         ax.set_xlabel(time_name)
         ax.set_ylabel(d["target"])
         ax.legend(loc="upper left")

@@ -155,7 +155,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
                 "--step or a smaller --n-prev"
             )
         if panel.n_series == 1 or not ok.any():
-            what = "series has" if panel.n_series == 1 else f"every series is too short; the longest has"
+            what = "series has" if panel.n_series == 1 else "every series is too short; the longest has"
             raise LstmcastError(
                 f"{what} {int(lengths.max())} points but --n-prev {n_prev} + --horizon {cfg.horizon} with "
                 f"--test-size {cfg.test_size} needs at least {need}; use a smaller --n-prev"
