@@ -33,10 +33,14 @@ class Checkpoint:
     def __init__(self, payload: dict[str, Any], path: Path) -> None:
         self.payload, self.path = payload, path
         self.config = TrainConfig.from_dict(payload["config"])
-        sc = payload["stats"]
-        self.stats = Stats(n_prev=int(sc["n_prev"]), season_length=sc["season_length"], ids=list(sc["ids"]),
-                           scaler=Scaler.from_dict(sc["scaler"]), cov_loc=np.array(sc["cov_loc"], dtype=np.float64),
-                           cov_scale=np.array(sc["cov_scale"], dtype=np.float64))
+        self.stats = _stats_from(payload["stats"])
+        ev = payload.get("eval")
+        self.eval_stats = _stats_from(ev["stats"]) if ev else self.stats
+
+    @property
+    def refitted(self) -> bool:
+        """True when the forecast model was refitted on all points after the hold-out evaluation."""
+        return bool(self.payload.get("eval"))
 
     @property
     def data(self) -> dict[str, Any]:
@@ -59,15 +63,20 @@ class Checkpoint:
                      feature_names=list(d["features"]), id_name=d["id_name"])
 
     def fitted(self, panel: Panel | None = None, split: bool = True, device: str = "cpu") -> Fitted:
-        """A Fitted over `panel` (default: the stored tail, unsplit) with the saved weights and statistics."""
-        prep: Prepared = prepare(panel if panel is not None else self.tail_panel(), self.config, self.stats,
-                                 split=split if panel is not None else False)
+        """A Fitted over `panel` (default: the stored tail, unsplit) with the saved weights and statistics.
+
+        split=True scores the hold-out, so it uses the evaluation model (trained before the test part);
+        split=False forecasts past the end with the final model (refitted on every point by default)."""
+        split = split if panel is not None else False
+        use_eval = split and self.refitted
+        stats = self.eval_stats if use_eval else self.stats
+        prep: Prepared = prepare(panel if panel is not None else self.tail_panel(), self.config, stats, split=split)
         loss = make_loss(self.config.loss, self.config.quantiles)
         dev = resolve_device(device)
         model = build_model(self.config, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
                             prep.n_prev)
         try:
-            model.load_state_dict(self.payload["model"])
+            model.load_state_dict(self.payload["eval"]["model"] if use_eval else self.payload["model"])
         except RuntimeError as e:
             raise LstmcastError(f"checkpoint {self.path} does not match its own config: {str(e).splitlines()[0]}") from None
         model.to(dev).eval()
@@ -75,43 +84,68 @@ class Checkpoint:
                       best_epoch=int(self.payload.get("best_epoch", 0)), interrupted=False, device=dev)
 
 
-def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metrics: dict[str, Any]) -> Path:
-    """Write the checkpoint atomically; only tensors and plain str/int/float/list/dict values."""
+def _stats_dict(prep: Prepared) -> dict[str, Any]:
+    return {
+        "n_prev": int(prep.n_prev),
+        "season_length": None if prep.season_length is None else int(prep.season_length),
+        "ids": list(prep.panel.ids),
+        "scaler": prep.scaler.to_dict(),
+        "cov_loc": [float(v) for v in prep.cov_loc],
+        "cov_scale": [float(v) for v in prep.cov_scale],
+        "input_names": list(prep.input_names),
+    }
+
+
+def _stats_from(sc: dict[str, Any]) -> Stats:
+    return Stats(n_prev=int(sc["n_prev"]), season_length=sc["season_length"], ids=list(sc["ids"]),
+                 scaler=Scaler.from_dict(sc["scaler"]), cov_loc=np.array(sc["cov_loc"], dtype=np.float64),
+                 cov_scale=np.array(sc["cov_scale"], dtype=np.float64))
+
+
+def _state(fitted: Fitted) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in fitted.model.state_dict().items()}
+
+
+def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metrics: dict[str, Any],
+                    evaluation: Fitted | None = None) -> Path:
+    """Write the checkpoint atomically; only tensors and plain str/int/float/list/dict values.
+
+    `fitted` is the forecast model. `evaluation`, when it is a different model (the final one was
+    refitted on every point), is kept beside it to reproduce the hold-out scores without leakage."""
     prep = fitted.prep
     panel = prep.panel
     keep = np.minimum(panel.lengths, max(TAIL, prep.n_prev))
     idx = concat_ranges(panel.starts[1:] - keep, panel.starts[1:])
     time = panel.time[idx]
     time_t = torch.from_numpy(time.astype("datetime64[ns]").astype(np.int64) if panel.is_datetime else time.astype(np.float64))
+    ev = evaluation if evaluation is not None and evaluation is not fitted else None
+    n_train = (ev or fitted).prep.train_ends - (ev or fitted).prep.panel.starts[:-1]
     payload = {
         "format": FORMAT,
         "format_version": VERSION,
         "lstmcast_version": __version__,
         "torch_version": str(torch.__version__),
         "config": fitted.config.to_dict(),
-        "stats": {
-            "n_prev": int(prep.n_prev),
-            "season_length": None if prep.season_length is None else int(prep.season_length),
-            "ids": list(panel.ids),
-            "scaler": prep.scaler.to_dict(),
-            "cov_loc": [float(v) for v in prep.cov_loc],
-            "cov_scale": [float(v) for v in prep.cov_scale],
-            "input_names": list(prep.input_names),
-        },
+        "stats": _stats_dict(prep),
         "data": {**data_info, "time_name": panel.time_name, "target": panel.target, "id_name": panel.id_name,
                  "features": list(panel.feature_names), "is_datetime": bool(panel.is_datetime), "freq": panel.freq,
                  "lengths": [int(v) for v in panel.lengths],
-                 "n_train": [int(v) for v in prep.train_ends - panel.starts[:-1]]},
+                 "n_train": [int(v) for v in n_train]},
         "tail": {"values": torch.from_numpy(panel.values[idx].copy()), "time": time_t,
                  "starts": torch.from_numpy(np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)),
                  "covariates": torch.from_numpy(panel.covariates[idx].copy() if panel.feature_names
                                                 else np.zeros((len(idx), 0)))},
-        "model": {k: v.detach().cpu() for k, v in fitted.model.state_dict().items()},
-        "history": _plain(fitted.history),
-        "best_epoch": int(fitted.best_epoch),
+        "model": _state(fitted),
+        "history": _plain((ev or fitted).history),
+        "best_epoch": int((ev or fitted).best_epoch),
         "strategy": fitted.config.resolved_strategy,
+        "final": {"refit": ev is not None, "points": int(panel.lengths.sum()),
+                  "train_points": int((prep.train_ends - panel.starts[:-1]).sum()),
+                  "epochs": len(fitted.history)},
         "metrics": _plain(metrics),
     }
+    if ev is not None:
+        payload["eval"] = {"model": _state(ev), "stats": _stats_dict(ev.prep), "best_epoch": int(ev.best_epoch)}
     with atomic_path(Path(path)) as tmp:
         torch.save(payload, tmp)
     return Path(path)

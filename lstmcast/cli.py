@@ -161,8 +161,11 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                         "monthly 12, quarterly 4, yearly 1)."),
     ("n_prev", str, "auto", "Input window length, or auto: 3 seasons (30 steps when there is no season, as for "
                             "the sine), at most a fifth of the training part."),
-    ("test_size", float, 0.1, "Fraction of each series' last points held out as test, in (0, 1)."),
+    ("test_size", float, 0.1, "Fraction of each series' last points held out as test, at least one --horizon; "
+                              "0: no hold-out. Series too short to spare one train on all points, unscored."),
     ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
+    ("refit", bool, True, "After scoring on the hold-out, refit on every point for the forecast model, for the "
+                          "evaluation's best number of epochs; --no-refit forecasts with the evaluation model."),
     ("cell", str, "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
     ("hidden", int, 300, "Hidden units per layer."),
     ("layers", int, 1, "Stacked recurrent layers."),
@@ -233,22 +236,30 @@ def train(
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     samples = flags["samples"]
     progress = _progress_bar()
-    task = progress.add_task("train", total=cfg.epochs or 15, info="", start=False)
+    task = [progress.add_task("train", total=cfg.epochs or 15, info="", start=False, visible=False)]
+
+    stage = [""]
+
+    def on_stage(text: str) -> None:
+        stage[0] = text  # printed once the data checks have passed (on_start), never before an error
 
     def on_start(n_train: int, n_val: int, batch: int, epochs: int) -> None:
-        out_console.print(f"Training on {n_train} windows ({n_val} more for validation): batch {batch}, "
-                          f"{epochs} epochs")
-        progress.update(task, total=epochs)
+        progress.stop()
+        for t in list(progress.task_ids):  # a finished stage's bar stays printed above; do not redraw it
+            progress.remove_task(t)
+        out_console.print(stage[0])
+        out_console.print(f"Training on {n_train} windows" + (f" ({n_val} more for validation)" if n_val else "")
+                          + f": batch {batch}, {epochs} epochs")
+        task[0] = progress.add_task("train", total=epochs, info="")
         progress.start()
-        progress.start_task(task)
 
     def on_epoch(e: EpochInfo) -> None:
         val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
-        progress.update(task, completed=e.epoch,
+        progress.update(task[0], completed=e.epoch,
                         info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
 
     try:
-        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start)
+        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage)
     finally:
         progress.stop()
     _report_train(result)
@@ -260,9 +271,10 @@ def _report_train(result: RunResult) -> None:
     if result.interrupted:
         err_console.print(f"[yellow]Interrupted after epoch {m['epochs_run']}:[/yellow] saved the best checkpoint so far "
                           f"(epoch {m['best_epoch']}).")
-    out_console.print(_metrics_table(m, f"Test part: {m['test_points']} points, horizon {m['horizon']}, "
-                                        "original scale"))
-    _print_probabilistic(m["model"])
+    if m.get("holdout", True):
+        out_console.print(_metrics_table(m, f"Test part (evaluation model): {m['test_points']} points, horizon "
+                                            f"{m['horizon']}, original scale"))
+        _print_probabilistic(m["model"])
     out_console.print(f"Run written to {result.paths['checkpoint'].parent}/: "
                       + ", ".join(p.name for p in result.paths.values()))
 

@@ -36,8 +36,9 @@ class TrainConfig:
     n_prev: int | None = None  # None means "auto": 3 seasons (30 steps without one), bounded by the data
     horizon: int = 1
     strategy: str | None = None  # None: direct for horizon > 1, recursive for horizon 1
-    test_size: float = 0.1
+    test_size: float = 0.1  # at least one horizon when the series allows it; 0: no hold-out, fit on all
     val_size: float = 0.05
+    refit: bool = True  # after the hold-out evaluation, refit on every point for the forecast model
     # model
     cell: str = "lstm"
     hidden: int = 300
@@ -111,8 +112,8 @@ class TrainConfig:
             _at_least("--patience", self.patience, 1)
         if self.season_length is not None:
             _at_least("--season-length", self.season_length, 1)
-        if not 0.0 < self.test_size < 1.0:
-            raise LstmcastError(f"--test-size must be between 0 and 1 (exclusive), got {self.test_size}")
+        if not 0.0 <= self.test_size < 1.0:
+            raise LstmcastError(f"--test-size must be in [0, 1) (0: no hold-out), got {self.test_size}")
         if not 0.0 <= self.val_size < 1.0:
             raise LstmcastError(f"--val-size must be in [0, 1), got {self.val_size}")
         if not 0.0 <= self.dropout < 1.0:

@@ -39,7 +39,7 @@ def _first_series(df: pd.DataFrame, id_name: str | None, sid: str | None) -> pd.
     return df[df[id_name].astype(str) == sid]
 
 
-def plot_run_figure(ckpt: Any, preds: pd.DataFrame, forecast: pd.DataFrame | None, out: Path) -> Path:
+def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFrame | None, out: Path) -> Path:
     """Write the run's figure to `out` (PNG) atomically."""
     d = ckpt.data
     time_name, is_dt, id_name = d["time_name"], d["is_datetime"], d["id_name"]
@@ -51,19 +51,26 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame, forecast: pd.DataFrame | Non
     fig, axes = plt.subplots(rows, 1, figsize=(11, 3.6 * rows), constrained_layout=True)
 
     ax = axes[0]
-    p = _first_series(preds, id_name, sid)
-    if "step" in p.columns:
-        p = p[p["step"] == 1]  # one-step-ahead view of a multi-step model
-    t = _times(p[time_name], is_dt)
-    ax.plot(t, p["actual"], color="0.25", lw=1.2, label="actual")
-    for lo, hi, label in band_columns(p, "predicted"):
-        ax.fill_between(t, p[lo], p[hi], color="tab:orange", alpha=0.25, label=label)
-    ax.plot(t, p["predicted"], color="tab:orange", lw=1.2, label="predicted")
-    m = ckpt.metrics
-    title = "Test part: predicted vs actual"
-    if "model" in m and "naive" in m:
-        title += f" (RMSE {m['model']['rmse']:.4g}; naive {m['naive']['rmse']:.4g})"
-    ax.set_title(title + suffix)
+    if preds is None:  # no hold-out: show the recent history the model was fitted on
+        tail = ckpt.tail_panel()
+        lo_i, hi_i = int(tail.starts[0]), int(tail.starts[1])
+        ht = pd.to_datetime(tail.time[lo_i:hi_i]) if is_dt else tail.time[lo_i:hi_i]
+        ax.plot(ht, tail.values[lo_i:hi_i], color="0.25", lw=1.2, label="actual")
+        ax.set_title("No held-out test part (--test-size 0, or too few points to spare one): nothing scored" + suffix)
+    else:
+        p = _first_series(preds, id_name, sid)
+        if "step" in p.columns:
+            p = p[p["step"] == 1]  # one-step-ahead view of a multi-step model
+        t = _times(p[time_name], is_dt)
+        ax.plot(t, p["actual"], color="0.25", lw=1.2, label="actual")
+        for lo, hi, label in band_columns(p, "predicted"):
+            ax.fill_between(t, p[lo], p[hi], color="tab:orange", alpha=0.25, label=label)
+        ax.plot(t, p["predicted"], color="tab:orange", lw=1.2, label="predicted")
+        m = ckpt.metrics
+        title = "Test part: predicted vs actual"
+        if "model" in m and "naive" in m:
+            title += f" (RMSE {m['model']['rmse']:.4g}; naive {m['naive']['rmse']:.4g})"
+        ax.set_title(title + suffix)
     ax.set_xlabel(time_name)
     ax.set_ylabel(d["target"])
     ax.legend(loc="upper right")

@@ -18,7 +18,7 @@ from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
 from .io import ensure_dir, write_csv, write_json
 from .metrics import mase, point_metrics, probabilistic_metrics
-from .train import EpochInfo, Fitted, fit
+from .train import EpochInfo, Fitted, fit, refit
 from .windows import window_origins
 
 __all__ = ["RunResult", "train_run", "evaluate", "predict_run", "plot_run", "mase_scales", "load_for", "diagnostics"]
@@ -118,7 +118,8 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
     audit: dict[str, Any] = {
         "split": {"train_points": int((ends - starts).sum()), "test_points": int((panel.starts[1:] - ends).sum()),
                   "latest_train_time": seen["to"], "earliest_test_time": fmt(t[ends].min()),
-                  "rule": "per series: the first round((1 - test_size) * n) points train, the rest test"},
+                  "rule": "per series: the last max(round(test_size * n), horizon) points test (none when the series is too "
+                          "short to spare them), the rest train"},
         "scaler": {"kind": prep.scaler.kind, "fitted_on": "training points of each series only", **seen},
         "training_windows": {"targets_up_to": seen["to"],
                              "rule": "every target of a training or validation window lies in its series' training part"},
@@ -137,25 +138,64 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
-              samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None) -> RunResult:
-    """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT."""
+              samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
+              on_stage: Callable[[str], None] | None = None) -> RunResult:
+    """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT.
+
+    The evaluation model is trained before each series' test part and scored on it; then (cfg.refit)
+    the forecast model is trained afresh on every point for the epochs the evaluation found best.
+    on_stage(text) announces each stage before its on_start."""
     data = Path(data)
     panel = load_for(data, cfg)
     out = ensure_dir(Path(out))
+    stage = on_stage or (lambda text: None)
+    stage("Evaluation model: trained before the held-out test part")
     fitted = fit(panel, cfg, on_epoch, on_start)
-    preds, metrics = evaluate(fitted, samples=samples)
+    prep = fitted.prep
+    holdout = bool((prep.train_ends < prep.ends).any())
+    preds: pd.DataFrame | None = None
+    if holdout:
+        preds, metrics = evaluate(fitted, samples=samples)
+    else:
+        metrics = {"horizon": cfg.horizon, "strategy": cfg.resolved_strategy, "model_horizon": cfg.model_horizon,
+                   "n_prev": prep.n_prev, "season_length": prep.season_length, "test_forecasts": 0, "test_points": 0,
+                   "series": prep.panel.n_series, "diagnostics": {"warnings": []}}
+    metrics["holdout"] = holdout
+    notes = list(prep.notes)
+    final = fitted
+    validated = any(h["val_loss"] is not None for h in fitted.history)
+    if cfg.refit and (holdout or validated) and not fitted.interrupted:
+        n_all = int(panel.lengths.sum())
+        stage(f"Final model: refit on all {n_all} points for {max(1, fitted.best_epoch)} epochs "
+              "(the evaluation's best)")
+        final = refit(fitted, panel, on_epoch, on_start)
+        notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
+                     f"{len(final.history)} epochs (the evaluation model's best epoch); the scores are the "
+                     "evaluation model's on the held-out part" if holdout else
+                     f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
+                     f"{len(final.history)} epochs (the best epoch on the validation windows)")
+    elif not cfg.refit and holdout:
+        notes.append("--no-refit: the forecast model is the evaluation model, which never saw the test part")
+    interrupted = fitted.interrupted or final.interrupted
     metrics.update({"window_norm": fitted.model.level if fitted.model.relative else "none", "best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
-                    "interrupted": fitted.interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
-                    "notes": list(fitted.prep.notes)})
+                    "interrupted": interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
+                    "final_model": {"refit": final is not fitted,
+                                    "points": int((final.prep.train_ends - final.prep.series_starts).sum()),
+                                    "epochs": len(final.history)},
+                    "notes": notes})
     info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}
     paths = {
-        "checkpoint": save_checkpoint(out / "model.pt", fitted, info, metrics),
+        "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted),
         "history": write_csv(_history_frame(fitted.history), out / "history.csv"),
         "metrics": write_json(metrics, out / "metrics.json"),
-        "test_predictions": write_csv(preds, out / "test_predictions.csv"),
     }
-    notes = list(fitted.prep.notes) + metrics["diagnostics"]["warnings"]
-    return RunResult(paths=paths, metrics=metrics, notes=notes, interrupted=fitted.interrupted)
+    stale = out / "test_predictions.csv"
+    if preds is not None:
+        paths["test_predictions"] = write_csv(preds, stale)
+    elif stale.exists():
+        stale.unlink()  # a previous run's predictions would be read as this run's
+    notes += metrics["diagnostics"]["warnings"]
+    return RunResult(paths=paths, metrics=metrics, notes=notes, interrupted=interrupted)
 
 
 def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None, horizon: int | None = None,
@@ -168,11 +208,14 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     if samples < 1:
         raise LstmcastError(f"--samples must be at least 1, got {samples}")
     if horizon is None:
+        if not ckpt.metrics.get("holdout", True):
+            raise LstmcastError(f"run {run_dir} has no held-out test part (--test-size 0, or the series was too short "
+                                "to spare one); forecast past the end with --horizon N")
         src = Path(data) if data is not None else Path(ckpt.data["path"])
         if not src.exists():
             raise LstmcastError(f"training data {src} not found; pass the file with --data")
         if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
-            notes.append(f"{src} differs from the training data; its last {cfg.test_size:g} is used as the test part")
+            notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
         fitted = ckpt.fitted(load_for(src, cfg), split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
         path = write_csv(df, Path(out) if out else run_dir / "test_predictions.csv")
@@ -204,13 +247,14 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     ckpt = load_checkpoint(run_dir)
     run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
     preds_path = run_dir / "test_predictions.csv"
-    if not preds_path.exists():
+    holdout = ckpt.metrics.get("holdout", True)
+    if holdout and not preds_path.exists():
         raise LstmcastError(f"{preds_path} not found; run `lstmcast predict {run_dir}` first")
     fc_path = Path(forecast) if forecast else run_dir / "forecast.csv"
     if forecast and not fc_path.exists():
         raise LstmcastError(f"forecast file {fc_path} not found")
     try:
-        preds = pd.read_csv(preds_path)
+        preds = pd.read_csv(preds_path) if holdout else None
         fc = pd.read_csv(fc_path) if fc_path.exists() else None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None

@@ -6,7 +6,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
-from .data import Panel, season_length_for, split_points
+from .data import Panel, season_length_for
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
@@ -23,7 +23,7 @@ from .model import Forecaster
 from .scaling import Scaler
 from .windows import gather_windows, window_origins
 
-__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "prepare", "fit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
+__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
 
 
 @dataclass
@@ -89,22 +89,75 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def auto_n_prev(season_length: int | None, shortest_train: int, horizon: int) -> int:
-    """Three seasons of history (30 steps without a season, at least 2*horizon), bounded so that the
-    shortest training part holds at least four times as many windows as the window is long."""
+def auto_n_prev(season_length: int | None, typical_train: int, horizon: int) -> int:
+    """Three seasons of history (30 steps without a season, at least 2*horizon), bounded so that a
+    typical training part holds at least four times as many windows as the window is long."""
     want = max(3 * season_length if season_length and season_length > 1 else 30, 2 * horizon, 4)
-    cap = max(2, (shortest_train - horizon + 1) // 5)
+    cap = max(1, (typical_train - horizon + 1) // 5)
     return int(min(want, cap))
 
 
-def _min_points(n_prev: int, horizon: int, test_size: float) -> int:
-    """Smallest series length that leaves two training windows and `horizon` test points."""
-    n = n_prev + horizon + 1
-    while True:  # only on the error path; bounded because test_size < 1
-        n_train = int(split_points(np.array([n]), test_size)[0])
-        if n_train >= n_prev + horizon + 1 and n - n_train >= horizon:
-            return n
-        n += 1
+MIN_HOLDOUT_WINDOWS = 4  # a hold-out is kept only if the training part still gives this many windows
+
+
+@dataclass
+class SplitPlan:
+    """How each series is cut: the window, its training points, and which series are kept."""
+
+    n_prev: int
+    n_train: np.ndarray  # (S,) training points of each kept series (== length: no hold-out)
+    keep: np.ndarray  # (S,) bool
+    notes: list[str]
+
+
+def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: list[str],
+               n_prev: int | None = None) -> SplitPlan:
+    """The test part holds max(round(test_size * n), horizon) points when the series allows it; a
+    series too short for that trains on everything (no hold-out score); one too short for a single
+    training window is skipped (an error when none is left). The auto window follows the median
+    series, so one short series does not shrink the window of all the others."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    h, big_h = cfg.model_horizon, cfg.horizon
+    notes: list[str] = []
+    test = np.zeros_like(lengths)
+    if cfg.test_size > 0:
+        test = np.minimum(np.maximum(np.round(lengths * cfg.test_size).astype(np.int64), big_h), lengths)
+    fixed = n_prev if n_prev is not None else cfg.n_prev
+    if fixed is None:
+        typical = int(np.median(lengths - test))
+        w = auto_n_prev(season, typical, h)
+        if typical - w - h + 1 < MIN_HOLDOUT_WINDOWS:  # the typical series cannot spare a hold-out
+            w = auto_n_prev(season, int(np.median(lengths)), h)
+        notes.append(f"--n-prev auto picked {w} steps"
+                     + (f" (3 seasons of {season})" if season and season > 1 and w == 3 * season else ""))
+    else:
+        w = int(fixed)
+    hold = (test > 0) & (lengths - test - w - h + 1 >= MIN_HOLDOUT_WINDOWS)
+    n_train = np.where(hold, lengths - test, lengths)
+    keep = n_train - w - h + 1 >= 1
+    if not keep.any():
+        longest = int(lengths.max())
+        what = "the series has" if len(lengths) == 1 else "every series is too short; the longest has"
+        need = w + h
+        if fixed is None:
+            advice = (f"use a smaller --horizon (at most {longest - w})" if h > 1 and longest > w
+                      else "the series needs more points")
+            raise LstmcastError(f"{what} {longest} points but --horizon {big_h} needs at least {need} "
+                                f"(a window of {w} and {h} target{'s' * (h > 1)}); {advice}")
+        raise LstmcastError(f"{what} {longest} points but --n-prev {w} + --horizon {h} needs at least {need}; "
+                            f"use a smaller --n-prev (or --n-prev auto)")
+    if cfg.test_size > 0 and not hold[keep].any():
+        notes.append(f"no hold-out score was possible: the series is too short to spare {int(test.max())} test "
+                     f"points; trained on all {int(lengths[keep].max())} points")
+    elif cfg.test_size > 0 and not hold[keep].all():
+        short = [ids[i] for i in np.flatnonzero(keep & ~hold)]
+        notes.append(f"{len(short)} series too short for a hold-out train on all their points and are not scored: "
+                     f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
+    if not keep.all():
+        short = [ids[i] for i in np.flatnonzero(~keep)]
+        notes.append(f"skipped {len(short)} series shorter than {w + h} points (--n-prev {w} + {h}-step targets): "
+                     f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
+    return SplitPlan(w, n_train, keep, notes)
 
 
 @dataclass
@@ -120,13 +173,13 @@ class Stats:
 
 
 def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True,
-            n_train: np.ndarray | None = None) -> Prepared:
+            n_train: np.ndarray | None = None, n_prev: int | None = None) -> Prepared:
     """Split by time, fit scalers on training points only, and build the model's input columns.
 
     With `stats` (from a checkpoint) nothing is refitted: the saved window, scaler and feature
     statistics are applied. With split=False the whole panel is history (forecasting past its end).
     `n_train` (S,) sets each series' training points explicitly (a backtest fold's origin)
-    instead of --test-size.
+    instead of --test-size; `n_prev` fixes the window (the final refit reuses the evaluation's).
     """
     if stats is not None:
         return _prepare_with(panel, cfg, stats, split)
@@ -138,34 +191,30 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         )
     season = cfg.season_length or season_length_for(panel.freq, panel.is_datetime)
     h_model = cfg.model_horizon
-    lengths = panel.lengths
-    explicit = n_train is not None
-    n_train = np.asarray(n_train, dtype=np.int64) if explicit else split_points(lengths, cfg.test_size)
-    n_prev = cfg.n_prev if cfg.n_prev is not None else auto_n_prev(season, int(n_train.min()), h_model)
-    if cfg.n_prev is None:
-        notes.append(f"--n-prev auto picked {n_prev} steps"
-                     + (f" (3 seasons of {season})" if season and season > 1 and n_prev == 3 * season else ""))
-    ok = (n_train >= n_prev + h_model + 1) & (lengths - n_train >= cfg.horizon)
-    if not ok.all():
-        need = _min_points(n_prev, max(h_model, cfg.horizon), cfg.test_size)
-        if explicit and (panel.n_series == 1 or not ok.any()):
+    if n_train is not None:  # a backtest fold: the origins are given, only the window is checked
+        n_train = np.asarray(n_train, dtype=np.int64)
+        if n_prev is None:
+            n_prev = cfg.n_prev if cfg.n_prev is not None else auto_n_prev(season, int(np.median(n_train)), h_model)
+        need = n_prev + h_model + 1
+        ok = (n_train >= need) & (panel.lengths - n_train >= cfg.horizon)
+        if not ok.any() or (panel.n_series == 1 and not ok.all()):
             raise LstmcastError(
                 f"the training part before the first origin has {int(n_train.max())} points but --n-prev {n_prev} "
-                f"with {h_model}-step targets needs at least {n_prev + h_model + 1}; use fewer --folds, a smaller "
+                f"with {h_model}-step targets needs at least {need}; use fewer --folds, a smaller "
                 "--step or a smaller --n-prev"
             )
-        if panel.n_series == 1 or not ok.any():
-            what = "series has" if panel.n_series == 1 else "every series is too short; the longest has"
-            raise LstmcastError(
-                f"{what} {int(lengths.max())} points but --n-prev {n_prev} + --horizon {cfg.horizon} with "
-                f"--test-size {cfg.test_size} needs at least {need}; use a smaller --n-prev"
-            )
-        short = [panel.ids[i] for i in np.flatnonzero(~ok)]
-        notes.append(f"skipped {len(short)} series shorter than {need} points: {', '.join(short[:5])}"
-                     + (" ..." if len(short) > 5 else ""))
-        panel = panel.select(ok)
-        lengths = panel.lengths
-        n_train = n_train[ok] if explicit else split_points(lengths, cfg.test_size)
+        if not ok.all():
+            short = [panel.ids[i] for i in np.flatnonzero(~ok)]
+            notes.append(f"skipped {len(short)} series whose training part is shorter than {need} points: "
+                         f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
+            panel, n_train = panel.select(ok), n_train[ok]
+    else:
+        plan = plan_split(panel.lengths, cfg, season, panel.ids, n_prev=n_prev)
+        notes += plan.notes
+        n_prev = plan.n_prev
+        n_train = plan.n_train[plan.keep]
+        if not plan.keep.all():
+            panel = panel.select(plan.keep)
     train_ends = panel.starts[:-1] + n_train
 
     scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends)
@@ -225,15 +274,19 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
     sc = stats.scaler
     scaler = Scaler(sc.kind, sc.loc[rows], sc.scale[rows])
     lengths = panel.lengths
-    h = cfg.horizon if split else 0
-    need = stats.n_prev + (cfg.model_horizon + 1 if split else 0)
-    n_train = split_points(lengths, cfg.test_size) if split else lengths.copy()
-    short = (n_train < need) | (lengths - n_train < h)
+    if split:
+        plan = plan_split(lengths, cfg, stats.season_length, list(panel.ids), n_prev=stats.n_prev)
+        n_train = plan.n_train
+        short = ~plan.keep
+    else:
+        n_train = lengths.copy()
+        short = lengths < stats.n_prev
     if short.any():
         i = int(np.flatnonzero(short)[0])
         name = f"series {panel.ids[i]!r}" if panel.ids[i] else "the series"
+        need = stats.n_prev + (cfg.model_horizon if split else 0)
         raise LstmcastError(f"{name} has {int(lengths[i])} points; this model's --n-prev {stats.n_prev} needs at "
-                            f"least {_min_points(stats.n_prev, max(cfg.model_horizon, cfg.horizon), cfg.test_size) if split else stats.n_prev}")
+                            f"least {need}")
     local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale)
     return _build(panel, cfg, local, panel.starts[:-1] + n_train, list(panel.notes))
 
@@ -304,8 +357,11 @@ def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f:
 
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
-        on_start: Callable[[int, int, int, int], None] | None = None) -> Fitted:
-    """Train on the training windows; keep the weights of the best validation epoch.
+        on_start: Callable[[int, int, int, int], None] | None = None, *, epochs: int | None = None,
+        val_size: float | None = None, batch: int | None = None, keep_last: bool = False) -> Fitted:
+    """Train on the training windows; keep the weights of the best validation epoch (or the last
+    epoch's with keep_last, as a refit with a fixed budget does). `epochs`, `val_size` and `batch`
+    override the config's for this fit only.
 
     on_start(training windows, validation windows, batch size, epochs) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
@@ -314,7 +370,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     device = resolve_device(cfg.device)
     prep = panel if isinstance(panel, Prepared) else prepare(panel, cfg)
     h = cfg.model_horizon
-    tr_o, va_o = training_windows(prep, h, cfg.val_size)
+    tr_o, va_o = training_windows(prep, h, cfg.val_size if val_size is None else val_size)
     if len(tr_o) == 0:
         raise LstmcastError("no training windows: the series is too short for --n-prev; use a smaller --n-prev")
 
@@ -333,8 +389,8 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
     gen = torch.Generator().manual_seed(cfg.seed)
 
-    batch = cfg.batch_for(len(tr_o))
-    epochs = cfg.epochs_for(len(tr_o), batch)
+    batch = batch or cfg.batch_for(len(tr_o))
+    epochs = epochs or cfg.epochs_for(len(tr_o), batch)
     if on_start is not None:
         on_start(len(tr_o), len(va_o), batch, epochs)
     history: list[dict[str, Any]] = []
@@ -359,7 +415,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
             train_loss = total / len(x_tr)
             val_loss = mean_loss(model, loss, x_va, y_va, f_va, 4096) if len(x_va) else None
             score = val_loss if val_loss is not None else train_loss
-            better = score < best_val
+            better = score < best_val or keep_last
             if better:
                 best_val, best_epoch, since_best = score, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -380,3 +436,14 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     model.eval()
     return Fitted(model=model, loss=loss, config=cfg, prep=prep, history=history, best_epoch=best_epoch,
                   interrupted=interrupted, device=device, batch_size=batch, epochs=epochs)
+
+
+def refit(fitted: Fitted, panel: Panel, on_epoch: Callable[[EpochInfo], None] | None = None,
+          on_start: Callable[[int, int, int, int], None] | None = None) -> Fitted:
+    """The forecast model: the same set-up trained afresh on every point of `panel` (scaler included)
+    for the number of epochs the evaluation fit found best, with no validation part held back."""
+    cfg = fitted.config
+    prep = prepare(panel, replace(cfg, test_size=0.0), n_prev=fitted.prep.n_prev)
+    prep.notes[:] = [n for n in prep.notes if not n.startswith("--n-prev auto")]
+    return fit(prep, cfg, on_epoch, on_start, epochs=max(1, fitted.best_epoch), val_size=0.0,
+               batch=fitted.batch_size, keep_last=True)

@@ -81,10 +81,11 @@ def test_datetime_forecast_continues_the_calendar(tmp_path: Path, daily_csv: Pat
     (["train", "missing.csv", "--out", "r"], "Error: data file missing.csv does not exist"),
     (["train", "{sine}", "--out", "r", "--column", "price"], "Error: --column 'price' not found; columns are: t, sin_t"),
     (["train", "{sine}", "--out", "r", "--epochs", "-1"], "Error: --epochs must be at least 1, got -1"),
-    (["train", "{sine}", "--out", "r", "--test-size", "1.5"], "Error: --test-size must be between 0 and 1 (exclusive), got 1.5"),
+    (["train", "{sine}", "--out", "r", "--test-size", "1.5"], "Error: --test-size must be in [0, 1) (0: no hold-out), got 1.5"),
     (["train", "{sine}", "--out", "r", "--optimizer", "sgd"], "Error: --optimizer must be one of rmsprop, adam; got 'sgd'"),
     (["train", "{sine}", "--out", "r", "--n-prev", "many"], "Error: --n-prev must be a whole number or 'auto', got 'many'"),
-    (["train", "{sine}", "--out", "r", "--n-prev", "200"], "Error: series has 161 points but --n-prev 200"),
+    (["train", "{sine}", "--out", "r", "--n-prev", "200"], "Error: the series has 161 points but --n-prev 200 + --horizon 1 needs at least 201; "
+     "use a smaller --n-prev (or --n-prev auto)"),
     (["train", "{nan}", "--out", "r"], "Error: column 'y' has 1 missing values (first at t=2); use --fill interpolate|ffill|zero|drop"),
     (["predict", "nowhere"], "Error: no checkpoint at nowhere/model.pt"),
     (["predict", "{corrupt}"], "is unreadable or corrupt"),

@@ -3,10 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from lstmcast.data import load_panel
+from lstmcast.data import load_panel, panel_from_frame
 from lstmcast.errors import LstmcastError
 from lstmcast.forecast import predict_at
 from lstmcast.run import evaluate
@@ -80,9 +81,25 @@ def test_every_test_point_is_a_target(sine_csv: Path) -> None:
 
 
 def test_too_short_series_says_the_minimum(sine_csv: Path) -> None:
-    with pytest.raises(LstmcastError, match=r"series has 161 points but --n-prev 150 \+ --horizon 1 with --test-size "
-                                            r"0.1 needs at least 169; use a smaller --n-prev"):
-        fit(load_panel(sine_csv), tiny_config(n_prev=150))
+    with pytest.raises(LstmcastError, match=r"^the series has 161 points but --n-prev 170 \+ --horizon 3 needs at "
+                                            r"least 173; use a smaller --n-prev \(or --n-prev auto\)$"):
+        fit(load_panel(sine_csv), tiny_config(n_prev=170, horizon=3))
+
+
+def test_series_too_short_for_a_holdout_trains_on_everything(sine_csv: Path) -> None:
+    fitted = fit(load_panel(sine_csv), tiny_config(n_prev=150, epochs=1))
+    assert fitted.prep.train_ends[0] == 161  # no test part: all points train
+    assert any(n.startswith("no hold-out score was possible") for n in fitted.prep.notes)
+
+
+def test_auto_window_advice_never_names_n_prev() -> None:
+    one = panel_from_frame(pd.DataFrame({"y": [1.0]}))
+    with pytest.raises(LstmcastError, match=r"^the series has 1 points but --horizon 1 needs at least 2 \(a window "
+                                            r"of 1 and 1 target\); the series needs more points$"):
+        fit(one, tiny_config(n_prev=None))
+    with pytest.raises(LstmcastError, match=r"^the series has 5 points but --horizon 6 needs at least 7 \(a window "
+                                            r"of 1 and 6 targets\); use a smaller --horizon \(at most 4\)$"):
+        fit(panel_from_frame(pd.DataFrame({"y": np.arange(5.0)})), tiny_config(n_prev=None, horizon=6))
 
 
 def test_non_finite_loss_stops_with_advice(sine_csv: Path) -> None:
