@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import LstmcastError
 
-__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS"]
+__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS"]
 
 CELLS = ("lstm", "gru", "rnn", "peephole", "cifg")
 LOSSES = ("mse", "mae", "huber", "quantile", "gaussian")
@@ -17,6 +17,8 @@ FILLS = ("interpolate", "ffill", "zero", "drop")
 STRATEGIES = ("direct", "recursive")
 DEVICES = ("auto", "cpu", "cuda")
 WINDOW_NORMS = ("auto", "last", "mean", "season", "none")
+TRANSFORMS = ("auto", "none")
+DESEASONS = ("auto", "none")
 
 
 @dataclass
@@ -52,6 +54,8 @@ class TrainConfig:
     lr: float = 1e-3
     optimizer: str = "rmsprop"
     scaler: str = "standard"
+    transform: str = "auto"  # auto: log of every series whose training points are all positive
+    deseason: str = "auto"  # auto: remove significant seasonal indices (classical decomposition) before scaling
     window_norm: str = "auto"
     patience: int | None = None
     seed: int = 0
@@ -95,6 +99,8 @@ class TrainConfig:
         _choice("--scaler", self.scaler, SCALERS)
         _choice("--device", self.device, DEVICES)
         _choice("--window-norm", self.window_norm, WINDOW_NORMS)
+        _choice("--transform", self.transform, TRANSFORMS)
+        _choice("--deseason", self.deseason, DESEASONS)
         if self.fill is not None:
             _choice("--fill", self.fill, FILLS)
         if self.strategy is not None:

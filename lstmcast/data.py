@@ -24,6 +24,8 @@ __all__ = [
     "season_length_for",
     "file_fingerprint",
     "future_times",
+    "season_phase",
+    "refill_training",
 ]
 
 TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "month", "year")
@@ -48,6 +50,14 @@ class Panel:
     feature_names: list[str] = field(default_factory=list)
     id_name: str | None = None
     notes: list[str] = field(default_factory=list)  # things the user should be told (fills, gaps)
+    observed: np.ndarray = field(default_factory=lambda: np.ones(0, bool))  # (N,) False where a value was filled in
+
+    def __post_init__(self) -> None:
+        """An empty `observed` means every value came from the file."""
+        if len(self.observed) != len(self.values):
+            if len(self.observed):
+                raise ValueError(f"observed has {len(self.observed)} entries for {len(self.values)} values")
+            self.observed = np.ones(len(self.values), bool)
 
     @property
     def n_series(self) -> int:
@@ -72,6 +82,7 @@ class Panel:
             time_name=self.time_name, target=self.target, freq=self.freq,
             covariates=self.covariates[pts] if self.covariates.size else self.covariates,
             feature_names=self.feature_names, id_name=self.id_name, notes=list(self.notes),
+            observed=self.observed[pts],
         )
 
 
@@ -188,12 +199,17 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool]:
 
 
 def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
-    """Fill NaNs inside each series; returns a keep-mask (N,) for `drop`."""
+    """Fill NaNs inside each series at load time, when the split is not known yet.
+
+    Right for forecasting past the end (all of it is history): interior gaps linear, a trailing gap carries
+    the last value forward, a leading one takes the first value. Once a split is known, `refill_training`
+    fills again so that no training point reads a test value and no test point reads a later one.
+    """
     s = pd.Series(values)
     sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
     g = s.groupby(sid)
     if how == "interpolate":
-        filled = g.transform(lambda x: x.interpolate(limit_direction="both"))
+        filled = g.transform(lambda x: x.interpolate(limit_area="inside").ffill().bfill())
     elif how == "ffill":
         filled = g.transform(lambda x: x.ffill().bfill())  # a leading gap has no past: use the first value
     elif how == "zero":
@@ -304,8 +320,10 @@ def panel_from_frame(
 
     inferred, freq_notes = _infer_freq(time, starts, is_dt, freq)
     notes.extend(freq_notes)
+    observed = ~nan if fill not in (None, "drop") else np.ones(len(values), bool)
     return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
-                 target=column, freq=inferred, covariates=covs, feature_names=features, id_name=id_column, notes=notes)
+                 target=column, freq=inferred, covariates=covs, feature_names=features, id_name=id_column, notes=notes,
+                 observed=observed)
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:
@@ -407,6 +425,76 @@ def future_times(last: object, n: int, freq: str | None, is_datetime: bool) -> n
         return pd.date_range(pd.Timestamp(last) + off, periods=n, freq=off).to_numpy(dtype="datetime64[ns]")
     step = float(freq) if freq else 1.0
     return float(last) + step * np.arange(1, n + 1, dtype=np.float64)  # type: ignore[arg-type]
+
+
+def season_phase(time: np.ndarray, freq: str | None, is_datetime: bool, m: int) -> np.ndarray:
+    """(N,) each time's position in a season of m steps, from the calendar (month of year, hour of day,
+    ...) so that any stretch of the same series, and its future, agrees on it."""
+    if m <= 1:
+        return np.zeros(len(time), np.int64)
+    if not is_datetime:
+        step = float(freq) if freq else 1.0
+        return np.round(np.asarray(time, dtype=np.float64) / step).astype(np.int64) % m
+    idx = pd.DatetimeIndex(time)
+    off = pd.tseries.frequencies.to_offset(freq or "D")
+    code = off.rule_code.split("-")[0]
+    if code in ("M", "MS", "ME", "SM", "BM", "BMS", "BME"):
+        ordinal = idx.year.to_numpy() * 12 + idx.month.to_numpy() - 1
+    elif code in ("Q", "QS", "QE", "BQ", "BQS", "BQE"):
+        ordinal = idx.year.to_numpy() * 4 + (idx.month.to_numpy() - 1) // 3
+    elif code in ("Y", "YS", "YE", "A", "AS", "BY", "BYS"):
+        ordinal = idx.year.to_numpy()
+    else:
+        try:
+            step = pd.Timedelta(off).value if code != "W" else 7 * 86_400 * 10**9
+        except (ValueError, TypeError):
+            step = 0
+        if step <= 0:  # business days and other irregular offsets: count steps from the first point
+            return np.arange(len(time), dtype=np.int64) % m
+        return (idx.as_unit("ns").asi8 // step) % m
+    return (ordinal // max(1, off.n)).astype(np.int64) % m
+
+
+def refill_training(values: np.ndarray, observed: np.ndarray, starts: np.ndarray, train_ends: np.ndarray,
+                    how: str | None, ids: list[str] | None = None) -> np.ndarray:
+    """(N,) values with every unobserved point filled again once the split (S,) train_ends is known.
+
+    A training point reads only its series' training observations (interpolate: linear between them;
+    a trailing gap carries the last one forward, a leading gap takes the first). A test point carries
+    the last observation before it forward (for interpolate too): a test value is a model input for later
+    origins, and interpolating it would read a target. zero fills 0; drop or None leaves values as they are.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    obs = np.asarray(observed, dtype=bool)
+    if how in (None, "drop") or obs.all():
+        return v.copy()
+    if how == "zero":
+        return np.where(obs, v, 0.0)
+    if how not in ("interpolate", "ffill"):
+        raise ValueError(f"unknown fill {how!r}")
+    n = len(v)
+    idx = np.arange(n)
+    sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    first, end_train = np.asarray(starts)[:-1][sid], np.asarray(train_ends)[sid]
+    train = idx < end_train
+    prev = np.maximum.accumulate(np.where(obs, idx, -1))  # last observation at or before each point
+    has_prev = prev >= first
+    # first training observation at or after each point; one in a later series lies past this train end
+    nxt = np.minimum.accumulate(np.where(obs & train, idx, n)[::-1])[::-1]
+    has_next = train & (nxt < end_train)
+    lost = train & ~has_prev & ~has_next
+    if lost.any():
+        s = int(sid[np.flatnonzero(lost)[0]])
+        name = repr(ids[s]) if ids else str(s + 1)
+        raise LstmcastError(f"series {name} has no observed value in its {int(train_ends[s] - starts[s])} training "
+                            "points; its gaps cannot be filled from the past; use --fill drop or a smaller --test-size")
+    p, q = np.where(has_prev, prev, 0), np.where(has_next, nxt, 0)
+    carried = np.where(has_prev, v[p], v[q])  # forward fill; a leading gap takes the next training value
+    if how == "interpolate":
+        inside = train & has_prev & has_next
+        w = np.where(inside, (idx - p) / np.maximum(q - p, 1), 0.0)
+        carried = np.where(inside, v[p] + w * (v[q] - v[p]), carried)
+    return np.where(obs, v, carried)
 
 
 def split_points(lengths: np.ndarray, test_size: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import torch
 from .data import future_times
 from .errors import LstmcastError
 from .features import calendar_features
-from .train import Fitted
+from .train import Fitted, Prepared
 
 __all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future", "frame_from_forecasts"]
 
@@ -120,11 +120,7 @@ def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 2
     idx = np.minimum(origins[:, None] + np.arange(h_total), len(prep.future) - 1)
     fut = prep.future[idx]  # (K, h_total, C); steps past the data are never scored
     point, q = _run(fitted, win, fut, steps, samples, seed)
-    sid = sid[:, None]
-    point = prep.scaler.inverse_transform(point, sid)
-    if q is not None:
-        q = prep.scaler.inverse_transform(q, sid[..., None])
-    return point, q
+    return _unscale(prep, point, q, sid, origins - 1)
 
 
 def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 0
@@ -144,11 +140,21 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
     else:
         fut = np.zeros((len(ends), h_total, 0), np.float32)
     point, q = _run(fitted, win, fut, steps, samples, seed)
-    sid = np.arange(panel.n_series)[:, None]
-    point = prep.scaler.inverse_transform(point, sid)
-    if q is not None:
-        q = prep.scaler.inverse_transform(q, sid[..., None])
+    point, q = _unscale(prep, point, q, np.arange(panel.n_series), ends - 1)
     return times[:, :steps], point, q
+
+
+def _unscale(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray,
+             last: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scaled (K, steps) [and (K, steps, L)] forecasts made after points `last` (K,) of series sid (K,)
+    -> the original scale, each step with its own season position."""
+    phase0 = prep.phase[last] if prep.phase is not None else np.zeros(len(last), np.int64)
+    phase = phase0[:, None] + 1 + np.arange(point.shape[1])  # (K, steps)
+    sid = sid[:, None]
+    point = prep.scaler.inverse_transform(point, sid, phase)
+    if q is not None:
+        q = prep.scaler.inverse_transform(q, sid[..., None], phase[..., None])
+    return point, q
 
 
 def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, times: np.ndarray,

@@ -1,4 +1,10 @@
-"""Per-series scaling fitted on training points only."""
+"""Per-series target transforms fitted on training points only: log, seasonal adjustment, scaling.
+
+The network sees z = (T(x) - s[phase] - loc) / scale, where T is log for a positive series (so a
+season that grows with the level becomes a fixed pattern), s the series' seasonal indices from a
+classical decomposition (when its season passes an autocorrelation test, as the M4 benchmarks' Naive2
+does) and loc/scale the usual standardisation. Forecasts are mapped back step by step.
+"""
 
 from __future__ import annotations
 
@@ -9,58 +15,194 @@ import numpy as np
 from .errors import LstmcastError
 from .windows import concat_ranges
 
-__all__ = ["Scaler"]
+__all__ = ["Scaler", "seasonal_indices", "season_test", "detect_period"]
 
 
 class Scaler:
-    """standard: (x - mean) / std; minmax: (x - min) / (max - min); none: identity. One (loc, scale) per series."""
+    """standard: (x - mean) / std; minmax: (x - min) / (max - min); none: identity. One (loc, scale) per
+    series, after an optional per-series log (`log` (S,) bool) and seasonal indices (`season` (S, m))."""
 
-    def __init__(self, kind: str = "standard", loc: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
+    def __init__(self, kind: str = "standard", loc: np.ndarray | None = None, scale: np.ndarray | None = None,
+                 log: np.ndarray | None = None, season: np.ndarray | None = None,
+                 floor: np.ndarray | None = None) -> None:
         if kind not in ("standard", "minmax", "none"):
             raise LstmcastError(f"unknown scaler {kind!r}; use standard, minmax or none")
         self.kind = kind
         self.loc = None if loc is None else np.asarray(loc, dtype=np.float64)
         self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
+        n = 0 if self.loc is None else len(self.loc)
+        self.log = np.zeros(n, bool) if log is None else np.asarray(log, dtype=bool)
+        self.season = np.zeros((n, 1)) if season is None else np.asarray(season, dtype=np.float64).reshape(n, -1)
+        self.floor = np.zeros(n) if floor is None else np.asarray(floor, dtype=np.float64)
 
-    def fit(self, values: np.ndarray, starts: np.ndarray, train_ends: np.ndarray) -> Scaler:
-        """Fit on values[starts[s]:train_ends[s]] for each series s; (N,), (S+1,), (S,)."""
+    @property
+    def m(self) -> int:
+        return int(self.season.shape[1])
+
+    def fit(self, values: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase: np.ndarray | None = None,
+            m: int = 1, log: str = "none", deseason: bool = False) -> Scaler:
+        """Fit on values[starts[s]:train_ends[s]] for each series s; (N,), (S+1,), (S,).
+
+        log="auto" takes logs of every series whose training points are all positive; deseason=True
+        removes the seasonal indices (period m, position `phase` (N,)) of each series whose season is
+        significant."""
         n_series = len(starts) - 1
+        idx = _train_index(starts, train_ends)
         sid = np.repeat(np.arange(n_series), train_ends - starts[:-1])
-        pts = values[_train_index(starts, train_ends)]
+        lo = np.full(n_series, np.inf)
+        np.minimum.at(lo, sid, values[idx])
+        self.log = (lo > 0) if log == "auto" else np.zeros(n_series, bool)
+        # inputs at or below zero on a log series (new data) are clamped here rather than turned into NaN
+        self.floor = np.where(self.log, lo / 10.0, 0.0)
+        self.season = np.zeros((n_series, max(1, m)))
+        self.loc, self.scale = np.zeros(n_series), np.ones(n_series)
+        all_sid = np.repeat(np.arange(n_series), np.diff(starts))
+        y = self._pre(values, all_sid)
+        if deseason and m > 1 and phase is not None:
+            self.season = seasonal_indices(y, starts, train_ends, phase, m)
+        pts = (y - self.season[all_sid, phase if phase is not None else 0])[idx]
         count = np.bincount(sid, minlength=n_series).astype(np.float64)
         if self.kind == "none":
-            self.loc, self.scale = np.zeros(n_series), np.ones(n_series)
+            loc, scale = np.zeros(n_series), np.ones(n_series)
         elif self.kind == "standard":
-            mean = np.bincount(sid, pts, minlength=n_series) / count
-            var = np.bincount(sid, (pts - mean[sid]) ** 2, minlength=n_series) / count
-            self.loc, self.scale = mean, np.sqrt(var)
+            loc = np.bincount(sid, pts, minlength=n_series) / count
+            scale = np.sqrt(np.bincount(sid, (pts - loc[sid]) ** 2, minlength=n_series) / count)
         else:
-            lo = np.full(n_series, np.inf)
             hi = np.full(n_series, -np.inf)
-            np.minimum.at(lo, sid, pts)
+            lo2 = np.full(n_series, np.inf)
+            np.minimum.at(lo2, sid, pts)
             np.maximum.at(hi, sid, pts)
-            self.loc, self.scale = lo, hi - lo
+            loc, scale = lo2, hi - lo2
         # A constant training part has no spread: keep the shift, do not divide by zero.
-        self.scale = np.where(self.scale > 1e-12 * np.maximum(1.0, np.abs(self.loc)), self.scale, 1.0)
+        self.loc = loc
+        self.scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(loc)), scale, 1.0)
         return self
 
-    def transform(self, values: np.ndarray, sid: np.ndarray) -> np.ndarray:
-        """values (...,) of series sid (broadcastable) -> scaled."""
-        return (values - self.loc[sid]) / self.scale[sid]
+    def _pre(self, values: np.ndarray, sid: np.ndarray) -> np.ndarray:
+        lg = self.log[sid]
+        if not np.any(lg):
+            return np.asarray(values, dtype=np.float64)
+        safe = np.where(lg, np.maximum(values, self.floor[sid]), 1.0)
+        return np.where(lg, np.log(safe), values)
 
-    def inverse_transform(self, values: np.ndarray, sid: np.ndarray) -> np.ndarray:
+    def transform(self, values: np.ndarray, sid: np.ndarray, phase: np.ndarray | int = 0) -> np.ndarray:
+        """values (...,) of series sid at season positions `phase` (broadcastable) -> scaled."""
+        y = self._pre(values, sid) - self.season[sid, np.asarray(phase) % self.m]
+        return (y - self.loc[sid]) / self.scale[sid]
+
+    def inverse_transform(self, values: np.ndarray, sid: np.ndarray, phase: np.ndarray | int = 0) -> np.ndarray:
         """Undo `transform`."""
-        return values * self.scale[sid] + self.loc[sid]
+        y = values * self.scale[sid] + self.loc[sid] + self.season[sid, np.asarray(phase) % self.m]
+        lg = np.broadcast_to(self.log[sid], np.shape(y))
+        if not lg.any():
+            return y
+        return np.where(lg, np.exp(np.minimum(np.where(lg, y, 0.0), 700.0)), y)
+
+    def select(self, rows: np.ndarray) -> Scaler:
+        """The statistics of the series `rows` only."""
+        return Scaler(self.kind, self.loc[rows], self.scale[rows], self.log[rows], self.season[rows], self.floor[rows])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists for the checkpoint."""
-        return {"kind": self.kind, "loc": [float(v) for v in self.loc], "scale": [float(v) for v in self.scale]}
+        return {"kind": self.kind, "loc": [float(v) for v in self.loc], "scale": [float(v) for v in self.scale],
+                "log": [bool(v) for v in self.log], "season": self.season.tolist(),
+                "floor": [float(v) for v in self.floor]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scaler:
-        return cls(d["kind"], np.array(d["loc"], dtype=np.float64), np.array(d["scale"], dtype=np.float64))
+        loc = np.array(d["loc"], dtype=np.float64)
+        return cls(d["kind"], loc, np.array(d["scale"], dtype=np.float64),
+                   np.array(d.get("log", [False] * len(loc)), dtype=bool),
+                   np.array(d.get("season", [[0.0]] * len(loc)), dtype=np.float64),
+                   np.array(d.get("floor", [0.0] * len(loc)), dtype=np.float64))
 
 
 def _train_index(starts: np.ndarray, train_ends: np.ndarray) -> np.ndarray:
     """Indices of every training point, series after series."""
     return concat_ranges(starts[:-1], train_ends)
+
+
+def _centred_ma(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) centred moving average of order m (2xm for even m) inside [starts, ends) of each series,
+    and a mask of the points where it is defined."""
+    n = len(y)
+    half = m // 2
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    i = np.arange(n)
+    sid = np.searchsorted(starts[1:], i, side="right")
+    lo_ok = i - half >= starts[sid]
+    hi_ok = i + half + 1 <= ends[sid] if m % 2 else i + half + 1 <= ends[sid]
+    a, b = np.clip(i - half, 0, n), np.clip(i + half + 1, 0, n)
+    if m % 2:
+        ma = (c[b] - c[a]) / m
+    else:  # 2xm: average of the two m-windows around i, the end points weighted 1/2
+        ma = ((c[b] - c[a]) - 0.5 * (y[a.clip(0, n - 1)] + y[(b - 1).clip(0, n - 1)])) / m
+    return ma, lo_ok & hi_ok
+
+
+def seasonal_indices(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase: np.ndarray,
+                     m: int) -> np.ndarray:
+    """(S, m) additive seasonal indices of each series from its training part (classical decomposition:
+    mean detrended value at each season position, centred on zero); zero where the season is not
+    significant or the training part holds fewer than three seasons."""
+    n_series = len(starts) - 1
+    ma, ok = _centred_ma(y, starts[:-1], train_ends, m)
+    sid = np.searchsorted(starts[1:], np.arange(len(y)), side="right")
+    key = sid[ok] * m + phase[ok] % m
+    det = y[ok] - ma[ok]
+    s = np.bincount(key, det, minlength=n_series * m)
+    c = np.bincount(key, minlength=n_series * m)
+    idx = np.where(c > 0, s / np.maximum(c, 1), 0.0).reshape(n_series, m)
+    idx -= idx.mean(axis=1, keepdims=True)
+    keep = season_test(y, starts, train_ends, m) & (train_ends - starts[:-1] >= 3 * m)
+    return np.where(keep[:, None], idx, 0.0)
+
+
+def _acf_at(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """(S, L) sample autocorrelation of each series' [starts, ends) part at each lag."""
+    n_series = len(ends)
+    i = np.arange(len(y))
+    sid = np.searchsorted(starts[1:], i, side="right")
+    inside = (i >= starts[sid]) & (i < ends[sid])
+    cnt = np.bincount(sid[inside], minlength=n_series)
+    mean = np.bincount(sid[inside], y[inside], minlength=n_series) / np.maximum(cnt, 1)
+    d = np.where(inside, y - mean[sid], 0.0)
+    var = np.bincount(sid, d * d, minlength=n_series)
+    out = np.zeros((n_series, len(lags)))
+    for j, k in enumerate(lags):  # a loop over a handful of lags, not over points
+        ok = inside & (i - k >= starts[sid]) & np.roll(inside, k)
+        prod = np.where(ok, d * np.roll(d, k), 0.0)
+        out[:, j] = np.bincount(sid, prod, minlength=n_series) / np.where(var > 0, var, np.inf)
+    return out
+
+
+def season_test(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, m: int) -> np.ndarray:
+    """(S,) whether lag-m autocorrelation is significant at 90% (the M4 Naive2 test: |r_m| above
+    1.645 * sqrt((1 + 2 * sum_{k<m} r_k^2) / n))."""
+    n = train_ends - starts[:-1]
+    r = _acf_at(y, starts, train_ends, np.arange(1, m + 1))
+    limit = 1.645 * np.sqrt((1 + 2 * (r[:, :-1] ** 2).sum(axis=1)) / np.maximum(n, 1))
+    return (np.abs(r[:, -1]) > limit) & (n > m + 1)
+
+
+def detect_period(y: np.ndarray, max_lag: int | None = None) -> int | None:
+    """A clear cycle in a series without a calendar season: the lag (>= 2) of the highest peak of the
+    autocorrelation after its first zero crossing, if that peak is above 0.5; else None."""
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    if n < 12:
+        return None
+    max_lag = min(max_lag or n // 3, n // 3)
+    d = y - y.mean()
+    var = float(d @ d)
+    if var <= 0 or max_lag < 2:
+        return None
+    f = np.fft.rfft(d, 2 * n)
+    full = np.fft.irfft(f * np.conj(f))[:max_lag + 1] / var  # autocorrelation at lags 0..max_lag, O(n log n)
+    neg = np.flatnonzero(full < 0)
+    if not len(neg):
+        return None
+    seg = full[neg[0]:]
+    k = int(np.argmax(seg)) + int(neg[0])
+    peak = 0 < k < len(full) - 1 and full[k] >= full[k - 1] and full[k] >= full[k + 1]
+    return k if peak and full[k] > 0.5 and k >= 2 else None

@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
-from .data import Panel, season_length_for
+from .data import Panel, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
 from .model import Forecaster
-from .scaling import Scaler
+from .scaling import Scaler, detect_period
 from .windows import gather_windows, window_origins
 
 __all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
@@ -54,6 +54,7 @@ class Prepared:
     future: np.ndarray  # (N, C) float32 calendar of each point (known ahead)
     input_names: list[str]
     notes: list[str] = field(default_factory=list)
+    phase: np.ndarray | None = None  # (N,) position of each point in its season (0 without one)
 
     @property
     def ends(self) -> np.ndarray:
@@ -89,10 +90,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def auto_n_prev(season_length: int | None, typical_train: int, horizon: int) -> int:
-    """Three seasons of history (30 steps without a season, at least 2*horizon), bounded so that a
-    typical training part holds at least four times as many windows as the window is long."""
-    want = max(3 * season_length if season_length and season_length > 1 else 30, 2 * horizon, 4)
+def auto_n_prev(season_length: int | None, typical_train: int, horizon: int, deseason: bool = True) -> int:
+    """The input window: at least 2*horizon, and 30 steps (three seasons when those are shorter; three
+    seasons whatever their length when the season is left in the data, so the seasonal anchor fits),
+    bounded so that a typical training part holds at least four times as many windows as the window is long."""
+    m = season_length if season_length and season_length > 1 else None
+    base = 30 if m is None else (min(3 * m, 30) if deseason else 3 * m)
+    want = max(base, 2 * horizon, 4)
     cap = max(1, (typical_train - horizon + 1) // 5)
     return int(min(want, cap))
 
@@ -125,11 +129,11 @@ def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: l
     fixed = n_prev if n_prev is not None else cfg.n_prev
     if fixed is None:
         typical = int(np.median(lengths - test))
-        w = auto_n_prev(season, typical, h)
+        ds = cfg.deseason != "none"
+        w = auto_n_prev(season, typical, h, ds)
         if typical - w - h + 1 < MIN_HOLDOUT_WINDOWS:  # the typical series cannot spare a hold-out
-            w = auto_n_prev(season, int(np.median(lengths)), h)
-        notes.append(f"--n-prev auto picked {w} steps"
-                     + (f" (3 seasons of {season})" if season and season > 1 and w == 3 * season else ""))
+            w = auto_n_prev(season, int(np.median(lengths)), h, ds)
+        notes.append(f"--n-prev auto picked {w} steps")
     else:
         w = int(fixed)
     hold = (test > 0) & (lengths - test - w - h + 1 >= MIN_HOLDOUT_WINDOWS)
@@ -189,12 +193,16 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
             "--strategy recursive cannot forecast past one step with --features (future feature values are "
             "unknown); use --strategy direct"
         )
-    season = cfg.season_length or season_length_for(panel.freq, panel.is_datetime)
+    season = resolve_season(panel, cfg)
+    if season and season > 1 and cfg.season_length is None and season_length_for(panel.freq, panel.is_datetime) is None:
+        notes.append(f"found a cycle of {season} steps in the autocorrelation; using it as the season "
+                     "(set --season-length to choose)")
     h_model = cfg.model_horizon
     if n_train is not None:  # a backtest fold: the origins are given, only the window is checked
         n_train = np.asarray(n_train, dtype=np.int64)
         if n_prev is None:
-            n_prev = cfg.n_prev if cfg.n_prev is not None else auto_n_prev(season, int(np.median(n_train)), h_model)
+            n_prev = (cfg.n_prev if cfg.n_prev is not None
+                      else auto_n_prev(season, int(np.median(n_train)), h_model, cfg.deseason != "none"))
         need = n_prev + h_model + 1
         ok = (n_train >= need) & (panel.lengths - n_train >= cfg.horizon)
         if not ok.any() or (panel.n_series == 1 and not ok.all()):
@@ -217,7 +225,9 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
             panel = panel.select(plan.keep)
     train_ends = panel.starts[:-1] + n_train
 
-    scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends)
+    phase = season_phase(panel.time, panel.freq, panel.is_datetime, season or 1)
+    scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends, phase=phase, m=season or 1,
+                                    log=cfg.transform, deseason=cfg.deseason != "none")
     cov_loc, cov_scale = np.zeros(0), np.ones(0)
     if panel.feature_names:
         sid = panel.series_index()
@@ -226,6 +236,19 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         cov_scale = np.where(cov_scale > 1e-12, cov_scale, 1.0)
     stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
     return _build(panel, cfg, stats, train_ends, notes)
+
+
+def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
+    """--season-length, else the frequency's (monthly 12, ...), else a clear cycle in the autocorrelation
+    of the longest series' first 90% (so the test part is not read) when the time has no calendar."""
+    if cfg.season_length is not None:
+        return cfg.season_length
+    season = season_length_for(panel.freq, panel.is_datetime)
+    if season is not None:
+        return season
+    s = int(np.argmax(panel.lengths))
+    lo, hi = int(panel.starts[s]), int(panel.starts[s + 1])
+    return detect_period(panel.values[lo:lo + int(0.9 * (hi - lo))])
 
 
 def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:
@@ -244,7 +267,8 @@ def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:
 def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray, notes: list[str]) -> Prepared:
     """Model inputs (N, I): scaled target, scaled features, calendar."""
     sid = panel.series_index()
-    target = stats.scaler.transform(panel.values, sid).astype(np.float32)
+    phase = season_phase(panel.time, panel.freq, panel.is_datetime, stats.season_length or 1)
+    target = stats.scaler.transform(panel.values, sid, phase).astype(np.float32)
     cols, names = [target[:, None]], [panel.target]
     if panel.feature_names:
         cols.append(((panel.covariates - stats.cov_loc) / stats.cov_scale).astype(np.float32))
@@ -257,7 +281,7 @@ def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray,
     inputs = np.concatenate(cols, axis=1).astype(np.float32)
     return Prepared(panel=panel, n_prev=stats.n_prev, season_length=stats.season_length, train_ends=train_ends,
                     scaler=stats.scaler, cov_loc=stats.cov_loc, cov_scale=stats.cov_scale, inputs=inputs,
-                    target=target, future=future, input_names=names, notes=notes)
+                    target=target, future=future, input_names=names, notes=notes, phase=phase)
 
 
 def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> Prepared:
@@ -272,7 +296,7 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
                             f"the model knows: {', '.join(stats.ids[:5])}{' ...' if len(stats.ids) > 5 else ''}")
     rows = np.array([where[i] for i in panel.ids], dtype=np.int64)
     sc = stats.scaler
-    scaler = Scaler(sc.kind, sc.loc[rows], sc.scale[rows])
+    scaler = sc.select(rows)
     lengths = panel.lengths
     if split:
         plan = plan_split(lengths, cfg, stats.season_length, list(panel.ids), n_prev=stats.n_prev)
@@ -292,12 +316,18 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
 
 
 def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> str:
-    """auto: anchor on seasonal naive when a season > 1 is known and fits in the window, else none.
-
-    Not "last" without a season: a network that never sees the absolute level cannot tell a sine's
-    crest from its middle, so its recursive forecasts drift away (seen on the sample sine)."""
+    """auto: last (the network forecasts a correction to the last value of the seasonally adjusted
+    series, ES-RNN's level normalisation; an untrained network is the M4 benchmark Naive2), except for a
+    one-step model on data without any season, which sees absolute values: a relative-only network
+    cannot tell a cycle's crest from its middle and drifts when fed its own forecasts (seen on the sine
+    before its cycle was detected)."""
     if cfg.window_norm == "auto":
-        return "season" if season and season > 1 and n_prev >= season else "none"
+        seasonal = bool(season and season > 1)
+        if not seasonal and cfg.model_horizon == 1:
+            return "none"
+        if seasonal and cfg.deseason == "none":
+            return "season" if n_prev >= season else "last"  # type: ignore[operator]
+        return "last"
     if cfg.window_norm == "season" and not (season and season > 1 and n_prev >= season):
         raise LstmcastError(f"--window-norm season needs a season longer than 1 that fits in --n-prev {n_prev} "
                             f"(season: {season}); set --season-length or use --window-norm last")
@@ -325,7 +355,8 @@ def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.nda
 
 def training_windows(prep: Prepared, h_model: int, val_size: float) -> tuple[np.ndarray, np.ndarray]:
     """Origins of training and validation windows: all targets inside each series' training part;
-    validation takes the last `val_size` of each series' windows (in time)."""
+    validation takes the last `val_size` of each series' windows (in time), and the h_model - 1 origins
+    before it are dropped (a gap, as TimeSeriesSplit(gap=...)) so no training target is a validation target."""
     starts = prep.series_starts
     origins = window_origins(starts, prep.train_ends, prep.n_prev, h_model, starts)
     if val_size <= 0:
@@ -333,9 +364,13 @@ def training_windows(prep: Prepared, h_model: int, val_size: float) -> tuple[np.
     sid = np.searchsorted(prep.panel.starts, origins, side="right") - 1
     n_win = np.bincount(sid, minlength=len(starts))
     n_val = np.where(n_win > 1, np.ceil(n_win * val_size), 0).astype(np.int64)
+    # A series with no room for a training window before the gap keeps all its windows for training.
+    n_val = np.where(n_win - n_val - (h_model - 1) >= 1, n_val, 0)
     first_val = prep.train_ends - h_model + 1 - n_val  # origins >= this are validation
     is_val = origins >= first_val[sid]
-    return origins[~is_val], origins[is_val]
+    # A training window's last target, origin + h_model - 1, must come before the first validation target.
+    in_gap = ~is_val & (n_val[sid] > 0) & (origins + h_model > first_val[sid])
+    return origins[~is_val & ~in_gap], origins[is_val]
 
 
 def _batches(n: int, size: int, perm: torch.Tensor | None) -> list[torch.Tensor | slice]:

@@ -68,10 +68,13 @@ def test_origins_never_see_the_future(sine_csv: Path) -> None:
         assert fold["origin_time"] == [origins[k]] and fold["train_end_time"] == [origins[k] - 1]
         assert fold["train_points"] == [origins[k]]
         assert info.fitted.prep.train_ends.tolist() == [origins[k]]
-        by_hand = Scaler("standard").fit(panel.values, panel.starts, np.array([origins[k]]))
-        np.testing.assert_allclose(info.fitted.prep.scaler.loc, by_hand.loc)
-        np.testing.assert_allclose(info.fitted.prep.scaler.scale, by_hand.scale)
-        np.testing.assert_allclose(by_hand.loc, panel.values[:origins[k]].mean())
+        prep = info.fitted.prep
+        by_hand = Scaler("standard").fit(panel.values[:origins[k]], np.array([0, origins[k]]), np.array([origins[k]]),
+                                         phase=prep.phase[:origins[k]], m=prep.season_length or 1, log="auto",
+                                         deseason=True)  # fitted on a copy that holds no later point at all
+        np.testing.assert_allclose(prep.scaler.loc, by_hand.loc)
+        np.testing.assert_allclose(prep.scaler.scale, by_hand.scale)
+        np.testing.assert_allclose(prep.scaler.season, by_hand.season)
 
     # changing everything from the first origin on must not change that fold's forecasts
     later = load_panel(sine_csv)
@@ -149,7 +152,9 @@ def test_multi_series_rows_and_scalers(long_csv: Path) -> None:
     for k, info in enumerate(seen):
         origins = panel.starts[1:] - 3 - (1 - k) * 3
         assert info.fitted.prep.train_ends.tolist() == origins.tolist()
-        by_hand = Scaler("standard").fit(panel.values, panel.starts, origins)
+        prep = info.fitted.prep
+        by_hand = Scaler("standard").fit(panel.values, panel.starts, origins, phase=prep.phase,
+                                         m=prep.season_length or 1, log="auto", deseason=True)
         np.testing.assert_allclose(info.fitted.prep.scaler.loc, by_hand.loc)
         np.testing.assert_allclose(info.fitted.prep.scaler.scale, by_hand.scale)
     for fold in res.metrics["per_fold"]:

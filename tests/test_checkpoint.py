@@ -67,3 +67,37 @@ def test_unknown_series_in_new_data(tmp_path: Path, long_csv: Path) -> None:
     other.write_text(long_csv.read_text().replace("s1,", "s9,"))
     with pytest.raises(LstmcastError, match=r"series 's9' was not in the training data"):
         load_checkpoint(tmp_path / "run").fitted(load_panel(other, id_column="store"))
+
+
+def test_final_model_is_refit_on_every_point(tmp_path: Path, daily_csv: Path) -> None:
+    cfg = tiny_config(column="sales", horizon=3, epochs=3)
+    result = train_run(daily_csv, cfg, tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run")
+    panel = load_panel(daily_csv, column="sales")
+    n = int(panel.lengths[0])
+    final = result.metrics["final_model"]
+    assert ckpt.refitted and final["refit"] and final["points"] == n
+    assert final["epochs"] == result.metrics["best_epoch"]  # the evaluation's budget
+    assert ckpt.payload["final"]["train_points"] == n and ckpt.data["n_train"][0] < n
+    # the hold-out scores come from the evaluation model, reloaded exactly
+    assert evaluate(ckpt.fitted(panel, split=True))[1]["model"] == result.metrics["model"]
+    # the forecast model's scaler saw every point; the evaluation model's only the training part
+    assert ckpt.stats.scaler.loc[0] != ckpt.eval_stats.scaler.loc[0]
+    assert not torch.equal(ckpt.payload["model"]["head.weight"], ckpt.payload["eval"]["model"]["head.weight"])
+    assert any("refit on all" in note for note in result.notes)
+
+
+def test_no_refit_keeps_the_evaluation_model(tmp_path: Path, daily_csv: Path) -> None:
+    cfg = tiny_config(column="sales", horizon=3, epochs=2, refit=False)
+    result = train_run(daily_csv, cfg, tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert not ckpt.refitted and not result.metrics["final_model"]["refit"] and "eval" not in ckpt.payload
+    assert result.metrics["final_model"]["points"] == ckpt.data["n_train"][0]
+
+
+def test_test_size_zero_fits_on_everything(tmp_path: Path, daily_csv: Path) -> None:
+    result = train_run(daily_csv, tiny_config(column="sales", test_size=0.0, val_size=0.0, epochs=2), tmp_path / "run")
+    assert result.metrics["holdout"] is False and result.metrics["test_points"] == 0
+    assert not (tmp_path / "run" / "test_predictions.csv").exists()
+    assert not result.metrics["final_model"]["refit"]  # nothing was held back, so nothing to refit
+    assert result.metrics["final_model"]["points"] == int(load_panel(daily_csv, column="sales").lengths[0])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -170,3 +171,56 @@ def test_hourly_times_round_trip_through_csv_and_plots(tmp_path: Path) -> None:
     fc = pd.read_csv(run / "forecast.csv")
     assert fc["timestamp"].iloc[0] == "2024-03-09 08:00:00" and fc["timestamp"].iloc[16] == "2024-03-10 00:00:00"
     assert invoke("plot", run).exit_code == 0
+
+
+def _yearly_and_monthly(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(3)
+    yearly = pd.DataFrame({"date": pd.date_range("1990-01-01", periods=30, freq="YS").strftime("%Y-%m-%d"),
+                           "value": 100 + 3 * np.arange(30) + rng.normal(0, 2, 30)})
+    t = np.arange(144)
+    monthly = pd.DataFrame({"date": pd.date_range("1949-01-01", periods=144, freq="MS").strftime("%Y-%m-%d"),
+                            "value": (100 + t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 2, 144)})
+    paths = tmp_path / "yearly.csv", tmp_path / "monthly.csv"
+    yearly.to_csv(paths[0], index=False)
+    monthly.to_csv(paths[1], index=False)
+    return paths
+
+
+@pytest.mark.parametrize("which, horizon, freq", [(0, 6, "YS"), (1, 18, "MS")])
+def test_short_series_train_and_forecast_with_auto_window(tmp_path: Path, which: int, horizon: int,
+                                                           freq: str) -> None:
+    data = _yearly_and_monthly(tmp_path)[which]
+    run = tmp_path / "run"
+    result = invoke("train", data, "--time-column", "date", "--column", "value", "--horizon", horizon, "--out", run,
+                    "--hidden", "8", "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    n = 30 if which == 0 else 144
+    assert metrics["holdout"] and metrics["test_points"] >= horizon  # the test part holds a whole horizon
+    assert metrics["final_model"]["refit"] and metrics["final_model"]["points"] == n
+    fc_path = tmp_path / "fc.csv"
+    result = invoke("predict", run, "--horizon", horizon, "--out", fc_path)
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(fc_path)
+    src = pd.read_csv(data)
+    want = pd.date_range(src["date"].iloc[-1], periods=horizon + 1, freq=freq)[1:].strftime("%Y-%m-%d")
+    assert fc["date"].tolist() == want.tolist() and fc["forecast"].notna().all()
+    # a forecast on the series' own scale, not a collapse to zero or an explosion
+    assert src["value"].min() * 0.5 < fc["forecast"].mean() < src["value"].max() * 1.5
+
+
+def test_series_too_short_for_a_holdout_still_forecasts(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.csv"
+    pd.DataFrame({"date": pd.date_range("2000-01-01", periods=12, freq="YS").strftime("%Y-%m-%d"),
+                  "value": np.arange(12.0) + 5}).to_csv(data, index=False)
+    run = tmp_path / "run"
+    result = invoke("train", data, "--horizon", "6", "--out", run, "--hidden", "8", "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert "no hold-out score was possible" in result.output
+    assert not (run / "test_predictions.csv").exists()
+    result = invoke("predict", run)
+    assert result.exit_code == 2 and "has no held-out test part" in result.output
+    result = invoke("predict", run, "--horizon", "6")
+    assert result.exit_code == 0, result.output
+    result = invoke("plot", run)
+    assert result.exit_code == 0, result.output

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -7,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lstmcast.data import load_panel, panel_from_frame
+from lstmcast.data import load_panel, panel_from_frame, refill_training
 from lstmcast.errors import LstmcastError
 from lstmcast.forecast import predict_at
-from lstmcast.run import evaluate
+from lstmcast.run import _audit, evaluate
 from lstmcast.scaling import Scaler
 from lstmcast.train import EpochInfo, fit, prepare, training_windows
 from tests.conftest import tiny_config
@@ -52,8 +53,23 @@ def test_training_windows_stay_in_training_part(long_csv: Path) -> None:
         assert tr[sid_tr == s].max() < va[sid_va == s].min()
 
 
+def test_validation_targets_are_not_training_targets(long_csv: Path) -> None:
+    """At H=12 the training windows stop 11 origins before the first validation window (a gap), so no
+    target is both trained on and validated on; every series keeps both kinds of window."""
+    cfg = tiny_config(horizon=12, val_size=0.2)
+    prep = prepare(load_panel(long_csv, id_column="store"), cfg)
+    tr, va = training_windows(prep, 12, 0.2)
+    steps = np.arange(12)
+    t_tr, t_va = np.unique(tr[:, None] + steps), np.unique(va[:, None] + steps)
+    assert np.intersect1d(t_tr, t_va).size == 0
+    for s in range(3):
+        lo, hi = prep.panel.starts[s], prep.panel.starts[s + 1]
+        in_tr, in_va = t_tr[(t_tr >= lo) & (t_tr < hi)], t_va[(t_va >= lo) & (t_va < hi)]
+        assert in_tr.size and in_va.size and in_tr.max() < in_va.min()
+
+
 def test_short_run_lowers_the_loss(sine_csv: Path) -> None:
-    fitted = fit(load_panel(sine_csv), tiny_config(epochs=8, optimizer="adam"))
+    fitted = fit(load_panel(sine_csv), tiny_config(epochs=8, optimizer="adam", deseason="none"))
     losses = [h["train_loss"] for h in fitted.history]
     assert losses[-1] < 0.5 * losses[0]
 
@@ -78,6 +94,39 @@ def test_every_test_point_is_a_target(sine_csv: Path) -> None:
     # the naive baseline is the previous actual value
     prev = fitted.prep.panel.values[fitted.prep.train_ends[0] - 1:-1]
     assert metrics["naive"]["mae"] == pytest.approx(np.mean(np.abs(df["actual"] - prev)))
+
+
+def test_imputed_test_points_are_not_scored() -> None:
+    """One of the 10 test values is missing (filled for the inputs): metrics cover the other 9, the
+    predictions file shows no actual there, and the naive MAE is over the 9 observed targets only."""
+    t = np.arange(100)
+    y = np.sin(2 * np.pi * t / 20) + 0.01 * t
+    y[95] = np.nan
+    fitted = fit(panel_from_frame(pd.DataFrame({"t": t, "y": y}), fill="interpolate"), tiny_config(epochs=1))
+    df, m = evaluate(fitted)
+    assert fitted.prep.train_ends.tolist() == [90]
+    assert m["test_points"] == 10 and m["scored_points"] == 9
+    assert df["actual"].isna().tolist() == [i == 95 for i in range(90, 100)]
+    v = fitted.prep.panel.values
+    scored = np.array([i for i in range(90, 100) if i != 95])
+    assert m["naive"]["mae"] == pytest.approx(np.mean(np.abs(v[scored] - v[scored - 1])))
+
+
+def test_leakage_audit_checks_how_gaps_were_filled() -> None:
+    """A gap across the split: filled over the whole series it reads the test part, and the audit says
+    so; re-filled with refill_training after the split it does not."""
+    t = np.arange(100)
+    y = np.sin(2 * np.pi * t / 20)
+    y[87:93] = np.nan  # the split is at 90
+    panel = panel_from_frame(pd.DataFrame({"t": t, "y": y}), fill="interpolate")
+    fitted = fit(panel, tiny_config(epochs=1, fill="interpolate"))
+    prep = fitted.prep
+    prep.panel = replace(prep.panel, values=panel.values.copy())  # as loaded: one line through the gap
+    assert "may read a later value" in _audit(fitted)["fill_note"]
+    prep.panel = replace(prep.panel, values=refill_training(panel.values, panel.observed, panel.starts,
+                                                            prep.train_ends, "interpolate"))
+    note = _audit(fitted)["fill_note"]
+    assert "training points read training observations only" in note and "later" not in note
 
 
 def test_too_short_series_says_the_minimum(sine_csv: Path) -> None:
@@ -136,7 +185,8 @@ def test_direct_and_recursive_shapes(sine_csv: Path) -> None:
 def test_multi_series_scaled_on_their_own(long_csv: Path) -> None:
     fitted = fit(load_panel(long_csv, id_column="store"), tiny_config(epochs=1))
     sc = fitted.prep.scaler
-    assert sc.loc[0] == pytest.approx(100, abs=2) and sc.loc[1] == pytest.approx(5, abs=0.5)
+    assert sc.log.tolist() == [True, True, False]  # positive series are modelled in logs, each on its own level
+    assert np.exp(sc.loc[0]) == pytest.approx(100, abs=2) and np.exp(sc.loc[1]) == pytest.approx(5, abs=0.5)
     df, m = evaluate(fitted)
     assert set(df["store"]) == {"s0", "s1", "s2"} and m["series"] == 3
 

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lstmcast.data import future_times, season_phase
+from lstmcast.scaling import Scaler, detect_period, season_test, seasonal_indices
+
+
+def _seasonal(n: int, m: int, seed: int = 0, growth: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    pattern = np.sin(2 * np.pi * t / m) + 0.5 * np.cos(4 * np.pi * t / m)
+    return (10.0 + growth * t) * np.exp(0.2 * pattern + rng.normal(0, 0.01, n))
+
+
+def test_log_and_season_round_trip() -> None:
+    y = np.concatenate([_seasonal(60, 12, growth=0.5), -5.0 + np.arange(40.0)])  # positive, then not positive
+    starts = np.array([0, 60, 100])
+    phase = np.concatenate([np.arange(60) % 12, np.arange(40) % 12])
+    sc = Scaler("standard").fit(y, starts, np.array([48, 90]), phase=phase, m=12, log="auto", deseason=True)
+    assert sc.log.tolist() == [True, False]
+    sid = np.repeat([0, 1], [60, 40])
+    np.testing.assert_allclose(sc.inverse_transform(sc.transform(y, sid, phase), sid, phase), y, rtol=1e-12)
+    back = Scaler.from_dict(sc.to_dict())
+    np.testing.assert_allclose(back.transform(y, sid, phase), sc.transform(y, sid, phase))
+    np.testing.assert_allclose(back.select(np.array([1])).season, sc.season[1:])
+
+
+def test_seasonal_indices_recover_the_pattern_from_training_points_only() -> None:
+    m, n = 4, 80
+    pattern = np.array([3.0, -1.0, 0.5, -2.5])
+    y = 50.0 + 0.1 * np.arange(n) + pattern[np.arange(n) % m]
+    starts, ends = np.array([0, n]), np.array([60])
+    idx = seasonal_indices(y, starts, ends, np.arange(n), m)
+    np.testing.assert_allclose(idx[0], pattern, atol=1e-9)
+    later = y.copy()
+    later[60:] += 1000.0 * np.arange(20)  # the test part may be anything
+    np.testing.assert_allclose(seasonal_indices(later, starts, ends, np.arange(n), m), idx)
+
+
+def test_season_test_and_period_detection() -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=120)
+    y = np.concatenate([_seasonal(120, 12), noise])
+    starts = np.array([0, 120, 240])
+    assert season_test(y, starts, np.array([120, 240]), 12).tolist() == [True, False]
+    assert seasonal_indices(y, starts, np.array([120, 240]), np.arange(240) % 12, 12)[1].tolist() == [0.0] * 12
+    t = np.arange(400)
+    assert detect_period(np.sin(2 * np.pi * t / 80) + rng.normal(0, 0.05, 400)) == 80
+    assert detect_period(noise) is None
+    assert detect_period(np.arange(50.0)) is None  # a trend is not a cycle
+
+
+def test_season_phase_follows_the_calendar_into_the_future() -> None:
+    months = pd.date_range("2020-03-01", periods=30, freq="MS").to_numpy()
+    phase = season_phase(months, "MS", True, 12)
+    assert phase[:3].tolist() == [2, 3, 4]  # March is position 2 of the year wherever the series starts
+    fut = future_times(months[-1], 5, "MS", True)
+    np.testing.assert_array_equal(season_phase(fut, "MS", True, 12), (phase[-1] + 1 + np.arange(5)) % 12)
+    hours = pd.date_range("2024-01-01 05:00", periods=50, freq="h").to_numpy()
+    assert season_phase(hours, "h", True, 24)[:2].tolist() == [5, 6]
+    assert season_phase(np.arange(10.0) * 2, "2", False, 4).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
