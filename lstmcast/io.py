@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,11 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .errors import LstmcastError
 
-__all__ = ["atomic_path", "write_csv", "write_json", "ensure_dir"]
+__all__ = ["atomic_path", "write_csv", "write_json", "jsonable", "ensure_dir"]
 
 
 def ensure_dir(path: Path) -> Path:
@@ -53,14 +55,30 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
 
 
 def write_json(obj: Any, path: Path) -> Path:
-    """Write `obj` as indented JSON atomically."""
+    """Write `obj` as indented strict JSON atomically: NaN and infinities become null (JSON has neither)."""
+    text = json.dumps(jsonable(obj), indent=2, default=_json_default, allow_nan=False)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+        tmp.write_text(text + "\n")
     return Path(path)
 
 
+def jsonable(obj: Any) -> Any:
+    """NumPy values to plain Python, recursively; NaN and infinities to None; dict keys to str."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def _json_default(o: Any) -> Any:
-    """Turn NumPy scalars and arrays into plain JSON values."""
+    """Turn other objects with a tolist() (torch tensors, pandas arrays) into plain JSON values."""
     if hasattr(o, "tolist"):
-        return o.tolist()
+        return jsonable(o.tolist())
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -13,11 +13,11 @@ import pandas as pd
 from .baselines import baseline_forecasts
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Panel, file_fingerprint, load_panel
+from .data import Panel, file_fingerprint, load_panel, refill_training
 from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
 from .io import ensure_dir, write_csv, write_json
-from .metrics import mase, point_metrics, probabilistic_metrics
+from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .train import EpochInfo, Fitted, fit, refit
 from .windows import window_origins
 
@@ -53,7 +53,8 @@ def mase_scales(panel: Panel, train_ends: np.ndarray, m: int) -> np.ndarray:
 
 def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Forecast every test origin (each test point for one step; rolling origins for H steps) and score
-    the model against naive baselines on the very same targets, on the original scale."""
+    the model against naive baselines on the very same targets, on the original scale. A target the file
+    did not have (filled in) is never scored: it reads as NaN in the actuals."""
     prep, cfg = fitted.prep, fitted.config
     panel, h = prep.panel, cfg.horizon
     starts = panel.starts[:-1]
@@ -62,14 +63,14 @@ def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str
     point, q = predict_at(fitted, origins, h, samples=samples, seed=cfg.seed)
     steps = np.arange(h)
     tidx = origins[:, None] + steps  # (K, H) index of each target
-    actual = panel.values[tidx]
+    actual = mask_unobserved(panel.values[tidx], panel.observed[tidx])
     m = prep.season_length or 1
     base = baseline_forecasts(panel.values, starts[sid], origins, h, m)
     scale = mase_scales(panel, prep.train_ends, m)[sid]
     metrics: dict[str, Any] = {
         "horizon": h, "strategy": cfg.resolved_strategy, "model_horizon": cfg.model_horizon, "n_prev": prep.n_prev,
         "season_length": prep.season_length, "mase_lag": m, "test_forecasts": int(len(origins)),
-        "test_points": int(tidx.size), "series": panel.n_series,
+        "test_points": int(tidx.size), "scored_points": int(np.isfinite(actual).sum()), "series": panel.n_series,
     }
     names = {"model": point, "naive": base["naive"]}
     if prep.season_length and prep.season_length > 1:
@@ -77,8 +78,16 @@ def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str
     for name, pred in names.items():
         metrics[name] = {**point_metrics(actual, pred), "mase": mase(actual, pred, scale)}
     if q is not None:
-        metrics["model"].update(probabilistic_metrics(actual, q, report_levels(fitted)))
-    metrics["diagnostics"] = diagnostics(point, base["naive"], actual)
+        # One pass of a gaussian model gives exact Normal quantiles (an affine unscaling keeps them Normal, a
+        # log does not): score those with the closed-form CRPS; sampled paths with the quantile grid.
+        log = np.asarray(getattr(prep.scaler, "log", np.zeros(panel.n_series, bool)), dtype=bool)
+        gaussian = (fitted.loss.name == "gaussian" and h <= cfg.model_horizon) & ~log[sid][:, None]
+        metrics["model"].update(probabilistic_metrics(actual, q, report_levels(fitted), gaussian=gaussian))
+        metrics["crps_method"] = "closed form of the Normal" if gaussian.all() else (
+            "quantile grid: 2 x pinball integrated over levels (0, 1), linear between the reported quantiles, "
+            "exponential tails" + ("; closed form where Normal" if gaussian.any() else ""))
+    ok = np.isfinite(actual)
+    metrics["diagnostics"] = diagnostics(point[ok], base["naive"][ok], actual[ok])
     metrics["leakage_audit"] = _audit(fitted)
     df = frame_from_forecasts(
         fitted, np.repeat(sid, h), np.tile(steps + 1, len(origins)), panel.time[tidx].reshape(-1),
@@ -126,8 +135,16 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
         "calendar": "fixed sin/cos of the timestamps; nothing fitted" if prep.future.shape[1] else "not used",
         "fill": cfg.fill or "not used (missing values are an error)",
     }
-    if cfg.fill == "interpolate":
-        audit["fill_note"] = "interpolation reads the next observed value, which may lie in the test part"
+    if cfg.fill in ("interpolate", "ffill", "zero") and not panel.observed.all():
+        # Check rather than assume: the values must be what a fill knowing the split gives.
+        try:
+            causal = np.array_equal(refill_training(panel.values, panel.observed, panel.starts, ends, cfg.fill), panel.values)
+        except LstmcastError:
+            causal = False
+        audit["fill_note"] = (f"{int((~panel.observed).sum())} filled points, never scored as actuals; " + (
+            "training points read training observations only, test points carry the last observation forward"
+            if causal else "filled over the whole series at load time, so a filled point may read a later value, "
+            "in the test part too"))
     if panel.feature_names:
         audit["features_scaler"] = {"fitted_on": "training points of all series", **seen}
     return audit

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
-from .data import Panel, season_length_for, season_phase
+from .data import Panel, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
@@ -224,6 +224,9 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         if not plan.keep.all():
             panel = panel.select(plan.keep)
     train_ends = panel.starts[:-1] + n_train
+    if cfg.fill is not None and not panel.observed.all():  # re-impute so training points read no test value
+        panel = replace(panel, values=refill_training(panel.values, panel.observed, panel.starts, train_ends,
+                                                      cfg.fill, panel.ids))
 
     phase = season_phase(panel.time, panel.freq, panel.is_datetime, season or 1)
     scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends, phase=phase, m=season or 1,
@@ -312,7 +315,11 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
         raise LstmcastError(f"{name} has {int(lengths[i])} points; this model's --n-prev {stats.n_prev} needs at "
                             f"least {need}")
     local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale)
-    return _build(panel, cfg, local, panel.starts[:-1] + n_train, list(panel.notes))
+    train_ends = panel.starts[:-1] + n_train
+    if cfg.fill is not None and not panel.observed.all():
+        panel = replace(panel, values=refill_training(panel.values, panel.observed, panel.starts, train_ends,
+                                                      cfg.fill, panel.ids))
+    return _build(panel, cfg, local, train_ends, list(panel.notes))
 
 
 def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> str:

@@ -12,7 +12,7 @@ import torch
 import lstmcast.backtest as bt
 from lstmcast.backtest import BacktestResult, FoldInfo, backtest, backtest_run, fold_origins
 from lstmcast.config import TrainConfig
-from lstmcast.data import Panel, load_panel
+from lstmcast.data import Panel, load_panel, panel_from_frame
 from lstmcast.errors import LstmcastError
 from lstmcast.forecast import predict_at
 from lstmcast.scaling import Scaler
@@ -244,3 +244,18 @@ def test_short_series_are_skipped_with_a_note(long_csv: Path, tmp_path: Path) ->
                    horizon=3, folds=2)
     assert res.metrics["series"] == ["s0", "s1"] and set(res.forecasts["store"]) == {"s0", "s1"}
     assert any("skipped 1 series whose first training part is shorter than 14 points (m): s2" in n for n in res.notes)
+
+
+def test_filled_targets_are_not_scored_and_baselines_stay_causal() -> None:
+    """y[155] is missing: as fold 0's last target it is not scored, and fold 1 (origin 156) forecasts
+    naive from y[154] carried forward, not from a line drawn to its own first target y[156]."""
+    t = np.arange(161)
+    y = np.sin(2 * np.pi * t / 20) + 0.01 * t
+    y[155] = np.nan
+    panel = panel_from_frame(pd.DataFrame({"t": t, "y": y}), fill="interpolate")
+    res = backtest(panel, one(fill="interpolate"), horizon=5, folds=2, retrain="never")
+    df = res.forecasts
+    assert df["actual"].isna().tolist() == [ti == 155 for ti in df["t"]]
+    np.testing.assert_allclose(df.loc[df["fold"] == 1, "naive"], y[154])
+    fold0 = res.metrics["per_fold"][0]["metrics"]["naive"]
+    assert fold0["mae"] == pytest.approx(np.mean(np.abs(y[151:155] - y[150])))

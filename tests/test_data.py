@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcast.data import (future_times, generate_sine, load_panel, season_length_for, split_points)
+from lstmcast.data import (future_times, generate_sine, load_panel, panel_from_frame, refill_training,
+                           season_length_for, split_points)
 from lstmcast.errors import LstmcastError
 
 
@@ -123,3 +124,46 @@ def test_season_length_from_frequency(freq: str, season: int) -> None:
 def test_text_in_the_only_value_column_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(LstmcastError, match=r"column 'y' is not numeric: line 3 has 'x'"):
         load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-02,x\n"))
+
+
+def test_observed_marks_the_points_the_file_had(tmp_path: Path) -> None:
+    p = write(tmp_path, "s,t,y\na,0,1\na,1,\na,2,3\nb,0,\nb,1,5\nb,2,6\n")
+    panel = load_panel(p, id_column="s", fill="interpolate")
+    assert panel.observed.tolist() == [True, False, True, False, True, True]
+    assert panel.values.tolist() == [1, 2, 3, 5, 5, 6]  # interior linear, a leading gap takes the first value
+    assert panel.select(np.array([False, True])).observed.tolist() == [False, True, True]
+    assert load_panel(p, id_column="s", fill="drop").observed.all()
+    assert load_panel(write(tmp_path, "t,y\n0,1\n1,2\n"), "y").observed.tolist() == [True, True]
+
+
+def test_refill_training_never_reads_the_test_part() -> None:
+    """A gap straddling the split: the training part's filled values do not move when the test part
+    changes (load-time interpolation drew a line to the first test value), and the test part carries
+    the last observation forward, so no model input reads a later target."""
+    def frame(first_test: float) -> pd.DataFrame:
+        y = [0.0, 1.0, 2.0, np.nan, np.nan, np.nan, first_test, 7.0, np.nan, 9.0]
+        return pd.DataFrame({"t": np.arange(10), "y": y})
+
+    starts, train_ends = np.array([0, 10]), np.array([5])
+    filled = {}
+    for first_test in (6.0, 600.0):
+        panel = panel_from_frame(frame(first_test), fill="interpolate")
+        filled[first_test] = refill_training(panel.values, panel.observed, panel.starts, train_ends, "interpolate")
+    np.testing.assert_array_equal(filled[6.0][:5], [0, 1, 2, 2, 2])
+    np.testing.assert_array_equal(filled[600.0][:5], filled[6.0][:5])
+    np.testing.assert_array_equal(filled[6.0][5:], [2, 6, 7, 7, 9])
+    # interior training gaps are still interpolated, leading ones take the first training value
+    v = np.array([np.nan, 4.0, np.nan, 8.0, 1.0, np.nan, np.nan, 5.0])
+    out = refill_training(v, ~np.isnan(v), np.array([0, 4, 8]), np.array([4, 7]), "interpolate")
+    np.testing.assert_array_equal(out, [4, 4, 6, 8, 1, 1, 1, 5])
+    np.testing.assert_array_equal(refill_training(v, ~np.isnan(v), np.array([0, 4, 8]), np.array([4, 7]), "ffill"),
+                                  [4, 4, 4, 8, 1, 1, 1, 5])
+    np.testing.assert_array_equal(refill_training(v, ~np.isnan(v), np.array([0, 4, 8]), np.array([4, 7]), "zero"),
+                                  [0, 4, 0, 8, 1, 0, 0, 5])
+
+
+def test_refill_training_needs_one_training_observation() -> None:
+    v = np.array([1.0, 2.0, np.nan, np.nan, 5.0])
+    with pytest.raises(LstmcastError, match=r"series 2 has no observed value in its 2 training points; its gaps "
+                                            r"cannot be filled from the past; use --fill drop or a smaller --test-size"):
+        refill_training(v, ~np.isnan(v), np.array([0, 2, 5]), np.array([2, 4]), "interpolate")

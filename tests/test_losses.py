@@ -1,6 +1,8 @@
 """Losses: values by hand, monotone quantile link, Gaussian NLL/quantiles vs torch.distributions, sampling."""
 
 import json
+import math
+from statistics import NormalDist
 
 import pytest
 import torch
@@ -82,14 +84,17 @@ def test_point_picks_median_or_mean() -> None:
     assert make_loss("mse").point(torch.tensor([[[4.0]]])).tolist() == [[4.0]]
 
 
-def test_quantile_levels_interpolate_and_clamp() -> None:
-    """Own levels .1/.5/.9 -> values 0/1/3; 0.3 -> 0.5, 0.7 -> 2, outside the range clamps."""
+def test_quantile_levels_interpolate_and_extrapolate() -> None:
+    """Own levels .1/.5/.9 -> values 0/1/3; 0.3 -> 0.5, 0.7 -> 2; outside, exponential tails through the
+    two outermost knots: Q(.05) = 0 + (1-0)/ln5 * ln(.5), Q(.95) = 3 - (3-1)/ln5 * ln(.5)."""
     loss = make_loss("quantile", (0.1, 0.5, 0.9))
-    p = torch.tensor([[[0.0, 1.0, 3.0]], [[10.0, 20.0, 30.0]]])
+    p = torch.tensor([[[0.0, 1.0, 3.0]], [[10.0, 20.0, 30.0]]], dtype=torch.float64)
     out = loss.quantiles(p, [0.05, 0.1, 0.3, 0.5, 0.7, 0.95])
     assert out.shape == (2, 1, 6)
-    torch.testing.assert_close(out[0, 0], torch.tensor([0.0, 0.0, 0.5, 1.0, 2.0, 3.0]))
-    torch.testing.assert_close(out[1, 0], torch.tensor([10.0, 10.0, 15.0, 20.0, 25.0, 30.0]))
+    lo, hi = math.log(0.5) / math.log(5), -2 * math.log(0.5) / math.log(5)
+    expect = torch.tensor([[lo, 0.0, 0.5, 1.0, 2.0, 3.0 + hi], [10 + 10 * lo, 10.0, 15.0, 20.0, 25.0, 30 + 5 * hi]],
+                          dtype=torch.float64)
+    torch.testing.assert_close(out[:, 0], expect)
 
 
 def test_gaussian_quantiles_match_icdf() -> None:
@@ -136,17 +141,37 @@ def test_gaussian_samples_match_params() -> None:
     assert ((s.std(0) - scale).abs() <= 0.03 * scale).all()
 
 
-def test_quantile_samples_stay_in_range_and_hit_median() -> None:
-    """Samples are clamped to [lowest, highest] quantile; u=0.5 maps to the median so the sample median is close."""
+def test_quantile_samples_pass_the_outer_levels_and_hit_median() -> None:
+    """About 10% of draws fall below the lowest and above the highest quantile; u=0.5 maps to the median."""
     loss = make_loss("quantile", (0.1, 0.5, 0.9))
     params = torch.tensor([[[0.0, 1.0, 3.0], [-5.0, -4.0, 0.0]]], dtype=torch.float64)
     s = loss.sample(params, 20000, torch.Generator().manual_seed(4))
-    assert (s >= params[..., 0]).all() and (s <= params[..., 2]).all()
+    below = (s < params[..., 0]).double().mean(0)
+    above = (s > params[..., 2]).double().mean(0)
+    # binomial standard error sqrt(.09/20000) = 0.002: 0.015 is 7 of them
+    torch.testing.assert_close(below, torch.full_like(below, 0.1), atol=0.015, rtol=0.0)
+    torch.testing.assert_close(above, torch.full_like(above, 0.1), atol=0.015, rtol=0.0)
     # Width of the 0.4..0.6 band at the median is ~0.5 (row 0) and ~1 (row 1); 0.05 is far tighter
     # than that and still ~10 standard errors of the sample median.
     torch.testing.assert_close(s.median(0).values, params[..., 1], atol=0.05, rtol=0.0)
     again = loss.sample(params, 20000, torch.Generator().manual_seed(4))
     assert torch.equal(s, again)
+    assert torch.isfinite(loss.sample(params, 200000, torch.Generator().manual_seed(5))).all()
+
+
+def test_perfect_quantile_model_samples_cover_80_percent() -> None:
+    """Exact N(0,1) quantiles at .1/.5/.9: the draws' 10%/90% points are -+1.2816 and their 80% band
+    covers 78-82% of fresh N(0,1) draws (sampling only between the outer levels covered ~64%)."""
+    levels = (0.1, 0.5, 0.9)
+    loss = make_loss("quantile", levels)
+    params = torch.tensor([[[NormalDist().inv_cdf(q) for q in levels]]], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    s = loss.sample(params, 100000, gen)[:, 0, 0]
+    lo, hi = torch.quantile(s, torch.tensor([0.1, 0.9], dtype=torch.float64)).tolist()
+    # standard error of the sample 10% point here is ~0.01 (density 0.126 just below it)
+    assert lo == pytest.approx(-1.2816, abs=0.04) and hi == pytest.approx(1.2816, abs=0.04)
+    y = torch.randn(100000, generator=gen, dtype=torch.float64)
+    assert 0.78 <= ((y >= lo) & (y <= hi)).double().mean().item() <= 0.82
 
 
 def test_make_loss_unknown_name_lists_valid() -> None:
