@@ -158,18 +158,21 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("fill", str | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
     ("freq", str | None, None, "Pandas frequency (h, D, W, MS, ...) when it cannot be inferred."),
     ("season_length", int | None, None, "Season length (default from the frequency: hourly 24, daily 7, weekly 52, "
-                                        "monthly 12, quarterly 4, yearly 1)."),
-    ("n_prev", str, "auto", "Input window length, or auto: 3 seasons (30 steps when there is no season, as for "
-                            "the sine), at most a fifth of the training part."),
+                                        "monthly 12, quarterly 4, yearly 1; without a calendar, a clear cycle in "
+                                        "the autocorrelation)."),
+    ("n_prev", str, "auto", "Input window length, or auto: 30 steps or three seasons if shorter, at least twice "
+                            "the horizon, at most a fifth of the median training part."),
     ("test_size", float, 0.1, "Fraction of each series' last points held out as test, at least one --horizon; "
                               "0: no hold-out. Series too short to spare one train on all points, unscored."),
     ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
     ("refit", bool, True, "After scoring on the hold-out, refit on every point for the forecast model, for the "
                           "evaluation's best number of epochs; --no-refit forecasts with the evaluation model."),
     ("cell", str, "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
-    ("hidden", int, 300, "Hidden units per layer."),
+    ("hidden", int, 64, "Hidden units per layer (the tutorial's 300 is no more accurate on real series, and "
+                        "slower)."),
     ("layers", int, 1, "Stacked recurrent layers."),
     ("dropout", float, 0.0, "Dropout between stacked layers, [0, 1)."),
+    ("ensemble", int, 5, "Networks trained from seeds seed, seed+1, ...; the forecast is their median."),
     ("loss", str, "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
     ("quantiles", str, "0.1,0.5,0.9", "Quantile levels for --loss quantile."),
     ("epochs", int | None, None, "Training epochs (default 15, more on short series so that training takes at "
@@ -179,10 +182,16 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("lr", float, 1e-3, "Learning rate."),
     ("optimizer", str, "rmsprop", "rmsprop or adam."),
     ("scaler", str, "standard", "standard, minmax or none; fitted per series on training points only."),
+    ("transform", str, "auto", "auto: model the log of every series whose training points are all positive (a "
+                               "season that grows with the level becomes a fixed pattern); none: raw values."),
+    ("deseason", str, "auto", "auto: remove each series' seasonal indices (classical decomposition of the training "
+                              "part, kept only when the lag-season autocorrelation is significant) before the "
+                              "network sees it; none: leave the season in."),
     ("window_norm", str, "auto", "The network sees each window relative to its last value (or mean) and forecasts "
                                  "a correction to an anchor: last (the last value), mean, season (the seasonal naive "
-                                 "forecast), none (absolute scaled values); auto: season when a season fits in the "
-                                 "window, else last."),
+                                 "forecast), none (absolute scaled values); auto: last, except none for a one-step "
+                                 "model of a series without any season, and season when --deseason none leaves a "
+                                 "season in that fits in the window."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
     ("device", str, "auto", "auto, cpu or cuda."),

@@ -43,10 +43,11 @@ class TrainConfig:
     refit: bool = True  # after the hold-out evaluation, refit on every point for the forecast model
     # model
     cell: str = "lstm"
-    hidden: int = 300
+    hidden: int = 64
     layers: int = 1
     dropout: float = 0.0
     loss: str = "mse"
+    ensemble: int = 5  # networks trained from seeds seed..seed+K-1; forecasts are their median
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     # optimisation
     epochs: int | None = None  # None: 15, more on short series (see epochs_for)
@@ -110,6 +111,7 @@ class TrainConfig:
         _at_least("--horizon", self.horizon, 1)
         _at_least("--hidden", self.hidden, 1)
         _at_least("--layers", self.layers, 1)
+        _at_least("--ensemble", self.ensemble, 1)
         if self.epochs is not None:
             _at_least("--epochs", self.epochs, 1)
         if self.batch_size is not None:

@@ -7,7 +7,7 @@ from torch import nn
 
 from .cells import build_recurrent
 
-__all__ = ["Forecaster"]
+__all__ = ["Forecaster", "Ensemble"]
 
 
 class Forecaster(nn.Module):
@@ -49,3 +49,19 @@ class Forecaster(nn.Module):
         if self.relative:
             raw = raw + anchor * self.level_mask  # (B, H, K): shift location outputs back
         return raw
+
+
+class Ensemble(nn.Module):
+    """K Forecasters trained from different seeds; the output is their element-wise median (N-BEATS
+    and the M4 winners' ensembling: the median of a few networks varies far less than any one)."""
+
+    def __init__(self, members: list[Forecaster]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.horizon, self.n_outputs, self.n_future = first.horizon, first.n_outputs, first.n_future
+        self.relative, self.level, self.season = first.relative, first.level, first.season
+
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        outs = torch.stack([m(x, future) for m in self.members])  # (K, B, H, P)
+        return outs.median(dim=0).values if len(self.members) > 2 else outs.mean(dim=0)

@@ -150,6 +150,13 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
     return audit
 
 
+def _epochs_text(epochs: list[int]) -> str:
+    """'12', or '8-15 over 5 networks' for an ensemble."""
+    if len(set(epochs)) <= 1:
+        return str(max(1, epochs[0])) if epochs else "0"
+    return f"{max(1, min(epochs))}-{max(epochs)} over {len(epochs)} networks"
+
+
 def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"])
 
@@ -183,14 +190,13 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     validated = any(h["val_loss"] is not None for h in fitted.history)
     if cfg.refit and (holdout or validated) and not fitted.interrupted:
         n_all = int(panel.lengths.sum())
-        stage(f"Final model: refit on all {n_all} points for {max(1, fitted.best_epoch)} epochs "
-              "(the evaluation's best)")
+        stage(f"Final model: refit on all {n_all} points for the evaluation's best number of epochs "
+              f"({_epochs_text(fitted.best_epochs)})")
         final = refit(fitted, panel, on_epoch, on_start)
+        what = ("the evaluation model's best" if holdout else "the best on the validation windows")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
-                     f"{len(final.history)} epochs (the evaluation model's best epoch); the scores are the "
-                     "evaluation model's on the held-out part" if holdout else
-                     f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
-                     f"{len(final.history)} epochs (the best epoch on the validation windows)")
+                     f"{_epochs_text(fitted.best_epochs)} epochs ({what})"
+                     + ("; the scores are the evaluation model's on the held-out part" if holdout else ""))
     elif not cfg.refit and holdout:
         notes.append("--no-refit: the forecast model is the evaluation model, which never saw the test part")
     interrupted = fitted.interrupted or final.interrupted
@@ -198,7 +204,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                     "interrupted": interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
                     "final_model": {"refit": final is not fitted,
                                     "points": int((final.prep.train_ends - final.prep.series_starts).sum()),
-                                    "epochs": len(final.history)},
+                                    "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
     info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}
     paths = {

@@ -19,7 +19,7 @@ from .data import Panel, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
-from .model import Forecaster
+from .model import Ensemble, Forecaster
 from .scaling import Scaler, detect_period
 from .windows import gather_windows, window_origins
 
@@ -79,6 +79,7 @@ class Fitted:
     device: torch.device
     batch_size: int = 0
     epochs: int = 0
+    best_epochs: list[int] = field(default_factory=list)  # each ensemble member's
 
 
 def resolve_device(name: str) -> torch.device:
@@ -342,13 +343,19 @@ def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> st
 
 
 def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, season: int | None = None,
-                n_prev: int = 0) -> Forecaster:
-    """The network a config describes (used for training and to rebuild from a checkpoint)."""
+                n_prev: int = 0, members: int | None = None) -> Forecaster | Ensemble:
+    """The network a config describes (used for training and to rebuild from a checkpoint): one
+    Forecaster, or an Ensemble of cfg.ensemble of them."""
     norm = resolve_window_norm(cfg, season, n_prev)
     level = loss.level_outputs() if norm != "none" else None
-    return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
-                      horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
-                      level=norm, season=season or 1)
+
+    def one() -> Forecaster:
+        return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
+                          horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
+                          level=norm, season=season or 1)
+
+    k = cfg.ensemble if members is None else members
+    return one() if k == 1 else Ensemble([one() for _ in range(k)])
 
 
 def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -399,7 +406,7 @@ def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f:
 
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
-        on_start: Callable[[int, int, int, int], None] | None = None, *, epochs: int | None = None,
+        on_start: Callable[[int, int, int, int], None] | None = None, *, epochs: int | list[int] | None = None,
         val_size: float | None = None, batch: int | None = None, keep_last: bool = False) -> Fitted:
     """Train on the training windows; keep the weights of the best validation epoch (or the last
     epoch's with keep_last, as a refit with a fixed budget does). `epochs`, `val_size` and `batch`
@@ -424,17 +431,68 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     x_tr, y_tr, f_tr = tensors(tr_o)  # built once; batches are index slices of these
     x_va, y_va, f_va = tensors(va_o)
     loss = make_loss(cfg.loss, cfg.quantiles)
-    model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
-                        prep.n_prev).to(device)
+    batch = batch or cfg.batch_for(len(tr_o))
+    k_members = cfg.ensemble
+    fixed = list(epochs) if isinstance(epochs, list) else [epochs] * k_members
+    plan = [e or cfg.epochs_for(len(tr_o), batch) for e in fixed]
+    if on_start is not None:
+        on_start(len(tr_o), len(va_o), batch, sum(plan))
+    members, histories, bests = [], [], []
+    interrupted = False
+    done = 0
+    for k in range(k_members):
+        torch.manual_seed(cfg.seed + k)  # member k: its own initial weights and batch order
+        model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
+                            prep.n_prev, members=1).to(device)
+
+        def report(e: EpochInfo, k: int = k, done: int = done) -> None:
+            if on_epoch is not None:
+                on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
+
+        hist, best, interrupted = _train_one(model, loss, cfg, (x_tr, y_tr, f_tr), (x_va, y_va, f_va), batch,
+                                             plan[k], cfg.seed + k, device, keep_last, report, prep.notes)
+        done += plan[k]
+        if not hist:
+            if not members:
+                raise LstmcastError("interrupted before the first epoch finished; nothing to save")
+            break  # stopped before this member's first epoch: keep the members already trained
+        members.append(model)
+        histories.append(hist)
+        bests.append(best)
+        if interrupted:
+            break
+    model = members[0] if len(members) == 1 else Ensemble(members)  # type: ignore[arg-type]
+    model.eval()
+    return Fitted(model=model, loss=loss, config=replace(cfg, ensemble=len(members)) if interrupted else cfg,
+                  prep=prep, history=_mean_history(histories), best_epoch=int(np.median(bests)),
+                  interrupted=interrupted, device=device, batch_size=batch, epochs=plan[0], best_epochs=bests)
+
+
+def _mean_history(histories: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-epoch losses averaged over the ensemble's members (over those that ran that epoch)."""
+    n = max(len(h) for h in histories)
+    out = []
+    for e in range(n):
+        rows = [h[e] for h in histories if len(h) > e]
+        vals = [r["val_loss"] for r in rows if r["val_loss"] is not None]
+        out.append({"epoch": e + 1, "train_loss": float(np.mean([r["train_loss"] for r in rows])),
+                    "val_loss": float(np.mean(vals)) if vals else None,
+                    "seconds": float(np.sum([r["seconds"] for r in rows]))})
+    return out
+
+
+def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torch.Tensor, ...],
+               val: tuple[torch.Tensor, ...], batch: int, epochs: int, seed: int, device: torch.device,
+               keep_last: bool, on_epoch: Callable[[EpochInfo], None], notes: list[str]
+               ) -> tuple[list[dict[str, Any]], int, bool]:
+    """Train one network in place; leave it at its best epoch (or its last with keep_last).
+    Returns (history, best epoch, interrupted)."""
+    x_tr, y_tr, f_tr = train
+    x_va, y_va, f_va = val
     # alpha=0.9 is Keras's RMSprop rho, the tutorial's optimiser; torch's 0.99 adapts too slowly for 15 epochs
     opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
-    gen = torch.Generator().manual_seed(cfg.seed)
-
-    batch = batch or cfg.batch_for(len(tr_o))
-    epochs = epochs or cfg.epochs_for(len(tr_o), batch)
-    if on_start is not None:
-        on_start(len(tr_o), len(va_o), batch, epochs)
+    gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     interrupted = False
@@ -465,19 +523,14 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
                 since_best += 1
             seconds = time.perf_counter() - t0
             history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
-            if on_epoch is not None:
-                on_epoch(EpochInfo(epoch, epochs, train_loss, val_loss, seconds, better))
+            on_epoch(EpochInfo(epoch, epochs, train_loss, val_loss, seconds, better))
             if cfg.patience is not None and since_best >= cfg.patience:
-                prep.notes.append(f"early stop at epoch {epoch}: no better validation loss for {cfg.patience} epochs")
+                notes.append(f"early stop at epoch {epoch}: no better validation loss for {cfg.patience} epochs")
                 break
     except KeyboardInterrupt:
         interrupted = True
-        if not history:
-            raise LstmcastError("interrupted before the first epoch finished; nothing to save") from None
     model.load_state_dict(best_state)
-    model.eval()
-    return Fitted(model=model, loss=loss, config=cfg, prep=prep, history=history, best_epoch=best_epoch,
-                  interrupted=interrupted, device=device, batch_size=batch, epochs=epochs)
+    return history, best_epoch, interrupted
 
 
 def refit(fitted: Fitted, panel: Panel, on_epoch: Callable[[EpochInfo], None] | None = None,
@@ -487,5 +540,5 @@ def refit(fitted: Fitted, panel: Panel, on_epoch: Callable[[EpochInfo], None] | 
     cfg = fitted.config
     prep = prepare(panel, replace(cfg, test_size=0.0), n_prev=fitted.prep.n_prev)
     prep.notes[:] = [n for n in prep.notes if not n.startswith("--n-prev auto")]
-    return fit(prep, cfg, on_epoch, on_start, epochs=max(1, fitted.best_epoch), val_size=0.0,
+    return fit(prep, cfg, on_epoch, on_start, epochs=[max(1, e) for e in fitted.best_epochs], val_size=0.0,
                batch=fitted.batch_size, keep_last=True)

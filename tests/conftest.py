@@ -19,7 +19,7 @@ torch.set_num_threads(1)
 
 def tiny_config(**kw: object) -> TrainConfig:
     """The defaults scaled down for a fast test."""
-    base: dict[str, object] = dict(n_prev=10, hidden=8, epochs=2, batch_size=32, device="cpu", lr=0.01, seed=0)
+    base: dict[str, object] = dict(n_prev=10, hidden=8, ensemble=1, epochs=2, batch_size=32, device="cpu", lr=0.01, seed=0)
     base.update(kw)
     return TrainConfig(**base)  # type: ignore[arg-type]
 
