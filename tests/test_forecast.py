@@ -131,3 +131,15 @@ def test_calendar_default_is_on_for_sub_daily_only(tmp_path: Path, daily_csv: Pa
     daily = load_panel(daily_csv, column="sales")
     assert use_calendar(tiny_config(), hourly) and not use_calendar(tiny_config(), daily)
     assert not use_calendar(tiny_config(calendar=False), hourly) and use_calendar(tiny_config(calendar=True), daily)
+
+
+def test_recursive_sine_forecast_does_not_drift(tmp_path: Path) -> None:
+    """The cycle is found without a calendar, removed, and 100 recursive steps stay on the clean sine."""
+    from lstmcast.data import generate_sine, panel_from_frame
+
+    panel = panel_from_frame(generate_sine(steps_per_cycle=20, cycles=20, noise=0.05, seed=0))
+    fitted = fit(panel, tiny_config(n_prev=None, hidden=16, epochs=10))
+    assert fitted.prep.season_length == 20 and fitted.prep.scaler.season.shape == (1, 20)
+    times, point, _ = forecast_future(fitted, 100)
+    clean = np.sin(2 * np.pi * times[0] / 20)
+    assert np.sqrt(np.mean((point[0] - clean) ** 2)) < 0.2

@@ -13,7 +13,7 @@ from lstmcast.errors import LstmcastError
 from lstmcast.forecast import predict_at
 from lstmcast.run import _audit, evaluate
 from lstmcast.scaling import Scaler
-from lstmcast.train import EpochInfo, fit, prepare, training_windows
+from lstmcast.train import EpochInfo, fit, plan_split, prepare, training_windows
 from tests.conftest import tiny_config
 
 
@@ -208,3 +208,40 @@ def test_default_training_budget() -> None:
     assert (cfg.batch_for(50), cfg.epochs_for(50, 32)) == (32, 120)
     fixed = TrainConfig(batch_size=600, epochs=15)
     assert (fixed.batch_for(50), fixed.epochs_for(50, 600)) == (600, 15)  # explicit flags are obeyed
+
+
+def test_ensemble_forecasts_the_median_of_its_members(tmp_path: Path, sine_csv: Path) -> None:
+    from lstmcast.checkpoint import load_checkpoint
+    from lstmcast.model import Ensemble
+    from lstmcast.run import train_run
+
+    cfg = tiny_config(ensemble=3, horizon=2, epochs=2)
+    fitted = fit(load_panel(sine_csv), cfg)
+    assert isinstance(fitted.model, Ensemble) and len(fitted.model.members) == 3
+    assert len(fitted.best_epochs) == 3
+    x = torch.randn(4, 10, 1)
+    outs = torch.stack([m(x) for m in fitted.model.members])
+    assert not torch.equal(outs[0], outs[1])  # members start from different seeds
+    torch.testing.assert_close(fitted.model(x), outs.median(dim=0).values)
+    train_run(sine_csv, cfg, tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run")
+    again = ckpt.fitted(load_panel(sine_csv), split=True)
+    assert isinstance(again.model, Ensemble)
+    np.testing.assert_array_equal(evaluate(again)[0]["predicted"], pd.read_csv(tmp_path / "run" / "test_predictions.csv")["predicted"])
+
+
+def test_one_short_series_does_not_shrink_the_window_of_the_others() -> None:
+    from lstmcast.train import plan_split
+
+    lengths = np.array([400, 400, 400, 400, 400, 3])
+    plan = plan_split(lengths, tiny_config(n_prev=None), None, [f"s{i}" for i in range(6)])
+    assert plan.n_prev == 30 and plan.keep.tolist() == [True] * 5 + [False]
+    assert any(n.startswith("skipped 1 series shorter than 31 points") and "s5" in n for n in plan.notes)
+
+
+def test_many_short_quarterly_series_are_all_kept() -> None:
+    """20 quarterly series of 76 points, H=8: each holds out one horizon and trains on the rest."""
+    lengths = np.full(20, 76)
+    plan = plan_split(lengths, tiny_config(n_prev=None, horizon=8), 4, [str(i) for i in range(20)])
+    assert plan.keep.all() and (lengths - plan.n_train == 8).all()
+    assert plan.n_prev == 12  # min(3 seasons, 30), capped by the training part
