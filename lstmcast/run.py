@@ -153,8 +153,8 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
 def _epochs_text(epochs: list[int]) -> str:
     """'12', or '8-15 over 5 networks' for an ensemble."""
     if len(set(epochs)) <= 1:
-        return str(max(1, epochs[0])) if epochs else "0"
-    return f"{max(1, min(epochs))}-{max(epochs)} over {len(epochs)} networks"
+        return f"{max(1, epochs[0]) if epochs else 0} epochs"
+    return f"{max(1, min(epochs))}-{max(epochs)} epochs over {len(epochs)} networks"
 
 
 def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
@@ -195,7 +195,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
         final = refit(fitted, panel, on_epoch, on_start)
         what = ("the evaluation model's best" if holdout else "the best on the validation windows")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
-                     f"{_epochs_text(fitted.best_epochs)} epochs ({what})"
+                     f"{_epochs_text(fitted.best_epochs)} ({what})"
                      + ("; the scores are the evaluation model's on the held-out part" if holdout else ""))
     elif not cfg.refit and holdout:
         notes.append("--no-refit: the forecast model is the evaluation model, which never saw the test part")
