@@ -15,7 +15,9 @@ import numpy as np
 from .errors import LstmcastError
 from .windows import concat_ranges
 
-__all__ = ["Scaler", "seasonal_indices", "season_test", "detect_period"]
+__all__ = ["Scaler", "seasonal_indices", "season_test", "detect_period", "SEASON_DECAY"]
+
+SEASON_DECAY = 0.8  # weight per cycle back in the seasonal indices: about 9 cycles' worth of data in effect
 
 
 class Scaler:
@@ -143,15 +145,19 @@ def _centred_ma(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, m: int) -> 
 def seasonal_indices(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase: np.ndarray,
                      m: int) -> np.ndarray:
     """(S, m) additive seasonal indices of each series from its training part (classical decomposition:
-    mean detrended value at each season position, centred on zero); zero where the season is not
-    significant or the training part holds fewer than three seasons."""
+    weighted mean detrended value at each season position, recent cycles weighted more, centred on
+    zero); zero where the season is not significant or the training part holds fewer than three seasons."""
     n_series = len(starts) - 1
     ma, ok = _centred_ma(y, starts[:-1], train_ends, m)
     sid = np.searchsorted(starts[1:], np.arange(len(y)), side="right")
     key = sid[ok] * m + phase[ok] % m
     det = y[ok] - ma[ok]
-    s = np.bincount(key, det, minlength=n_series * m)
-    c = np.bincount(key, minlength=n_series * m)
+    # Recent cycles count more (weight SEASON_DECAY per cycle back): a pattern that drifts over the
+    # years is forecast from its latest form, as Holt-Winters' seasonal smoothing does.
+    back = (train_ends[sid] - 1 - np.arange(len(y)))[ok] // m
+    w = SEASON_DECAY ** back.astype(np.float64)
+    s = np.bincount(key, det * w, minlength=n_series * m)
+    c = np.bincount(key, w, minlength=n_series * m)
     idx = np.where(c > 0, s / np.maximum(c, 1), 0.0).reshape(n_series, m)
     idx -= idx.mean(axis=1, keepdims=True)
     keep = season_test(y, starts, train_ends, m) & (train_ends - starts[:-1] >= 3 * m)

@@ -99,6 +99,8 @@ def auto_n_prev(season_length: int | None, typical_train: int, horizon: int, des
     base = 30 if m is None else (min(3 * m, 30) if deseason else 3 * m)
     want = max(base, 2 * horizon, 4)
     cap = max(1, (typical_train - horizon + 1) // 5)
+    if m is not None and not deseason:  # the seasonal anchor reads the last season: the window must hold it
+        cap = max(cap, m)
     return int(min(want, cap))
 
 

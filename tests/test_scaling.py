@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcast.data import future_times, season_phase
-from lstmcast.scaling import Scaler, detect_period, season_test, seasonal_indices
+from lstmcast.scaling import SEASON_DECAY, Scaler, detect_period, season_test, seasonal_indices
 
 
 def _seasonal(n: int, m: int, seed: int = 0, growth: float = 0.0) -> np.ndarray:
@@ -61,3 +61,16 @@ def test_season_phase_follows_the_calendar_into_the_future() -> None:
     hours = pd.date_range("2024-01-01 05:00", periods=50, freq="h").to_numpy()
     assert season_phase(hours, "h", True, 24)[:2].tolist() == [5, 6]
     assert season_phase(np.arange(10.0) * 2, "2", False, 4).tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+
+
+def test_seasonal_indices_follow_a_pattern_that_drifts() -> None:
+    """A pattern that changed form 5 seasons before the end: the indices lean to the new form (recent
+    seasons weigh SEASON_DECAY per season back), where an equal-weight average sits halfway."""
+    m, n = 4, 120
+    old, new = np.array([3.0, -1.0, 0.5, -2.5]), np.array([-2.0, 2.0, 1.0, -1.0])
+    t = np.arange(n)
+    y = 50.0 + np.where(t < n - 5 * m, old[t % m], new[t % m])
+    idx = seasonal_indices(y, np.array([0, n]), np.array([n]), t, m)[0]
+    assert np.abs(idx - new).max() < 0.5 * np.abs(old - new).max()
+    w = SEASON_DECAY ** np.arange(n // m)  # weights of the seasons, latest first: the new form's share
+    assert 0.5 < w[:5].sum() / w.sum() < 0.8
