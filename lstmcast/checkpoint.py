@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +147,10 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
     }
     if ev is not None:
         payload["eval"] = {"model": _state(ev), "stats": _stats_dict(ev.prep), "best_epoch": int(ev.best_epoch)}
+    buf = BytesIO()  # serialise in memory: a full disk then raises OSError (with its errno), not torch's RuntimeError
+    torch.save(payload, buf)
     with atomic_path(Path(path)) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buf.getbuffer())
     return Path(path)
 
 
