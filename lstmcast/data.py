@@ -28,6 +28,9 @@ __all__ = [
     "refill_training",
 ]
 
+# Squares of the values (spreads, squared errors, their sums) must stay finite in float64 (max ~1.8e308).
+MAX_ABS = 1e100
+
 TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "month", "year")
 # Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
@@ -317,6 +320,12 @@ def panel_from_frame(
     if not np.isfinite(values).all():
         first = int(np.flatnonzero(~np.isfinite(values))[0])
         raise LstmcastError(f"column {column!r} has infinite values (first at {time_name}={_fmt_time(time[first], is_dt)})")
+    for name, col in [(column, values), *((f, covs[:, j]) for j, f in enumerate(features))]:
+        huge = ~(np.abs(col) <= MAX_ABS)
+        if huge.any():
+            first = int(np.flatnonzero(huge)[0])
+            raise LstmcastError(f"column {name!r} has values beyond ±{MAX_ABS:g} (first at {time_name}="
+                                f"{_fmt_time(time[first], is_dt)}: {col[first]:g}); divide the column by a power of ten")
 
     inferred, freq_notes = _infer_freq(time, starts, is_dt, freq)
     notes.extend(freq_notes)

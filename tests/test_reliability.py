@@ -1,5 +1,5 @@
 """Nothing lost, nothing corrupted: run folders replaced whole, one writer at a time, write errors as one
-line, kill -9 at named points."""
+line, kill -9 at named points, a loss that turns NaN, extreme values."""
 
 from __future__ import annotations
 
@@ -279,6 +279,55 @@ def test_kill_during_backtest_keeps_the_train_run(tmp_path: Path, old_run: Path,
     assert result.exit_code == 0, result.output
     assert {p.name for p in old_run.iterdir()} == set(before) | {"backtest.csv", "backtest.json", "backtest.png"}
     assert all((old_run / name).read_bytes() == data for name, data in before.items())
+
+
+# ----- numerical faults ---------------------------------------------------------------------------------------
+
+def test_loss_turning_nan_keeps_the_last_good_epoch(tmp_path: Path, sine_csv: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from lstmcast import losses
+
+    cls = type(losses.make_loss("mse", []))
+    real = cls.__call__
+    calls = [0]
+
+    def flaky(self: object, params: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():  # training batches only, not the validation pass
+            calls[0] += 1
+        out = real(self, params, y)
+        return out * float("nan") if calls[0] > 8 else out  # 4 batches an epoch: NaN from epoch 3 on
+
+    monkeypatch.setattr(cls, "__call__", flaky)
+    result = train_run(sine_csv, tiny_config(epochs=5, refit=False), tmp_path / "run")
+    assert result.metrics["epochs_run"] == 2 and result.metrics["best_epoch"] in (1, 2)
+    assert any(n.startswith("training loss became nan at epoch 3; try a smaller --lr (now 0.01); stopped and kept "
+                            "the weights of epoch") for n in result.notes), result.notes
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert all(torch.isfinite(v).all() for v in ckpt.payload["model"].values())
+    assert np.isfinite(forecast_future(ckpt.fitted(), 3)[1]).all()
+
+
+@pytest.mark.parametrize("values", ["huge", "constant_train", "constant", "beyond"])
+def test_extreme_values_train_or_are_refused_clearly(tmp_path: Path, values: str) -> None:
+    t = np.arange(120)
+    y = {"huge": 1e30 * np.sin(t / 3), "constant_train": np.r_[np.full(100, 5.0), np.sin(t[:20])],
+         "constant": np.full(120, 5.0), "beyond": 1e200 * np.sin(t / 3)}[values]
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"t": t, "y": y}).to_csv(path, index=False)
+    result = invoke("train", path, "--out", tmp_path / "run", *TINY, "--epochs", "1")
+    if values == "beyond":
+        assert result.exit_code == 2
+        assert error_lines(result) == ["Error: column 'y' has values beyond ±1e+100 (first at t=1: 3.27195e+199); "
+                                       "divide the column by a power of ten"]
+        assert not (tmp_path / "run").exists()
+        return
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model"]["mae"] is not None and np.isfinite(metrics["model"]["mae"])
+    preds = pd.read_csv(tmp_path / "run" / "test_predictions.csv")
+    assert np.isfinite(preds["predicted"]).all()
 
 
 def test_api_error_inside_the_run_names_the_users_path(tmp_path: Path, sine_csv: Path,
