@@ -18,7 +18,7 @@ from .data import Panel, file_fingerprint, refill_training, season_length_for
 from .errors import LstmcastError
 from .forecast import format_times
 from .forecast import interval_columns, predict_at, report_levels
-from .io import ensure_dir, jsonable, write_csv, write_json
+from .io import ensure_dir, jsonable, write_csv, write_json, writes_run_folder
 from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .run import RunResult, diagnostics, load_for, mase_scales
 from .train import Fitted, auto_n_prev, fit, prepare
@@ -316,6 +316,7 @@ def _frame(panel: Panel, origins: np.ndarray, tidx: np.ndarray, actual: np.ndarr
     return pd.DataFrame(cols)
 
 
+@writes_run_folder("backtest.csv", "backtest.json", "backtest.png")
 def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon: int, folds: int,
                  step: int | None = None, retrain: str = "always", samples: int = 200,
                  on_fold: Callable[[FoldInfo], None] | None = None) -> RunResult:

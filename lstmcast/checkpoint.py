@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,15 @@ from .scaling import Scaler
 from .train import Fitted, Prepared, Stats, build_model, prepare, resolve_device
 from .windows import concat_ranges
 
-__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT", "VERSION", "OLDEST", "UPGRADES"]
 
 FORMAT = "lstmcast-checkpoint"
-VERSION = 1
+VERSION = 1  # the format this lstmcast writes; raise it whenever a stored field changes name, shape or meaning
+OLDEST = 1  # the oldest format it reads
+# UPGRADES[n] turns a format-n payload into format n+1 (fill a new field with the value that reproduces the
+# old behaviour, rename a key, ...). Raising VERSION means adding UPGRADES[VERSION - 1] and keeping
+# tests/fixtures/model_v1.pt loading with the same forecasts; lower OLDEST only with a working upgrade.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 TAIL = 500  # points of history kept per series so `predict --horizon` and `plot` need no data file
 
 
@@ -78,7 +85,10 @@ class Checkpoint:
         try:
             model.load_state_dict(self.payload["eval"]["model"] if use_eval else self.payload["model"])
         except RuntimeError as e:
-            raise LstmcastError(f"checkpoint {self.path} does not match its own config: {str(e).splitlines()[0]}") from None
+            by = self.payload.get("lstmcast_version", "an unknown version")
+            raise LstmcastError(f"checkpoint {self.path} (format {self.payload.get('format_version')}, written by lstmcast "
+                                f"{by}) does not match its own config: {str(e).splitlines()[0]}; retrain it, or use the "
+                                f"lstmcast that wrote it") from None
         model.to(dev).eval()
         return Fitted(model=model, loss=loss, config=self.config, prep=prep, history=self.payload.get("history", []),
                       best_epoch=int(self.payload.get("best_epoch", 0)), interrupted=False, device=dev)
@@ -146,8 +156,10 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
     }
     if ev is not None:
         payload["eval"] = {"model": _state(ev), "stats": _stats_dict(ev.prep), "best_epoch": int(ev.best_epoch)}
+    buf = BytesIO()  # serialise in memory: a full disk then raises OSError (with its errno), not torch's RuntimeError
+    torch.save(payload, buf)
     with atomic_path(Path(path)) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buf.getbuffer())
     return Path(path)
 
 
@@ -176,9 +188,34 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({first}); retrain to recreate it") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise LstmcastError(f"{path} is not an lstmcast checkpoint")
-    if int(payload.get("format_version", 0)) > VERSION:
-        raise LstmcastError(f"checkpoint {path} was written by a newer lstmcast ({payload.get('lstmcast_version')}); upgrade")
+    payload = _upgrade(payload, path)
     try:
         return Checkpoint(payload, path)
     except (KeyError, TypeError) as e:
         raise LstmcastError(f"checkpoint {path} is incomplete (missing {e}); retrain to recreate it") from None
+
+
+def _upgrade(payload: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Bring an older format up to VERSION step by step; say exactly what to do when that is impossible."""
+    version = payload.get("format_version", 0)
+    known = payload.get("lstmcast_version")
+    by = known or "an unknown version"
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise LstmcastError(f"checkpoint {path} has no valid format number ({version!r}); retrain to recreate it")
+    if version > VERSION:
+        raise LstmcastError(f"checkpoint {path} has format {version}, written by lstmcast {by}; this lstmcast "
+                            f"{__version__} reads formats up to {VERSION}: upgrade with `pip install -U lstmcast`")
+    start = version
+    while version < VERSION:
+        step = UPGRADES.get(version)
+        if step is None or version < OLDEST:
+            raise LstmcastError(
+                f"checkpoint {path} has format {start}, written by lstmcast {by}; this lstmcast {__version__} reads "
+                f"formats {OLDEST} to {VERSION}: retrain with `lstmcast train DATA --out {path.parent}`, or load it "
+                "with the lstmcast that wrote it" + (f" (pip install 'lstmcast=={known}')" if known else ""))
+        payload = step(dict(payload))
+        version += 1
+        payload["format_version"] = version
+    if start != VERSION:
+        payload["upgraded_from"] = start
+    return payload

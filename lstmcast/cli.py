@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import os
@@ -20,7 +21,7 @@ from .backtest import FoldInfo, backtest_run
 from .compare import compare_run
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
-from .io import write_csv
+from .io import pause_point, write_csv, write_error
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
 
@@ -32,6 +33,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out_console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EISDIR,
+               errno.ENOTDIR}
 
 
 def user_errors(fn: F) -> F:
@@ -47,6 +50,10 @@ def user_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # a bug, not bad input: one line unless the user asks for the traceback
+            if isinstance(e, OSError) and e.errno in USER_ERRNOS:  # a full disk, a read-only folder: the user's to fix
+                err_console.print(f"[red]Error:[/red] {write_error(Path(e.filename or '?'), e, 'use')}", highlight=False,
+                                  soft_wrap=True)
+                raise typer.Exit(code=2) from None
             if os.environ.get("LSTMCAST_DEBUG"):
                 raise
             err_console.print(f"[red]Internal error:[/red] {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
@@ -266,6 +273,7 @@ def train(
         val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
         progress.update(task[0], completed=e.epoch,
                         info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
+        pause_point("train:epoch")
 
     try:
         result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage)
@@ -379,6 +387,7 @@ def backtest(
     def on_fold(f: FoldInfo) -> None:
         progress.update(task, advance=1, info=f"{f.model} fold {f.fold + 1}/{f.folds} "
                         + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)"))
+        pause_point("backtest:fold")
 
     try:
         result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .config import CELLS, TrainConfig
 from .errors import LstmcastError
-from .io import ensure_dir, write_csv, write_json
+from .io import ensure_dir, write_csv, write_json, writes_run_folder
 from .run import RunResult, evaluate, load_for
 from .train import fit, prepare
 
@@ -30,6 +30,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+@writes_run_folder("compare.csv", "compare.json", "compare.png")
 def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out: Path,
                 on_fit: Callable[[str, int], None] | None = None, samples: int = 200) -> RunResult:
     """Fit every cell with seeds cfg.seed .. cfg.seed+seeds-1 on one prepared split; write compare.csv,

@@ -28,6 +28,9 @@ __all__ = [
     "refill_training",
 ]
 
+# Squares of the values (spreads, squared errors, their sums) must stay finite in float64 (max ~1.8e308).
+MAX_ABS = 1e100
+
 TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "month", "year")
 # Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
@@ -115,6 +118,10 @@ def load_table(path: Path) -> pd.DataFrame:
     if df.shape[0] == 0:
         raise LstmcastError(f"data file {path} has a header but no rows")
     df.columns = [str(c).strip() for c in df.columns]
+    twice = df.columns[df.columns.duplicated()]
+    if len(twice):
+        raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
+                            "rename one")
     return df
 
 
@@ -182,7 +189,12 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool]:
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
         raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values (first at line {row + 2})")
     if col.dtype.kind in "biuf":
-        return col.to_numpy(dtype=np.float64), False
+        t = col.to_numpy(dtype=np.float64)
+        if not np.isfinite(t).all():  # inf - inf is NaN: the order check would not see a duplicate
+            row = int(np.flatnonzero(~np.isfinite(t))[0])
+            raise LstmcastError(f"time column {name!r} has a value that is not a finite number: line {row + 2} has "
+                                f"{t[row]:g}")
+        return t, False
     try:
         parsed = pd.to_datetime(col, format="mixed")
     except (ValueError, TypeError, OverflowError) as e:
@@ -301,6 +313,9 @@ def panel_from_frame(
             raise LstmcastError(
                 f"column {column!r} has {n_nan} missing values ({where}); use --fill interpolate|ffill|zero|drop"
             )
+        all_nan = [ids[i] or column for i in range(len(ids)) if nan[starts[i]:starts[i + 1]].all()]
+        if all_nan:
+            raise LstmcastError(f"series {all_nan[0]!r} has no values at all in column {column!r}")
         if fill == "drop":
             keep = ~nan
             values, time, covs = values[keep], time[keep], covs[keep]
@@ -309,14 +324,17 @@ def panel_from_frame(
             starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
             notes.append(f"dropped {n_nan} rows with missing {column!r} ({where})")
         else:
-            all_nan = [ids[i] or column for i in range(len(ids)) if nan[starts[i]:starts[i + 1]].all()]
-            if all_nan:
-                raise LstmcastError(f"series {all_nan[0]!r} has no values at all in column {column!r}")
             values = _fill(values, starts, fill)
             notes.append(f"filled {n_nan} missing values of {column!r} with --fill {fill} ({where})")
     if not np.isfinite(values).all():
         first = int(np.flatnonzero(~np.isfinite(values))[0])
         raise LstmcastError(f"column {column!r} has infinite values (first at {time_name}={_fmt_time(time[first], is_dt)})")
+    for name, col in [(column, values), *((f, covs[:, j]) for j, f in enumerate(features))]:
+        huge = ~(np.abs(col) <= MAX_ABS)
+        if huge.any():
+            first = int(np.flatnonzero(huge)[0])
+            raise LstmcastError(f"column {name!r} has values beyond ±{MAX_ABS:g} (first at {time_name}="
+                                f"{_fmt_time(time[first], is_dt)}: {col[first]:g}); divide the column by a power of ten")
 
     inferred, freq_notes = _infer_freq(time, starts, is_dt, freq)
     notes.extend(freq_notes)

@@ -1,22 +1,59 @@
-"""Atomic file writes: a temp file in the target folder, then one rename."""
+"""Crash-safe writes: files by temp file, fsync and one rename; run folders staged beside OUT and swapped in whole."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
+import glob
+import inspect
 import json
 import math
 import os
+import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from .errors import LstmcastError
 
-__all__ = ["atomic_path", "write_csv", "write_json", "jsonable", "ensure_dir"]
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs still land whole, but two writers are not stopped
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["atomic_path", "write_csv", "write_json", "jsonable", "ensure_dir", "write_error", "folder_lock",
+           "run_folder", "writes_run_folder", "pause_point", "lock_if_inside"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+PAUSE_ENV = "LSTMCAST_PAUSE_AT"  # test-only: the fault-injection tests stop a run at a named point and kill it
+_HINTS = {errno.ENOSPC: "free some space and rerun", errno.EDQUOT: "free some space and rerun",
+          errno.EACCES: "check the folder's permissions or choose another --out",
+          errno.EPERM: "check the folder's permissions or choose another --out",
+          errno.EROFS: "the file system is read-only; choose another --out"}
+
+
+def write_error(path: Path, e: OSError, verb: str = "write") -> LstmcastError:
+    """An OSError met while writing `path`, as one line: what failed, why, what to do."""
+    hint = _HINTS.get(e.errno or 0)
+    return LstmcastError(f"cannot {verb} {path}: {e.strerror or e}" + (f"; {hint}" if hint else ""))
+
+
+def pause_point(name: str) -> None:
+    """Test hook: when LSTMCAST_PAUSE_AT names this point, touch LSTMCAST_PAUSE_FILE and wait to be killed."""
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    flag = os.environ.get("LSTMCAST_PAUSE_FILE")
+    if flag:
+        Path(flag).write_text(f"{os.getpid()}\n")
+    time.sleep(600)
 
 
 def ensure_dir(path: Path) -> Path:
@@ -31,19 +68,48 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (POSIX only), to the disk."""
+    if path.is_dir() and os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temp path next to `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temp path next to `path`; fsync it and rename it onto `path` only if the block succeeds.
+    An OSError (a full disk, a read-only folder) becomes one LstmcastError naming `path`."""
     path = Path(path)
-    ensure_dir(path.parent if str(path.parent) else Path("."))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    parent = path.parent if str(path.parent) else Path(".")
+    ensure_dir(parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise write_error(path, e) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 would make the file private, unlike a plain open()
         yield tmp_path
+        pause_point(f"write:{path.name}")
+        _fsync(tmp_path)  # the data reaches the disk before the name does: no empty file after a power cut
         os.replace(tmp_path, path)  # atomic on POSIX and Windows: readers see old or new, never half
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        _fsync(parent)
+    except BaseException as e:
+        with suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
         raise
 
 
@@ -82,3 +148,199 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return jsonable(o.tolist())
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (flock on .NAME.lock beside it, holding the pid); a second
+    holder fails at once with one line. The kernel drops the lock when the process dies, even by kill -9."""
+    folder = Path(os.path.abspath(folder))
+    path = folder.parent / f".{folder.name}.lock"
+    if fcntl is None:
+        yield
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise write_error(path, e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            with suppress(OSError):
+                pid = path.read_text().strip()
+            raise LstmcastError(f"another lstmcast process{f' (pid {pid})' if pid else ''} is writing {folder}; "
+                                "wait for it to finish or choose another --out") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the last holder removed this lock file between our open and flock: take a fresh one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with suppress(OSError):
+            path.unlink()  # while still holding it; a waiter that opened the old file sees the inode change
+        os.close(fd)
+
+
+def lock_if_inside(folder: Path, path: Path) -> AbstractContextManager[None]:
+    """The folder's lock when `path` is a file directly inside it (a train replacing the folder would
+    drop it otherwise); no lock for a file elsewhere."""
+    inside = Path(os.path.realpath(Path(path).parent)) == Path(os.path.realpath(folder))
+    return folder_lock(Path(os.path.realpath(folder))) if inside else nullcontext()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux renameat2, macOS renamex_np); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if sys.platform.startswith("linux"):
+            rc = libc.renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2)  # AT_FDCWD, RENAME_EXCHANGE
+        elif sys.platform == "darwin":
+            rc = libc.renamex_np(os.fsencode(a), os.fsencode(b), 2)  # RENAME_SWAP
+        else:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _leftovers(folder: Path, kind: str) -> list[Path]:
+    return sorted(folder.parent.glob(f".{glob.escape(folder.name)}.{kind}-*"))
+
+
+def _recover(folder: Path) -> None:
+    """Under the lock: put back an old run that a kill left aside mid-swap, and remove killed runs' staging."""
+    old = _leftovers(folder, "old")
+    if old and not folder.exists():
+        os.rename(old[-1], folder)
+        old = old[:-1]
+    for p in old + _leftovers(folder, "tmp"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _carry_over(old: Path, new: Path, owns: tuple[str, ...]) -> None:
+    """Link (or copy) into `new` every file of the previous run folder that this job does not write."""
+    for src in old.iterdir():
+        dst = new / src.name
+        if src.name in owns or dst.exists() or dst.is_symlink() or (src.name[0] == "." and src.name.endswith(".tmp")):
+            continue  # this run's own files win; a killed write's temp file is dropped
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        else:
+            try:
+                os.link(src, dst)  # no copy: a forecast.csv or plot.png beside the run stays as it is
+            except OSError:
+                shutil.copy2(src, dst)
+
+
+def _commit(stage: Path, folder: Path, owns: tuple[str, ...]) -> None:
+    """fsync the staged run, then swap it in for `folder` in one rename; the old run goes last."""
+    if folder.exists():
+        _carry_over(folder, stage, owns)
+    for p in stage.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            _fsync(p)
+    _fsync(stage)
+    pause_point("commit:synced")
+    if not folder.exists():
+        os.rename(stage, folder)
+    elif _exchange(stage, folder):
+        pause_point("commit:swapped")
+        shutil.rmtree(stage, ignore_errors=True)  # now the old run
+    else:  # two renames: a kill between them leaves the old run as .NAME.old-*, restored by the next writer
+        old = folder.parent / f".{folder.name}.old-{os.getpid()}-{time.time_ns()}"
+        os.rename(folder, old)
+        pause_point("commit:between")
+        try:
+            os.rename(stage, folder)
+        except OSError:
+            os.rename(old, folder)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync(folder.parent)
+
+
+@contextmanager
+def run_folder(out: Path, owns: tuple[str, ...]) -> Iterator[Path]:
+    """Lock OUT and yield an empty staging folder beside it; when the block succeeds, the staged files plus
+    the files of the previous OUT that are not in `owns` replace OUT in one rename. Whatever happens
+    before that rename (an error, Ctrl-C, kill -9) leaves OUT as it was, or absent if it was."""
+    out = Path(out)
+    folder = Path(os.path.realpath(out))  # a symlinked run folder: replace its target, keep the link
+    made = [p for p in reversed(folder.parents) if not p.exists()]
+    try:
+        ensure_dir(folder.parent)
+        with folder_lock(folder):
+            _check_replaceable(out, folder)
+            try:
+                _recover(folder)
+                stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+                os.chmod(stage, folder.stat().st_mode & 0o7777 if folder.is_dir() else 0o777 & ~_umask())
+            except OSError as e:
+                raise write_error(folder, e) from None
+            try:
+                try:
+                    yield stage
+                except LstmcastError as e:  # name the file the user asked for, not its staging copy
+                    raise LstmcastError(str(e).replace(str(stage), str(out))) from None
+                try:
+                    _commit(stage, folder, owns)
+                except OSError as e:
+                    raise write_error(Path(e.filename) if e.filename else folder, e) from None
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)  # gone after a commit; a failed run's files otherwise
+    except BaseException:
+        for p in reversed(made):  # parent folders this run created stay only if it succeeded
+            with suppress(OSError):
+                p.rmdir()
+        raise
+
+
+def _check_replaceable(out: Path, folder: Path) -> None:
+    """Refuse a run folder that cannot be replaced as a whole without losing something."""
+    if folder.exists() and not folder.is_dir():
+        raise LstmcastError(f"{out} exists and is not a folder; choose another --out")
+    if Path.cwd().resolve().is_relative_to(folder):
+        raise LstmcastError(f"--out {out} is the current folder or holds it; lstmcast replaces a run folder as a "
+                            "whole, so give it a folder of its own")
+    if folder.is_dir():
+        sub = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+        if sub:
+            raise LstmcastError(f"{out} holds folders ({', '.join(sub[:3])}); lstmcast replaces a run folder as a "
+                                "whole, so choose a new folder or an earlier run's")
+
+
+def writes_run_folder(*owns: str) -> Callable[[F], F]:
+    """Decorate a job whose `out` argument is a run folder: it runs under the folder's lock, writes into a
+    staging folder, and the result's paths point into OUT once the staged run has replaced it."""
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = sig.bind(*args, **kwargs)
+            out = Path(bound.arguments["out"])
+            with run_folder(out, owns) as stage:
+                bound.arguments["out"] = stage
+                result = fn(*bound.args, **bound.kwargs)
+            paths = getattr(result, "paths", None)
+            if isinstance(paths, dict):
+                result.paths = {k: out / Path(p).relative_to(stage) for k, p in paths.items()}
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco

@@ -16,7 +16,7 @@ from .config import TrainConfig
 from .data import Panel, file_fingerprint, load_panel, refill_training
 from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
-from .io import ensure_dir, write_csv, write_json
+from .io import ensure_dir, write_csv, write_json, lock_if_inside, writes_run_folder
 from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .train import EpochInfo, Fitted, fit, refit
 from .windows import window_origins
@@ -161,10 +161,12 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"])
 
 
+@writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv")
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
               on_stage: Callable[[str], None] | None = None) -> RunResult:
     """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT.
+    OUT is locked for the whole run and replaced as a whole at the end (see io.run_folder).
 
     The evaluation model is trained before each series' test part and scored on it; then (cfg.refit)
     the forecast model is trained afresh on every point for the epochs the evaluation found best.
@@ -241,7 +243,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
             notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
         fitted = ckpt.fitted(load_for(src, cfg), split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
-        path = write_csv(df, Path(out) if out else run_dir / "test_predictions.csv")
+        target = Path(out) if out else run_dir / "test_predictions.csv"
+        with lock_if_inside(run_dir, target):
+            path = write_csv(df, target)
         return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
     if horizon < 1:
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
@@ -259,7 +263,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     df = frame_from_forecasts(fitted, np.repeat(np.arange(s), horizon), np.tile(np.arange(1, horizon + 1), s),
                               times.reshape(-1), point.reshape(-1),
                               None if q is None else q.reshape(-1, q.shape[-1]), "forecast")
-    path = write_csv(df, Path(out) if out else run_dir / "forecast.csv")
+    target = Path(out) if out else run_dir / "forecast.csv"
+    with lock_if_inside(run_dir, target):
+        path = write_csv(df, target)
     return RunResult(paths={"forecast": path}, notes=notes)
 
 
@@ -281,5 +287,7 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
         fc = pd.read_csv(fc_path) if fc_path.exists() else None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
-    path = plot_run_figure(ckpt, preds, fc, Path(out) if out else run_dir / "plot.png")
+    target = Path(out) if out else run_dir / "plot.png"
+    with lock_if_inside(run_dir, target):
+        path = plot_run_figure(ckpt, preds, fc, target)
     return RunResult(paths={"plot": path})

@@ -483,6 +483,10 @@ def _mean_history(histories: list[list[dict[str, Any]]]) -> list[dict[str, Any]]
     return out
 
 
+class _Diverged(Exception):
+    """The training loss stopped being finite after at least one good epoch."""
+
+
 def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torch.Tensor, ...],
                val: tuple[torch.Tensor, ...], batch: int, epochs: int, seed: int, device: torch.device,
                keep_last: bool, on_epoch: Callable[[EpochInfo], None], notes: list[str]
@@ -507,10 +511,13 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torc
                 opt.zero_grad(set_to_none=True)
                 batch_loss = loss(loss.link(model(x_tr[b], f_tr[b])), y_tr[b])
                 if not torch.isfinite(batch_loss):
-                    raise LstmcastError(
-                        f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
-                        f"(now {cfg.lr:g})" + (" or --scaler standard" if cfg.scaler == "none" else "")
-                    )
+                    what = (f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
+                            f"(now {cfg.lr:g})" + (" or --scaler standard" if cfg.scaler == "none" else ""))
+                    if not history:
+                        raise LstmcastError(what)
+                    # keep the last good weights rather than lose the run: stop here and say so
+                    notes.append(f"{what}; stopped and kept the weights of epoch {best_epoch}")
+                    raise _Diverged
                 batch_loss.backward()
                 opt.step()
                 total += float(batch_loss.detach()) * len(y_tr[b])
@@ -531,6 +538,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torc
                 break
     except KeyboardInterrupt:
         interrupted = True
+    except _Diverged:
+        pass
     model.load_state_dict(best_state)
     return history, best_epoch, interrupted
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from lstmcast.checkpoint import load_checkpoint
+from lstmcast import __version__
+from lstmcast.checkpoint import OLDEST, VERSION, load_checkpoint
 from lstmcast.data import load_panel
 from lstmcast.errors import LstmcastError
 from lstmcast.forecast import forecast_future
@@ -101,3 +104,93 @@ def test_test_size_zero_fits_on_everything(tmp_path: Path, daily_csv: Path) -> N
     assert not (tmp_path / "run" / "test_predictions.csv").exists()
     assert not result.metrics["final_model"]["refit"]  # nothing was held back, so nothing to refit
     assert result.metrics["final_model"]["points"] == int(load_panel(daily_csv, column="sales").lengths[0])
+
+
+# ----- format versions: every fixture written by an earlier lstmcast keeps loading --------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("model_v*.pt")), ids=lambda p: p.stem)
+def test_checkpoints_of_every_format_still_load_and_forecast_the_same(tmp_path: Path, path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lstmcast.cli import app
+
+    expect = json.loads(path.with_suffix(".json").read_text())
+    ckpt = load_checkpoint(path)
+    assert ckpt.payload["format_version"] == VERSION and ckpt.payload["lstmcast_version"] == expect["lstmcast_version"]
+    now = ckpt.config.to_dict()
+    assert {k: now[k] for k in expect["config"] if k in now} == {k: v for k, v in expect["config"].items() if k in now}
+    _, point, q = forecast_future(ckpt.fitted(), 2, seed=0)
+    np.testing.assert_allclose(point, expect["forecast"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(q, expect["quantiles"], rtol=1e-5, atol=1e-6)
+    result = CliRunner().invoke(app, ["predict", str(path), "--horizon", "2", "--out", str(tmp_path / "f.csv")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "f.csv")["forecast"], np.ravel(expect["forecast"]), rtol=1e-5)
+
+
+def rewrite(tmp_path: Path, **changes: object) -> Path:
+    """The v1 fixture with some payload fields changed."""
+    payload = torch.load(FIXTURES / "model_v1.pt", weights_only=True)
+    payload.update(changes)
+    torch.save(payload, tmp_path / "model.pt")
+    return tmp_path / "model.pt"
+
+
+def test_newer_format_says_to_upgrade(tmp_path: Path) -> None:
+    path = rewrite(tmp_path, format_version=VERSION + 1, lstmcast_version="9.0.0")
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(path)
+    assert str(e.value) == (f"checkpoint {path} has format {VERSION + 1}, written by lstmcast 9.0.0; this lstmcast "
+                            f"{__version__} reads formats up to {VERSION}: upgrade with `pip install -U lstmcast`")
+
+
+def test_older_format_without_an_upgrade_says_which_version_wrote_it(tmp_path: Path) -> None:
+    path = rewrite(tmp_path, format_version=0, lstmcast_version="0.0.1")
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(path)
+    assert str(e.value) == (f"checkpoint {path} has format 0, written by lstmcast 0.0.1; this lstmcast {__version__} "
+                            f"reads formats {OLDEST} to {VERSION}: retrain with `lstmcast train DATA --out {tmp_path}`, "
+                            "or load it with the lstmcast that wrote it (pip install 'lstmcast==0.0.1')")
+    path = rewrite(tmp_path, format_version=True)
+    with pytest.raises(LstmcastError, match=r"has no valid format number \(True\); retrain"):
+        load_checkpoint(path)
+
+
+def test_older_format_is_upgraded_step_by_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A future format 2 that renamed a key: the v1 fixture loads through UPGRADES[1]."""
+    import lstmcast.checkpoint as ck
+
+    def v1_to_v2(payload: dict[str, object]) -> dict[str, object]:
+        payload["history_tail"] = payload.pop("tail")
+        return payload
+
+    def v2_tail(payload: dict[str, object]) -> dict[str, object]:  # stand-in for code reading the new name
+        payload["tail"] = payload["history_tail"]
+        return payload
+
+    monkeypatch.setattr(ck, "VERSION", 3)
+    monkeypatch.setattr(ck, "UPGRADES", {1: v1_to_v2, 2: v2_tail})
+    ckpt = load_checkpoint(FIXTURES / "model_v1.pt")
+    assert ckpt.payload["format_version"] == 3 and ckpt.payload["upgraded_from"] == 1
+    assert np.isfinite(forecast_future(ckpt.fitted(), 2)[1]).all()
+    monkeypatch.setattr(ck, "OLDEST", 2)  # format 1 dropped: the clear error, not a KeyError
+    monkeypatch.setattr(ck, "UPGRADES", {2: v2_tail})
+    with pytest.raises(LstmcastError, match=r"has format 1, written by lstmcast 0\.1\.0; .* reads formats 2 to 3"):
+        load_checkpoint(FIXTURES / "model_v1.pt")
+
+
+def test_every_format_from_oldest_has_an_upgrade() -> None:
+    from lstmcast.checkpoint import UPGRADES
+
+    assert [v for v in range(OLDEST, VERSION) if v not in UPGRADES] == []
+    assert (FIXTURES / f"model_v{VERSION}.pt").exists(), "run tests/fixtures/make_checkpoint.py for the new format"
+
+
+def test_weights_that_do_not_fit_the_config_name_the_writer(tmp_path: Path) -> None:
+    payload = torch.load(FIXTURES / "model_v1.pt", weights_only=True)
+    path = rewrite(tmp_path, config={**payload["config"], "hidden": 8})
+    with pytest.raises(LstmcastError, match=r"model.pt \(format 1, written by lstmcast 0\.1\.0\) does not match its own "
+                                            r"config: .*; retrain it, or use the lstmcast that wrote it$"):
+        load_checkpoint(path).fitted()

@@ -167,3 +167,17 @@ def test_refill_training_needs_one_training_observation() -> None:
     with pytest.raises(LstmcastError, match=r"series 2 has no observed value in its 2 training points; its gaps "
                                             r"cannot be filled from the past; use --fill drop or a smaller --test-size"):
         refill_training(v, ~np.isnan(v), np.array([0, 2, 5]), np.array([2, 4]), "interpolate")
+
+
+@pytest.mark.parametrize("text,kw,message", [
+    # found by tests/test_fuzz.py: each used to load, or to fail with an internal error
+    ("t,y\ninf,1\ninf,2\n", {}, "time column 't' has a value that is not a finite number: line 2 has inf"),
+    ("y, y\n0,0\n", {}, "has two columns named 'y' (spaces around names are ignored); rename one"),
+    ("t,y\n0,\n1,\n", {"fill": "drop"}, "series 'y' has no values at all in column 'y'"),
+    ("t,y\n0,1e200\n1,2\n", {}, "column 'y' has values beyond ±1e+100 (first at t=0: 1e+200); divide the column by a "
+                                "power of ten"),
+])
+def test_loader_edge_cases_are_one_line(tmp_path: Path, text: str, kw: dict[str, str], message: str) -> None:
+    with pytest.raises(LstmcastError) as e:
+        load_panel(write(tmp_path, text), **kw)
+    assert str(e.value).endswith(message)

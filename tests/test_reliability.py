@@ -1,0 +1,338 @@
+"""Nothing lost, nothing corrupted: run folders replaced whole, one writer at a time, write errors as one
+line, kill -9 at named points, a loss that turns NaN, extreme values."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import lstmcast.io as lio
+from lstmcast.checkpoint import load_checkpoint
+from lstmcast.cli import app
+from lstmcast.errors import LstmcastError
+from lstmcast.forecast import forecast_future
+from lstmcast.run import train_run
+from tests.conftest import tiny_config
+
+runner = CliRunner()
+TINY = ["--n-prev", "10", "--hidden", "4", "--ensemble", "1", "--batch-size", "32", "--device", "cpu"]
+RUN_FILES = {"model.pt", "history.csv", "metrics.json", "test_predictions.csv"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invoke(*args: object) -> object:
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def snapshot(folder: Path) -> dict[str, bytes] | None:
+    """Every file of a folder with its bytes; None when there is no folder."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else None
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Staging folders, set-aside runs and lock files beside `folder`."""
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
+
+
+def assert_complete(folder: Path, epochs: int) -> None:
+    """All four files, from one and the same run, and the checkpoint forecasts."""
+    assert RUN_FILES <= {p.name for p in folder.iterdir()}
+    ckpt = load_checkpoint(folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["epochs_run"] == ckpt.metrics["epochs_run"] == epochs
+    assert len(pd.read_csv(folder / "history.csv")) == len(ckpt.payload["history"]) == epochs
+    assert len(pd.read_csv(folder / "test_predictions.csv")) == metrics["test_points"]
+    assert np.isfinite(forecast_future(ckpt.fitted(), 3)[1]).all()
+
+
+def error_lines(result: object) -> list[str]:
+    """stderr's non-blank lines."""
+    return [line for line in result.stderr.splitlines() if line.strip()]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def old_run(tmp_path: Path, sine_csv: Path) -> Path:
+    """A complete one-epoch run folder with a file of the user's beside it."""
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    (run / "notes.txt").write_text("mine\n")
+    return run
+
+
+def test_new_run_replaces_old_whole_and_keeps_other_files(old_run: Path, sine_csv: Path) -> None:
+    before = snapshot(old_run)
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--epochs", "2", "--test-size", "0")
+    assert result.exit_code == 0, result.output
+    assert_files = {p.name for p in old_run.iterdir()}
+    # no hold-out: the old run's test_predictions.csv must not pass for this run's; the user's file stays
+    assert assert_files == {"model.pt", "history.csv", "metrics.json", "notes.txt"}
+    assert (old_run / "notes.txt").read_bytes() == before["notes.txt"]
+    assert leftovers(old_run) == []
+
+
+@pytest.mark.parametrize("bad", [["--column", "nope"], ["--n-prev", "500"], ["--lr", "1e30", "--scaler", "none"]])
+def test_failed_run_leaves_the_old_run_as_it_was(old_run: Path, sine_csv: Path, bad: list[str]) -> None:
+    before = snapshot(old_run)
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--epochs", "1", *bad)
+    assert result.exit_code == 2, result.output
+    assert len(error_lines(result)) == 1 and error_lines(result)[0].startswith("Error: "), result.output
+    assert snapshot(old_run) == before and leftovers(old_run) == []
+
+
+def test_failed_run_leaves_no_folder_and_no_parents(tmp_path: Path, sine_csv: Path) -> None:
+    out = tmp_path / "a" / "b" / "run"
+    result = invoke("train", sine_csv, "--out", out, *TINY, "--column", "nope")
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "a").exists()
+
+
+def enospc(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("where", ["csv", "fsync", "commit"])
+def test_full_disk_is_one_line_and_leaves_the_old_run(old_run: Path, sine_csv: Path, where: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    before = snapshot(old_run)
+    if where == "csv":  # history.csv is written after model.pt: the staged model.pt must not survive
+        monkeypatch.setattr(pd.DataFrame, "to_csv", enospc)
+    elif where == "fsync":
+        monkeypatch.setattr(lio.os, "fsync", enospc)
+    else:  # every file staged, the swap itself fails
+        monkeypatch.setattr(lio, "_exchange", enospc)
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--epochs", "1")
+    assert result.exit_code == 2, result.output
+    last = error_lines(result)[-1]
+    assert last.startswith("Error: cannot write ") and last.endswith("No space left on device; free some space and rerun")
+    assert ".tmp-" not in last  # names the user's path, not the staging copy
+    if where == "csv":
+        assert f"{old_run}/history.csv" in last
+    monkeypatch.undo()
+    assert snapshot(old_run) == before and leftovers(old_run) == []
+
+
+def test_permission_denied_is_one_line(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path))
+
+    monkeypatch.setattr(lio.tempfile, "mkdtemp", denied)  # the parent folder refuses the staging folder
+    result = invoke("train", sine_csv, "--out", tmp_path / "run", *TINY, "--epochs", "1")
+    assert result.exit_code == 2, result.output
+    assert error_lines(result) == [f"Error: cannot write {tmp_path / 'run'}: Permission denied; check the folder's "
+                                   "permissions or choose another --out"]
+    monkeypatch.undo()
+    assert not (tmp_path / "run").exists() and leftovers(tmp_path / "run") == []
+    # the same for a single-file command, and for an OSError that reaches the CLI from elsewhere
+    monkeypatch.setattr(pd.DataFrame, "to_csv", denied)
+    result = invoke("generate-sine", "--out", tmp_path / "s.csv")
+    assert result.exit_code == 2 and error_lines(result)[-1].startswith(f"Error: cannot write {tmp_path / 's.csv'}: "
+                                                                        "Permission denied")
+    assert list(tmp_path.glob(".s.csv*")) == [] and not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder_is_one_line(tmp_path: Path, sine_csv: Path) -> None:
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        result = invoke("train", sine_csv, "--out", parent / "run", *TINY, "--epochs", "1")
+    finally:
+        parent.chmod(0o755)
+    assert result.exit_code == 2 and "Permission denied" in error_lines(result)[-1], result.output
+    assert list(parent.iterdir()) == []
+
+
+def test_refuses_a_folder_it_cannot_replace_whole(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "proj" / ".git").mkdir(parents=True)
+    result = invoke("train", sine_csv, "--out", tmp_path / "proj", *TINY, "--epochs", "1")
+    assert result.exit_code == 2 and "holds folders (.git)" in result.output, result.output
+    monkeypatch.chdir(tmp_path / "proj" / ".git")
+    result = invoke("train", sine_csv, "--out", tmp_path / "proj", *TINY, "--epochs", "1")
+    assert result.exit_code == 2 and "is the current folder or holds it" in result.output, result.output
+
+
+def test_killed_swap_is_restored_by_the_next_writer(old_run: Path, sine_csv: Path) -> None:
+    before = snapshot(old_run)
+    aside = old_run.parent / f".{old_run.name}.old-1-1"
+    old_run.rename(aside)  # what a kill between the two renames of the fallback swap leaves
+    (old_run.parent / f".{old_run.name}.tmp-x").mkdir()  # and a killed run's staging folder
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--column", "nope")
+    assert result.exit_code == 2
+    assert snapshot(old_run) == before and leftovers(old_run) == []
+
+
+# ----- subprocesses: a second writer, and kill -9 at named points --------------------------------------------
+
+SCRIPT = ("import sys, lstmcast.io as io\n"
+          "if sys.argv[1] == 'no-exchange': io._exchange = lambda a, b: False  # the two-rename fallback\n"
+          "del sys.argv[1]\n"
+          "from lstmcast.cli import app\n"
+          "app(prog_name='lstmcast')\n")
+
+
+def start(args: list[object], pause: str, flag: Path, exchange: bool = True) -> subprocess.Popen[bytes]:
+    """`lstmcast ARGS` in a subprocess that stops at the named point; returns once it is there."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "LSTMCAST_PAUSE_AT": pause,
+           "LSTMCAST_PAUSE_FILE": str(flag), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "exchange" if exchange else "no-exchange",
+                             *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not flag.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"never reached {pause}: {proc.communicate()[0].decode()[-2000:]}")
+        time.sleep(0.05)
+    return proc
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_second_writer_fails_at_once(tmp_path: Path, old_run: Path, sine_csv: Path) -> None:
+    run = old_run
+    before = snapshot(run)
+    proc = start(["train", sine_csv, "--out", run, *TINY, "--epochs", "3"], "train:epoch", tmp_path / "flag")
+    try:
+        t0 = time.monotonic()
+        result = invoke("train", sine_csv, "--out", run, *TINY, "--epochs", "1")
+        assert time.monotonic() - t0 < 5
+        assert result.exit_code == 2
+        assert error_lines(result) == [f"Error: another lstmcast process (pid {proc.pid}) is writing {run}; wait for "
+                                       "it to finish or choose another --out"]
+        result = invoke("backtest", sine_csv, "--out", run, *TINY, "--epochs", "1")
+        assert result.exit_code == 2 and "another lstmcast process" in result.stderr
+        result = invoke("predict", run, "--horizon", "3")  # a file into the folder being replaced: refused too
+        assert result.exit_code == 2 and "another lstmcast process" in result.stderr
+        result = invoke("predict", run, "--horizon", "3", "--out", tmp_path / "f.csv")  # reading is fine
+        assert result.exit_code == 0, result.output
+    finally:
+        kill(proc)
+    assert snapshot(run) == before
+    # the kernel dropped the dead writer's lock: the next writer goes ahead and clears its staging folder
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert_complete(run, 1)
+    assert leftovers(run) == []
+
+
+@pytest.mark.parametrize("pause,exchange,expect", [
+    ("train:epoch", True, "old"),
+    ("write:model.pt", True, "old"),
+    ("write:history.csv", True, "old"),
+    ("commit:synced", True, "old"),
+    ("commit:swapped", True, "new"),
+    ("commit:between", False, "aside"),
+])
+def test_kill_leaves_the_old_run_or_the_new_one(tmp_path: Path, old_run: Path, sine_csv: Path, pause: str,
+                                                exchange: bool, expect: str) -> None:
+    before = snapshot(old_run)
+    proc = start(["train", sine_csv, "--out", old_run, *TINY, "--epochs", "2"], pause, tmp_path / "flag", exchange)
+    kill(proc)
+    if expect == "old":
+        assert snapshot(old_run) == before
+        assert_complete(old_run, 1)
+    elif expect == "new":
+        assert_complete(old_run, 2)
+        assert (old_run / "notes.txt").read_text() == "mine\n"
+    else:  # the fallback's one unsafe instant: the old run is whole under another name until the next writer
+        assert not old_run.exists()
+        aside = [p for p in old_run.parent.iterdir() if p.name.startswith(f".{old_run.name}.old-")]
+        assert len(aside) == 1 and snapshot(aside[0]) == before
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    assert_complete(old_run, 3)
+    assert (old_run / "notes.txt").read_text() == "mine\n" and leftovers(old_run) == []
+
+
+def test_kill_during_a_first_run_leaves_no_folder(tmp_path: Path, sine_csv: Path) -> None:
+    run = tmp_path / "run"
+    kill(start(["train", sine_csv, "--out", run, *TINY, "--epochs", "1"], "write:metrics.json", tmp_path / "flag"))
+    assert not run.exists()  # only a hidden staging folder, which the next writer removes
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert_complete(run, 1)
+    assert leftovers(run) == []
+
+
+def test_kill_during_backtest_keeps_the_train_run(tmp_path: Path, old_run: Path, sine_csv: Path) -> None:
+    before = snapshot(old_run)
+    kill(start(["backtest", sine_csv, "--out", old_run, *TINY, "--epochs", "1", "--folds", "2"], "backtest:fold",
+               tmp_path / "flag"))
+    assert snapshot(old_run) == before
+    result = invoke("backtest", sine_csv, "--out", old_run, *TINY, "--epochs", "1", "--folds", "2")
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in old_run.iterdir()} == set(before) | {"backtest.csv", "backtest.json", "backtest.png"}
+    assert all((old_run / name).read_bytes() == data for name, data in before.items())
+
+
+# ----- numerical faults ---------------------------------------------------------------------------------------
+
+def test_loss_turning_nan_keeps_the_last_good_epoch(tmp_path: Path, sine_csv: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from lstmcast import losses
+
+    cls = type(losses.make_loss("mse", []))
+    real = cls.__call__
+    calls = [0]
+
+    def flaky(self: object, params: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():  # training batches only, not the validation pass
+            calls[0] += 1
+        out = real(self, params, y)
+        return out * float("nan") if calls[0] > 8 else out  # 4 batches an epoch: NaN from epoch 3 on
+
+    monkeypatch.setattr(cls, "__call__", flaky)
+    result = train_run(sine_csv, tiny_config(epochs=5, refit=False), tmp_path / "run")
+    assert result.metrics["epochs_run"] == 2 and result.metrics["best_epoch"] in (1, 2)
+    assert any(n.startswith("training loss became nan at epoch 3; try a smaller --lr (now 0.01); stopped and kept "
+                            "the weights of epoch") for n in result.notes), result.notes
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert all(torch.isfinite(v).all() for v in ckpt.payload["model"].values())
+    assert np.isfinite(forecast_future(ckpt.fitted(), 3)[1]).all()
+
+
+@pytest.mark.parametrize("values", ["huge", "constant_train", "constant", "beyond"])
+def test_extreme_values_train_or_are_refused_clearly(tmp_path: Path, values: str) -> None:
+    t = np.arange(120)
+    y = {"huge": 1e30 * np.sin(t / 3), "constant_train": np.r_[np.full(100, 5.0), np.sin(t[:20])],
+         "constant": np.full(120, 5.0), "beyond": 1e200 * np.sin(t / 3)}[values]
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"t": t, "y": y}).to_csv(path, index=False)
+    result = invoke("train", path, "--out", tmp_path / "run", *TINY, "--epochs", "1")
+    if values == "beyond":
+        assert result.exit_code == 2
+        assert error_lines(result) == ["Error: column 'y' has values beyond ±1e+100 (first at t=1: 3.27195e+199); "
+                                       "divide the column by a power of ten"]
+        assert not (tmp_path / "run").exists()
+        return
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model"]["mae"] is not None and np.isfinite(metrics["model"]["mae"])
+    preds = pd.read_csv(tmp_path / "run" / "test_predictions.csv")
+    assert np.isfinite(preds["predicted"]).all()
+
+
+def test_api_error_inside_the_run_names_the_users_path(tmp_path: Path, sine_csv: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pd.DataFrame, "to_csv", enospc)
+    with pytest.raises(LstmcastError, match=r"cannot write .*/run/history\.csv: No space left"):
+        train_run(sine_csv, tiny_config(epochs=1), tmp_path / "run")
+    assert list(tmp_path.iterdir()) == [sine_csv]
