@@ -195,6 +195,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
         stage(f"Final model: refit on all {n_all} points for the evaluation's best number of epochs "
               f"({_epochs_text(fitted.best_epochs)})")
         final = refit(fitted, panel, on_epoch, on_start)
+        notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
         what = ("the evaluation model's best" if holdout else "the best on the validation windows")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
                      f"{_epochs_text(fitted.best_epochs)} ({what})"

@@ -309,6 +309,35 @@ def test_loss_turning_nan_keeps_the_last_good_epoch(tmp_path: Path, sine_csv: Pa
     assert np.isfinite(forecast_future(ckpt.fitted(), 3)[1]).all()
 
 
+def test_loss_turning_nan_in_the_final_refit_is_reported(tmp_path: Path, sine_csv: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refit stage's notes reach the user too: a NaN there is said, not swallowed."""
+    import torch
+
+    from lstmcast import losses, run
+
+    cls = type(losses.make_loss("mse", []))
+    real, real_refit = cls.__call__, run.refit
+    state = {"refit": False, "epochs": 0}
+
+    def flaky(self: object, params: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = real(self, params, y)
+        return out * float("nan") if torch.is_grad_enabled() and state["epochs"] >= 1 else out
+
+    def flagged(*args: object, **kwargs: object) -> object:
+        state["refit"] = True
+        return real_refit(*args, **kwargs)
+
+    def on_epoch(e: object) -> None:
+        state["epochs"] += state["refit"]
+
+    monkeypatch.setattr(cls, "__call__", flaky)
+    monkeypatch.setattr(run, "refit", flagged)
+    result = train_run(sine_csv, tiny_config(epochs=3, val_size=0.0), tmp_path / "run", on_epoch=on_epoch)
+    assert result.metrics["final_model"]["refit"] and result.metrics["final_model"]["epochs"] == 1
+    assert any(n.startswith("training loss became nan at epoch 2") for n in result.notes), result.notes
+
+
 @pytest.mark.parametrize("values", ["huge", "constant_train", "constant", "beyond"])
 def test_extreme_values_train_or_are_refused_clearly(tmp_path: Path, values: str) -> None:
     t = np.arange(120)
