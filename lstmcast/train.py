@@ -21,7 +21,7 @@ from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
 from .model import Ensemble, Forecaster
 from .scaling import Scaler, detect_period
-from .windows import gather_windows, window_origins
+from .windows import WindowSet, window_origins
 
 __all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
 
@@ -360,15 +360,6 @@ def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, seas
     return one() if k == 1 else Ensemble([one() for _ in range(k)])
 
 
-def _future_windows(prep: Prepared, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """(K, horizon, C) calendar of each origin's target steps."""
-    c = prep.future.shape[1]
-    if c == 0:
-        return np.zeros((len(origins), horizon, 0), np.float32)
-    idx = np.minimum(origins[:, None] + np.arange(horizon), len(prep.future) - 1)
-    return prep.future[idx]
-
-
 def training_windows(prep: Prepared, h_model: int, val_size: float) -> tuple[np.ndarray, np.ndarray]:
     """Origins of training and validation windows: all targets inside each series' training part;
     validation takes the last `val_size` of each series' windows (in time), and the h_model - 1 origins
@@ -396,15 +387,16 @@ def _batches(n: int, size: int, perm: torch.Tensor | None) -> list[torch.Tensor 
 
 
 @torch.no_grad()
-def mean_loss(model: nn.Module, loss: Loss, x: torch.Tensor, y: torch.Tensor, f: torch.Tensor, batch: int) -> float:
-    """Loss over a whole set in eval mode (dropout off), back to train mode after."""
+def mean_loss(model: nn.Module, loss: Loss, windows: WindowSet, batch: int) -> float:
+    """Loss over a whole set of windows in eval mode (dropout off), back to train mode after."""
     was = model.training
     model.eval()
     total = 0.0
-    for b in _batches(len(x), batch, None):
-        total += float(loss(loss.link(model(x[b], f[b])), y[b])) * len(x[b])
+    for b in _batches(len(windows), batch, None):
+        x, y, f = windows[b]
+        total += float(loss(loss.link(model(x, f)), y)) * len(y)
     model.train(was)
-    return total / max(len(x), 1)
+    return total / max(len(windows), 1)
 
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
@@ -425,13 +417,10 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     if len(tr_o) == 0:
         raise LstmcastError("no training windows: the series is too short for --n-prev; use a smaller --n-prev")
 
-    def tensors(origins: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y = gather_windows(prep.inputs, prep.target, origins, prep.n_prev, h)
-        f = _future_windows(prep, origins, h)
-        return (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), torch.from_numpy(f).to(device))
-
-    x_tr, y_tr, f_tr = tensors(tr_o)  # built once; batches are index slices of these
-    x_va, y_va, f_va = tensors(va_o)
+    # The points go to the device once; each batch gathers its windows from them (memory linear in the data).
+    points = [torch.from_numpy(a).to(device) for a in (prep.inputs, prep.target, prep.future)]
+    train_set = WindowSet(*points, torch.from_numpy(tr_o), prep.n_prev, h)
+    val_set = WindowSet(*points, torch.from_numpy(va_o), prep.n_prev, h)
     loss = make_loss(cfg.loss, cfg.quantiles)
     batch = batch or cfg.batch_for(len(tr_o))
     k_members = cfg.ensemble
@@ -451,7 +440,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
             if on_epoch is not None:
                 on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
 
-        hist, best, interrupted = _train_one(model, loss, cfg, (x_tr, y_tr, f_tr), (x_va, y_va, f_va), batch,
+        hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, batch,
                                              plan[k], cfg.seed + k, device, keep_last, report, prep.notes)
         done += plan[k]
         if not hist:
@@ -487,14 +476,11 @@ class _Diverged(Exception):
     """The training loss stopped being finite after at least one good epoch."""
 
 
-def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torch.Tensor, ...],
-               val: tuple[torch.Tensor, ...], batch: int, epochs: int, seed: int, device: torch.device,
-               keep_last: bool, on_epoch: Callable[[EpochInfo], None], notes: list[str]
+def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet, val: WindowSet, batch: int,
+               epochs: int, seed: int, device: torch.device, keep_last: bool, on_epoch: Callable[[EpochInfo], None], notes: list[str]
                ) -> tuple[list[dict[str, Any]], int, bool]:
     """Train one network in place; leave it at its best epoch (or its last with keep_last).
     Returns (history, best epoch, interrupted)."""
-    x_tr, y_tr, f_tr = train
-    x_va, y_va, f_va = val
     # alpha=0.9 is Keras's RMSprop rho, the tutorial's optimiser; torch's 0.99 adapts too slowly for 15 epochs
     opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
@@ -507,9 +493,10 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torc
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             total = 0.0
-            for b in _batches(len(x_tr), batch, torch.randperm(len(x_tr), generator=gen).to(device)):
+            for b in _batches(len(train), batch, torch.randperm(len(train), generator=gen).to(device)):
+                x, y, f = train[b]
                 opt.zero_grad(set_to_none=True)
-                batch_loss = loss(loss.link(model(x_tr[b], f_tr[b])), y_tr[b])
+                batch_loss = loss(loss.link(model(x, f)), y)
                 if not torch.isfinite(batch_loss):
                     what = (f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
                             f"(now {cfg.lr:g})" + (" or --scaler standard" if cfg.scaler == "none" else ""))
@@ -520,9 +507,9 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: tuple[torc
                     raise _Diverged
                 batch_loss.backward()
                 opt.step()
-                total += float(batch_loss.detach()) * len(y_tr[b])
-            train_loss = total / len(x_tr)
-            val_loss = mean_loss(model, loss, x_va, y_va, f_va, 4096) if len(x_va) else None
+                total += float(batch_loss.detach()) * len(y)
+            train_loss = total / len(train)
+            val_loss = mean_loss(model, loss, val, 4096) if len(val) else None
             score = val_loss if val_loss is not None else train_loss
             better = score < best_val or keep_last
             if better:

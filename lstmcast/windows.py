@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["make_windows", "concat_ranges", "window_origins", "gather_windows"]
+__all__ = ["make_windows", "concat_ranges", "window_origins", "gather_windows", "WindowSet"]
 
 
 def make_windows(values: np.ndarray, n_prev: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +59,28 @@ def gather_windows(inputs: np.ndarray, target: np.ndarray, origins: np.ndarray, 
         pad = np.concatenate([target, np.full(horizon, np.nan, target.dtype)])  # targets past the end read NaN
         y = sliding_window_view(pad, horizon)[origins]
     return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+class WindowSet:
+    """Windows gathered batch by batch from the (points, inputs) arrays, on their device: memory stays
+    linear in the data (one copy of the points), never an (N, n_prev, inputs) copy of every window.
+
+    ws[b] (b an index tensor or a slice of window numbers) -> x (B, n_prev, I), y (B, H), f (B, H, C);
+    the same values gather_windows gives, target steps past the end of the data read NaN."""
+
+    def __init__(self, inputs: torch.Tensor, target: torch.Tensor, future: torch.Tensor, origins: torch.Tensor,
+                 n_prev: int, horizon: int) -> None:
+        dev = inputs.device
+        self.inputs, self.future, self.origins = inputs, future, origins.to(dev)
+        self.target = torch.cat([target, torch.full((horizon,), float("nan"), dtype=target.dtype, device=dev)])
+        self.back = torch.arange(-n_prev, 0, device=dev)  # (W,) offsets of the inputs from the origin
+        self.ahead = torch.arange(horizon, device=dev)  # (H,) offsets of the targets
+        self.last = max(len(future) - 1, 0)
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def __getitem__(self, b: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        o = self.origins[b][:, None]  # (B, 1)
+        steps = o + self.ahead  # (B, H)
+        return self.inputs[o + self.back], self.target[steps], self.future[steps.clamp(max=self.last)]

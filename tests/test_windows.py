@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
-from lstmcast.windows import concat_ranges, gather_windows, make_windows, window_origins
+from lstmcast.windows import WindowSet, concat_ranges, gather_windows, make_windows, window_origins
 
 
 def tutorial_windows(values: np.ndarray, n_prev: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,3 +54,23 @@ def test_origins_never_cross_series() -> None:
     assert x[6, :, 0].tolist() == [10, 11, 12] and y[6].tolist() == [13, 14]
     # no window mixes the two series
     assert all((row // 10 == row[0] // 10).all() for row in np.concatenate([x[:, :, 0], y], axis=1))
+
+
+def test_window_set_gathers_what_gather_windows_copies() -> None:
+    """Batches gathered on the fly equal the materialised windows, targets past the end read NaN,
+    and the calendar of each target step comes along (clamped at the last point)."""
+    rng = np.random.default_rng(0)
+    inputs, target = rng.normal(size=(40, 3)).astype(np.float32), rng.normal(size=40).astype(np.float32)
+    future = rng.normal(size=(40, 2)).astype(np.float32)
+    origins = np.array([5, 9, 17, 38, 39])
+    x, y = gather_windows(inputs, target, origins, 5, 3)
+    ws = WindowSet(torch.from_numpy(inputs), torch.from_numpy(target), torch.from_numpy(future),
+                   torch.from_numpy(origins), 5, 3)
+    b = torch.tensor([4, 0, 2])
+    gx, gy, gf = ws[b]
+    np.testing.assert_array_equal(gx.numpy(), x[[4, 0, 2]])
+    np.testing.assert_array_equal(gy.numpy(), y[[4, 0, 2]])
+    assert torch.isnan(gy[0, 1:]).all() and gf.shape == (3, 3, 2)
+    np.testing.assert_array_equal(gf[1].numpy(), future[[5, 6, 7]])
+    np.testing.assert_array_equal(gf[0].numpy(), future[[39, 39, 39]])
+    assert len(ws) == 5 and ws[1:3][0].shape == (2, 5, 3)
