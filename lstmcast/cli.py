@@ -202,6 +202,11 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
     ("device", str, "auto", "auto, cpu or cuda."),
+    ("precision", str, "auto", "Training precision: fp32, bf16 (mixed, autocast; CPUs with AVX512-BF16 or AMX, and "
+                               "GPUs) or fp16 (mixed with loss scaling, CUDA only); auto: fp32 on CPU, bf16 (else "
+                               "fp16) on CUDA. Forecasting always runs in fp32."),
+    ("threads", int | None, None, "CPU threads for torch (default: torch's, one per core); 1 keeps a run from "
+                                  "slowing down when other processes share the cores."),
     ("samples", int, 200, "Sample paths for recursive probabilistic forecasts."),
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import LstmcastError
 
-__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS"]
+__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS"]
 
 CELLS = ("lstm", "gru", "rnn", "peephole", "cifg")
 LOSSES = ("mse", "mae", "huber", "quantile", "gaussian")
@@ -19,6 +19,7 @@ DEVICES = ("auto", "cpu", "cuda")
 WINDOW_NORMS = ("auto", "last", "mean", "season", "none")
 TRANSFORMS = ("auto", "none")
 DESEASONS = ("auto", "none")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -61,6 +62,8 @@ class TrainConfig:
     patience: int | None = None
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto: fp32 on CPU, bf16 (else fp16) mixed precision on CUDA
+    threads: int | None = None  # torch CPU threads; None: torch's default (one per core)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -99,6 +102,9 @@ class TrainConfig:
         _choice("--optimizer", self.optimizer, OPTIMIZERS)
         _choice("--scaler", self.scaler, SCALERS)
         _choice("--device", self.device, DEVICES)
+        _choice("--precision", self.precision, PRECISIONS)
+        if self.threads is not None:
+            _at_least("--threads", self.threads, 1)
         _choice("--window-norm", self.window_norm, WINDOW_NORMS)
         _choice("--transform", self.transform, TRANSFORMS)
         _choice("--deseason", self.deseason, DESEASONS)

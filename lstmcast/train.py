@@ -23,7 +23,7 @@ from .model import Ensemble, Forecaster
 from .scaling import Scaler, detect_period
 from .windows import WindowSet, window_origins
 
-__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
+__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "resolve_precision", "cpu_has_bf16", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
 
 
 @dataclass
@@ -89,6 +89,33 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise LstmcastError("--device cuda asked but no CUDA GPU is available to torch; use --device cpu")
     return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for training (None: plain fp32). auto: fp32 on CPU (bit-reproducible with
+    --seed), bf16 on a CUDA GPU that has it, else fp16. bf16 on a CPU without bf16 instructions (AVX512-BF16
+    or AMX) or fp16 on a CPU is an error, not a silent slow path."""
+    cuda = device.type == "cuda"
+    if name == "fp32" or (name == "auto" and not cuda):
+        return None
+    if name == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name == "fp16":
+        if not cuda:
+            raise LstmcastError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 (where supported) or fp32")
+        return torch.float16
+    if not cuda and not cpu_has_bf16():
+        raise LstmcastError("--precision bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX), so it "
+                            "would run slower than fp32; use --precision fp32")
+    return torch.bfloat16
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def auto_n_prev(season_length: int | None, typical_train: int, horizon: int, deseason: bool = True) -> int:
@@ -411,6 +438,9 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     """
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    amp = resolve_precision(cfg.precision, device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     prep = panel if isinstance(panel, Prepared) else prepare(panel, cfg)
     h = cfg.model_horizon
     tr_o, va_o = training_windows(prep, h, cfg.val_size if val_size is None else val_size)
@@ -441,7 +471,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
                 on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
 
         hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, batch,
-                                             plan[k], cfg.seed + k, device, keep_last, report, prep.notes)
+                                             plan[k], cfg.seed + k, device, keep_last, report, prep.notes, amp)
         done += plan[k]
         if not hist:
             if not members:
@@ -477,7 +507,8 @@ class _Diverged(Exception):
 
 
 def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet, val: WindowSet, batch: int,
-               epochs: int, seed: int, device: torch.device, keep_last: bool, on_epoch: Callable[[EpochInfo], None], notes: list[str]
+               epochs: int, seed: int, device: torch.device, keep_last: bool,
+               on_epoch: Callable[[EpochInfo], None], notes: list[str], amp: torch.dtype | None = None
                ) -> tuple[list[dict[str, Any]], int, bool]:
     """Train one network in place; leave it at its best epoch (or its last with keep_last).
     Returns (history, best epoch, interrupted)."""
@@ -485,6 +516,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet,
     opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
     gen = torch.Generator().manual_seed(seed)
+    # fp16 needs loss scaling against underflowing gradients; disabled, the scaler is a plain backward/step
+    scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     interrupted = False
@@ -496,7 +529,9 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet,
             for b in _batches(len(train), batch, torch.randperm(len(train), generator=gen).to(device)):
                 x, y, f = train[b]
                 opt.zero_grad(set_to_none=True)
-                batch_loss = loss(loss.link(model(x, f)), y)
+                with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                    out = model(x, f)
+                batch_loss = loss(loss.link(out.float()), y)  # the loss in fp32 whatever the precision
                 if not torch.isfinite(batch_loss):
                     what = (f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
                             f"(now {cfg.lr:g})" + (" or --scaler standard" if cfg.scaler == "none" else ""))
@@ -505,8 +540,9 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet,
                     # keep the last good weights rather than lose the run: stop here and say so
                     notes.append(f"{what}; stopped and kept the weights of epoch {best_epoch}")
                     raise _Diverged
-                batch_loss.backward()
-                opt.step()
+                scaler.scale(batch_loss).backward()
+                scaler.step(opt)
+                scaler.update()
                 total += float(batch_loss.detach()) * len(y)
             train_loss = total / len(train)
             val_loss = mean_loss(model, loss, val, 4096) if len(val) else None

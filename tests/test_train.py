@@ -13,7 +13,7 @@ from lstmcast.errors import LstmcastError
 from lstmcast.forecast import predict_at
 from lstmcast.run import _audit, evaluate
 from lstmcast.scaling import Scaler
-from lstmcast.train import EpochInfo, fit, plan_split, prepare, training_windows
+from lstmcast.train import EpochInfo, cpu_has_bf16, fit, plan_split, prepare, resolve_precision, training_windows
 from tests.conftest import tiny_config
 
 
@@ -245,3 +245,31 @@ def test_many_short_quarterly_series_are_all_kept() -> None:
     plan = plan_split(lengths, tiny_config(n_prev=None, horizon=8), 4, [str(i) for i in range(20)])
     assert plan.keep.all() and (lengths - plan.n_train == 8).all()
     assert plan.n_prev == 12  # min(3 seasons, 30), capped by the training part
+
+
+def test_precision_choices_and_their_errors() -> None:
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) is None and resolve_precision("fp32", cpu) is None
+    with pytest.raises(LstmcastError, match=r"^--precision fp16 needs a CUDA GPU; on a CPU use bf16"):
+        resolve_precision("fp16", cpu)
+    if cpu_has_bf16():
+        assert resolve_precision("bf16", cpu) is torch.bfloat16
+    else:
+        with pytest.raises(LstmcastError, match=r"^--precision bf16: this CPU has no bf16 instructions"):
+            resolve_precision("bf16", cpu)
+    with pytest.raises(LstmcastError, match=r"^--precision must be one of auto, fp32, bf16, fp16; got 'half'"):
+        tiny_config(precision="half")
+    with pytest.raises(LstmcastError, match=r"^--threads must be at least 1, got 0"):
+        tiny_config(threads=0)
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 instructions")
+def test_bf16_training_matches_fp32_within_noise(sine_csv: Path) -> None:
+    """bf16 autocast trains to the same quality (weights stay fp32, so the checkpoint is the same kind)."""
+    panel = load_panel(sine_csv)
+    scores = {}
+    for p in ("fp32", "bf16"):
+        fitted = fit(panel, tiny_config(precision=p, epochs=30))
+        scores[p] = evaluate(fitted)[1]["model"]["rmse"]
+        assert all(v.dtype == torch.float32 for v in fitted.model.state_dict().values())
+    assert scores["bf16"] < 1.5 * scores["fp32"] + 0.02, scores
