@@ -117,3 +117,13 @@ def test_named_columns_no_holdout_and_bad_horizon(tmp_path: Path, daily_csv: Pat
     with pytest.raises(LstmcastError, match="h must be a whole number of steps, at least 1; got 0"):
         est.predict(0)
     assert "test_size=0.0" in repr(est) and "hidden=8" in repr(est)
+
+
+def test_ctrl_c_during_fit_keeps_the_best_model(sine_csv: Path) -> None:
+    def ctrl_c(info: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="training was interrupted; the model kept is the best one so far"):
+        est = LSTMForecaster(**SMALL).fit(sine_csv, on_epoch=ctrl_c)
+    assert est.interrupted_ and est.metrics_["epochs_run"] == 1 and not est.metrics_["final_model"]["refit"]
+    assert len(est.predict(3)) == 3

@@ -304,6 +304,27 @@ def test_ctrl_c_in_train_saves_and_exits_130(tmp_path: Path, sine_csv: Path, mon
     assert invoke("predict", run, "--horizon", "2").exit_code == 0  # what was saved is usable
 
 
+def test_ctrl_c_while_refitting(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.cli as cli
+
+    epochs: list[int] = []
+
+    def ctrl_c_in_the_final_fit(name: str) -> None:
+        epochs.append(1)
+        if len(epochs) == 3:  # the evaluation model ran its 2 epochs; this is the refit's first
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "pause_point", ctrl_c_in_the_final_fit)
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--ensemble", "1", "--json")
+    assert result.exit_code == 130, result.output
+    assert json.loads(result.stdout)["interrupted"] is True
+    assert result.stderr.splitlines()[-1] == (
+        "Interrupted while refitting the final model on all points (after 1 of its epochs): saved it as it stood, "
+        f"with the evaluation model's scores, to {run}/ (model.pt, history.csv, metrics.json, test_predictions.csv, "
+        "config.toml)")
+
+
 @pytest.mark.parametrize("command", ["backtest", "compare"])
 def test_ctrl_c_in_a_fit_reports_no_winner(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch,
                                            command: str) -> None:
