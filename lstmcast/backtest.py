@@ -15,7 +15,7 @@ import pandas as pd
 from .baselines import BASELINES, baseline_forecasts
 from .config import TrainConfig
 from .data import Panel, file_fingerprint, refill_training, season_length_for
-from .errors import LstmcastError
+from .errors import Interrupted, LstmcastError
 from .forecast import format_times
 from .forecast import interval_columns, predict_at, report_levels
 from .io import ensure_dir, jsonable, write_csv, write_json, writes_run_folder
@@ -192,6 +192,9 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
             if trained:
                 t0 = time.perf_counter()
                 fitted = fit(prepare(panel, cfg, n_train=origins[k] - starts), cfg)
+                if fitted.interrupted:  # fit keeps a model cut short by Ctrl-C; scoring it would mislead
+                    raise Interrupted(f"Interrupted while fitting {label} for fold {k + 1} of {k_folds}; nothing "
+                                      "was written (a backtest scores only complete fits)")
                 seconds[label][k] = time.perf_counter() - t0
                 if not np.array_equal(fitted.prep.train_ends, origins[k]):
                     raise AssertionError("prepare moved the training ends away from the fold's origins")
@@ -316,7 +319,7 @@ def _frame(panel: Panel, origins: np.ndarray, tidx: np.ndarray, actual: np.ndarr
     return pd.DataFrame(cols)
 
 
-@writes_run_folder("backtest.csv", "backtest.json", "backtest.png")
+@writes_run_folder("backtest.csv", "backtest.json", "backtest.png", "backtest.toml")
 def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon: int, folds: int,
                  step: int | None = None, retrain: str = "always", samples: int = 200,
                  on_fold: Callable[[FoldInfo], None] | None = None) -> RunResult:

@@ -2,32 +2,70 @@
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import functools
 import inspect
+import json
 import os
+import types
+import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from . import __version__
 from .config import TrainConfig
 from .backtest import FoldInfo, backtest_run
 from .compare import compare_run
+from .configfile import coerce, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
-from .io import pause_point, write_csv, write_error
+from .io import jsonable, pause_point, write_csv, write_error
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
 
+try:
+    from typer._click.exceptions import ClickException  # Typer >= 0.2x carries its own copy of Click
+except ImportError:  # pragma: no cover - older Typer runs on Click itself
+    from click.exceptions import ClickException  # type: ignore[no-redef]
+
 __all__ = ["app"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class OneLineErrors(TyperGroup):
+    """Click's own usage errors (an unknown option, a value of the wrong type, a missing option) as one
+    `Error:` line on stderr with Click's exit code (2), instead of Typer's boxed panel."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except ClickException as e:
+            _usage_error(e)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClickException as e:
+            _usage_error(e)
+
+
+def _usage_error(e: ClickException) -> NoReturn:
+    if type(e).__name__ == "NoArgsIsHelpError":  # `lstmcast` alone: Typer prints the help
+        raise e
+    err_console.print(f"[red]Error:[/red] {escape(e.format_message())}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=e.exit_code)
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train LSTM forecasters on a CSV and get forecasts, metrics and plots, honestly scored "
                        "against naive baselines.")
 out_console = Console()
@@ -60,8 +98,9 @@ def user_errors(fn: F) -> F:
                               "(rerun with LSTMCAST_DEBUG=1 for the traceback, and please report it)",
                               highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
-        except KeyboardInterrupt:
-            err_console.print("Interrupted; nothing was written.")
+        except KeyboardInterrupt as e:  # Ctrl-C outside a training loop: the job's writes are all-or-nothing
+            err_console.print(str(e) or "Interrupted; nothing was written.", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -119,9 +158,9 @@ def generate_sine_cmd(
     out_console.print(f"Wrote {len(df)} rows to {out}")
 
 
-def _progress_bar(unit: str = "epoch") -> Progress:
+def _progress_bar(unit: str = "epoch", disable: bool = False) -> Progress:
     return Progress(TextColumn(unit), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=out_console, transient=False)
+                    TimeElapsedColumn(), console=out_console, transient=False, disable=disable)
 
 
 def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
@@ -144,10 +183,10 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
     return table
 
 
-def _print_probabilistic(m: dict[str, Any]) -> None:
+def _print_probabilistic(m: dict[str, Any], said: Output) -> None:
     keys = [k for k in m if k.startswith(("coverage_", "width_")) or k in ("pinball", "crps")]
     if keys:
-        out_console.print("Uncertainty: " + ", ".join(f"{k} {m[k]:.4g}" for k in keys))
+        said.print("Uncertainty: " + ", ".join(f"{k} {m[k]:.4g}" for k in keys))
 
 
 def _opt(annotation: Any, help: str) -> Any:
@@ -228,6 +267,100 @@ def config_flags(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet"}
+_settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
+
+
+def _flag_type(annotation: Any) -> type:
+    """bool, int, float or str: the type a flag's value has once parsed (Optional removed)."""
+    tp = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp  # type: ignore[no-any-return]
+
+
+def config_file(fn: F) -> F:
+    """Add `--config FILE.toml`: any other flag of the command under its name (n_prev = 24 for --n-prev 24);
+    a flag given on the command line wins over the file. The merged settings are kept for the run folder."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    kinds = {p.name: _flag_type(p.annotation) for p in params if p.name not in NOT_IN_FILE}
+    at = next(i for i, p in enumerate(params) if p.name == "out") + 1
+    extra = [
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+            Path | None, typer.Option(help="TOML file setting any other flag of this command by name (n_prev = 24, "
+                                           "window_norm = \"last\"); flags on the command line win. The run folder "
+                                           "gets the effective settings (config.toml for train).")]),
+        inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+    ]
+
+    @functools.wraps(fn)
+    def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
+        if config is not None:
+            for key, value in read_config(config).items():
+                name = key.replace("-", "_")
+                if name in NOT_IN_FILE:
+                    raise LstmcastError(f"config file {config}: {key!r} cannot be set in a config file; give it on "
+                                        "the command line")
+                if name not in kinds:
+                    raise unknown_key(config, key, list(kinds))
+                source = ctx.get_parameter_source(name)
+                if source is None or source.name != "COMMANDLINE":
+                    kwargs[name] = coerce(config, key, value, kinds[name])
+        _settings.set({k: kwargs[k] for k in kinds})
+        return fn(**kwargs)
+
+    new = params[:at] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params[at:]]
+    wrapper.__signature__ = sig.replace(parameters=new[:at] + extra + new[at:])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in new + extra}
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings_file(command: str, data: Path, out: Path) -> tuple[str, str]:
+    """The run folder's settings file (train: config.toml; backtest.toml, compare.toml, so that a backtest into a
+    train run's folder leaves the model's settings alone): every setting this run used, ready for --config."""
+    name = "config.toml" if command == "train" else f"{command}.toml"
+    header = [f"lstmcast {command} settings, every flag but --out by its name (n_prev for --n-prev). This run:",
+              f"  lstmcast {command} {data} --out {out} --config {Path(out) / name}",
+              "Flags given on the command line win over this file."]
+    return name, to_toml(_settings.get(), header)
+
+
+@dataclass
+class Output:
+    """Where a command's words go: --json puts one JSON document on stdout, --quiet keeps errors only;
+    progress, tables and notes never reach stdout in either."""
+
+    json: bool = False
+    quiet: bool = False
+
+    @property
+    def chatty(self) -> bool:
+        return not (self.json or self.quiet)
+
+    def print(self, *objects: Any) -> None:
+        if self.chatty:
+            out_console.print(*objects)
+
+    def notes(self, notes: list[str]) -> None:
+        if not self.quiet:
+            _notes(notes)
+
+    def document(self, doc: dict[str, Any]) -> None:
+        if self.json:
+            typer.echo(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str))
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (what was written, the "
+                                                       "metrics, the notes) and nothing else; notes go to stderr.")]
+QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.")]
+
+
+def _files(result: RunResult) -> dict[str, str]:
+    return {k: str(p) for k, p in result.paths.items()}
+
+
 def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
     """A validated TrainConfig from the shared flags (text lists parsed here)."""
     kw = {k: v for k, v in flags.items() if k != "samples"}
@@ -242,21 +375,25 @@ def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
 
 @app.command()
 @user_errors
+@config_file
 @config_flags
 def train(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
     out: Annotated[Path, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
-                                           "test_predictions.csv).")],
+                                           "test_predictions.csv, config.toml).")],
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).")] = 1,
     strategy: Annotated[str | None, typer.Option(help="direct (one head for all steps; default for horizon > 1) or "
                                                       "recursive (one-step model fed its own forecasts).")] = None,
+    json_out: JsonFlag = False,
+    quiet: QuietFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
     assert flags is not None
+    said = Output(json_out, quiet)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     samples = flags["samples"]
-    progress = _progress_bar()
+    progress = _progress_bar(disable=not said.chatty)
     task = [progress.add_task("train", total=cfg.epochs or 15, info="", start=False, visible=False)]
 
     stage = [""]
@@ -268,9 +405,9 @@ def train(
         progress.stop()
         for t in list(progress.task_ids):  # a finished stage's bar stays printed above; do not redraw it
             progress.remove_task(t)
-        out_console.print(stage[0])
-        out_console.print(f"Training on {n_train} windows" + (f" ({n_val} more for validation)" if n_val else "")
-                          + f": batch {batch}, {epochs} epochs")
+        said.print(stage[0])
+        said.print(f"Training on {n_train} windows" + (f" ({n_val} more for validation)" if n_val else "")
+                   + f": batch {batch}, {epochs} epochs")
         task[0] = progress.add_task("train", total=epochs, info="")
         progress.start()
 
@@ -281,24 +418,34 @@ def train(
         pause_point("train:epoch")
 
     try:
-        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage)
+        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage,
+                           settings=_settings_file("train", data, out))
     finally:
         progress.stop()
-    _report_train(result)
+    _report_train(result, said)
 
 
-def _report_train(result: RunResult) -> None:
+def _report_train(result: RunResult, said: Output) -> None:
     m = result.metrics
-    _notes(result.notes)
-    if result.interrupted:
-        err_console.print(f"[yellow]Interrupted after epoch {m['epochs_run']}:[/yellow] saved the best checkpoint so far "
-                          f"(epoch {m['best_epoch']}).")
+    run = result.paths["checkpoint"].parent
+    said.notes(result.notes)
     if m.get("holdout", True):
-        out_console.print(_metrics_table(m, f"Test part (evaluation model): {m['test_points']} points, horizon "
-                                            f"{m['horizon']}, original scale"))
-        _print_probabilistic(m["model"])
-    out_console.print(f"Run written to {result.paths['checkpoint'].parent}/: "
-                      + ", ".join(p.name for p in result.paths.values()))
+        said.print(_metrics_table(m, f"Test part (evaluation model): {m['test_points']} points, horizon "
+                                     f"{m['horizon']}, original scale"))
+        _print_probabilistic(m["model"], said)
+    said.print(f"Run written to {run}/: " + ", ".join(p.name for p in result.paths.values()))
+    said.document({"command": "train", "run": str(run), "files": _files(result), "interrupted": result.interrupted,
+                   "notes": result.notes, "metrics": m})
+    if result.interrupted:  # Ctrl-C stopped training: the run is saved, but the shell must hear it was cut short
+        final = m.get("final_model", {})
+        if final.get("refit"):
+            what = (f"while refitting the final model on all points (after {final.get('epochs')} of its epochs): saved "
+                    "it as it stood, with the evaluation model's scores,")
+        else:
+            what = f"after epoch {m['epochs_run']}: saved the best checkpoint so far (epoch {m['best_epoch']})"
+        err_console.print(f"[yellow]Interrupted[/yellow] {what} to {run}/ "
+                          f"({', '.join(p.name for p in result.paths.values())})", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130)
 
 
 @app.command()
@@ -311,14 +458,18 @@ def predict(
     horizon: Annotated[int | None, typer.Option(help="Forecast this many steps past the end of the data instead.")] = None,
     samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.")] = 200,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    json_out: JsonFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """One-step-ahead predictions for the test points, or with --horizon N a forecast past the end."""
+    said = Output(json_out, quiet)
     result = predict_run(run_dir, out, data, horizon, samples, device)
-    _notes(result.notes)
+    said.notes(result.notes)
     if horizon is None:
-        out_console.print(_metrics_table(result.metrics, "Test part, original scale"))
+        said.print(_metrics_table(result.metrics, "Test part, original scale"))
     path = next(iter(result.paths.values()))
-    out_console.print(f"Wrote {path}")
+    said.print(f"Wrote {path}")
+    said.document({"command": "predict", "files": _files(result), "notes": result.notes, "metrics": result.metrics})
 
 
 @app.command()
@@ -367,10 +518,12 @@ def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str],
 
 @app.command()
 @user_errors
+@config_file
 @config_flags
 def backtest(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
-    out: Annotated[Path, typer.Option(help="Folder to write backtest.csv, backtest.json and backtest.png.")],
+    out: Annotated[Path, typer.Option(help="Folder to write backtest.csv, backtest.json, backtest.png and "
+                                           "backtest.toml.")],
     horizon: Annotated[int, typer.Option(help="Steps forecast from each origin.")] = 1,
     folds: Annotated[int, typer.Option(help="Forecast origins per series (the last ends at the end of the data).")] = 3,
     step: Annotated[int | None, typer.Option(help="Steps between origins (default: --horizon).")] = None,
@@ -378,14 +531,17 @@ def backtest(
                                               "before the first origin and slide.")] = "always",
     strategy: Annotated[str | None, typer.Option(help="direct, recursive, or both as 'direct,recursive' to compare "
                                                       "them in one table.")] = None,
+    json_out: JsonFlag = False,
+    quiet: QuietFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Rolling-origin backtest of the LSTM against naive, seasonal naive, drift and mean forecasts."""
     assert flags is not None
+    said = Output(json_out, quiet)
     strategies = _split_list(strategy) or [None]
     models = {(f"lstm_{s}" if len(strategies) > 1 else "lstm"): _config(flags, horizon=horizon, strategy=s)
               for s in strategies}
-    progress = _progress_bar("fit")
+    progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("backtest", total=len(models) * folds, info="")
     progress.start()
 
@@ -395,39 +551,45 @@ def backtest(
         pause_point("backtest:fold")
 
     try:
-        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold)
+        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold,
+                              settings=_settings_file("backtest", data, out))
     finally:
         progress.stop()
     m = result.metrics
-    _notes(result.notes)
+    said.notes(result.notes)
     cols = ["mae", "rmse", "smape", "mase"]
     prob = sorted({k for r in m["mean"].values() for k in r if k.startswith("coverage_") or k in ("crps",)})
-    out_console.print(_score_table(
+    said.print(_score_table(
         f"Backtest: {folds} folds x horizon {horizon}, retrain {retrain}, mean over folds "
         f"(MASE lag {m.get('mase_lag')})", m["mean"], cols + prob, m["winner"]))
     best = m["winner"].get("mase")
     if best:
-        out_console.print(f"Best by MASE: [bold]{best.replace('_', ' ')}[/bold]")
-    out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
+        said.print(f"Best by MASE: [bold]{best.replace('_', ' ')}[/bold]")
+    said.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
+    said.document({"command": "backtest", "files": _files(result), "notes": result.notes, "metrics": m})
 
 
 @app.command()
 @user_errors
+@config_file
 @config_flags
 def compare(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
-    out: Annotated[Path, typer.Option(help="Folder to write compare.csv, compare.json and compare.png.")],
+    out: Annotated[Path, typer.Option(help="Folder to write compare.csv, compare.json, compare.png and compare.toml.")],
     cells: Annotated[str, typer.Option(help="Comma-separated cells to train.")] = "lstm,gru,rnn,peephole,cifg",
     seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).")] = 3,
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.")] = 1,
     strategy: Annotated[str | None, typer.Option(help="direct or recursive.")] = None,
+    json_out: JsonFlag = False,
+    quiet: QuietFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train several recurrent cells on the same split, window and budget over several seeds, and compare."""
     assert flags is not None
+    said = Output(json_out, quiet)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     names = _split_list(cells)
-    progress = _progress_bar("fit")
+    progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
     progress.start()
 
@@ -438,11 +600,12 @@ def compare(
         started[0] += 1
 
     try:
-        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"])
+        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"],
+                             settings=_settings_file("compare", data, out))
         progress.update(task, completed=len(names) * seeds)
     finally:
         progress.stop()
-    _notes(result.notes)
+    said.notes(result.notes)
     table = Table(title=f"{len(names)} cells x {seeds} seeds, {cfg.epochs or 'auto'} epochs, hidden {cfg.hidden}: test part, "
                         "mean ± sd over seeds")
     for c in ("cell", "parameters", "s/epoch", "MSE", "MAE", "MASE"):
@@ -452,5 +615,6 @@ def compare(
                       *(f"{r[f'{k}_mean']:.3g}±{r[f'{k}_std']:.1g}" for k in ("mse", "mae", "mase")))
     for name, b in result.metrics["baselines"].items():
         table.add_row(name.replace("_", " "), "-", "-", f"{b['mse']:.4g}", f"{b['mae']:.4g}", f"{b['mase']:.4g}")
-    out_console.print(table)
-    out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
+    said.print(table)
+    said.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
+    said.document({"command": "compare", "files": _files(result), "notes": result.notes, "metrics": result.metrics})

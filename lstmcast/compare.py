@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .config import CELLS, TrainConfig
-from .errors import LstmcastError
+from .errors import Interrupted, LstmcastError
 from .io import ensure_dir, write_csv, write_json, writes_run_folder
 from .run import RunResult, evaluate, load_for
 from .train import fit, prepare
@@ -30,7 +30,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-@writes_run_folder("compare.csv", "compare.json", "compare.png")
+@writes_run_folder("compare.csv", "compare.json", "compare.png", "compare.toml")
 def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out: Path,
                 on_fit: Callable[[str, int], None] | None = None, samples: int = 200) -> RunResult:
     """Fit every cell with seeds cfg.seed .. cfg.seed+seeds-1 on one prepared split; write compare.csv,
@@ -52,6 +52,9 @@ def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out:
             if on_fit is not None:
                 on_fit(cell, c.seed)
             fitted = fit(prep, c)
+            if fitted.interrupted:  # a run cut short by Ctrl-C would skew the cell's mean, and the winner
+                raise Interrupted(f"Interrupted while fitting {cell} with seed {c.seed}; nothing was written (a "
+                                  "comparison scores only complete fits)")
             _, m = evaluate(fitted, samples=samples)
             baselines = {b: m[b] for b in ("naive", "seasonal_naive") if b in m}
             row: dict[str, Any] = {"cell": cell, "seed": c.seed,

@@ -1,7 +1,12 @@
-"""The one exception type for problems the user can fix."""
+"""The exception types: problems the user can fix, and Ctrl-C that stopped a job."""
 
-__all__ = ["LstmcastError"]
+__all__ = ["LstmcastError", "Interrupted"]
 
 
 class LstmcastError(Exception):
     """Bad input or state the user can fix; the CLI prints it as one line and exits 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a job whose result would be wrong if it went on (a backtest fold or a compare run cut
+    short); the message says what was kept. The CLI prints it and exits 130."""

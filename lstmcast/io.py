@@ -324,18 +324,27 @@ def _check_replaceable(out: Path, folder: Path) -> None:
 
 def writes_run_folder(*owns: str) -> Callable[[F], F]:
     """Decorate a job whose `out` argument is a run folder: it runs under the folder's lock, writes into a
-    staging folder, and the result's paths point into OUT once the staged run has replaced it."""
+    staging folder, and the result's paths point into OUT once the staged run has replaced it.
+
+    The decorated job also takes `settings=(name, text)`: the run's settings file (the CLI's config.toml),
+    written and committed with the job's own files, as result.paths["settings"]. A name in `owns` that
+    this run does not write is not carried over from the previous run."""
 
     def deco(fn: F) -> F:
         sig = inspect.signature(fn)
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, settings: tuple[str, str] | None = None, **kwargs: Any) -> Any:
             bound = sig.bind(*args, **kwargs)
             out = Path(bound.arguments["out"])
-            with run_folder(out, owns) as stage:
+            with run_folder(out, owns + ((settings[0],) if settings else ())) as stage:
                 bound.arguments["out"] = stage
                 result = fn(*bound.args, **bound.kwargs)
+                if settings is not None:
+                    with atomic_path(stage / settings[0]) as tmp:
+                        tmp.write_text(settings[1])
+                    if isinstance(getattr(result, "paths", None), dict):
+                        result.paths["settings"] = stage / settings[0]
             paths = getattr(result, "paths", None)
             if isinstance(paths, dict):
                 result.paths = {k: out / Path(p).relative_to(stage) for k, p in paths.items()}

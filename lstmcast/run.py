@@ -161,7 +161,7 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"])
 
 
-@writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv")
+@writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml")
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
               on_stage: Callable[[str], None] | None = None) -> RunResult:

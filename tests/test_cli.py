@@ -10,6 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from lstmcast.cli import app
+from lstmcast.config import TrainConfig
 
 runner = CliRunner()
 TINY = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu"]
@@ -224,3 +225,134 @@ def test_series_too_short_for_a_holdout_still_forecasts(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     result = invoke("plot", run)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args, line", [
+    (["train", "{sine}", "--out", "r", "--epoch", "2"], "Error: No such option: --epoch (Possible options: --epochs)"),
+    (["train", "{sine}", "--out", "r", "--epochs", "two"], "Error: Invalid value for '--epochs': Input should be a valid "
+                                                          "integer, unable to parse string as an integer"),
+    (["train", "{sine}", "--epochs", "2"], "Error: Missing option '--out'."),
+    (["train", "{sine}", "--out", "r", "--cell", "transformer"], "Error: --cell must be one of lstm, gru, rnn, peephole, "
+                                                                 "cifg; got 'transformer'"),
+    (["backtest", "{sine}", "--out", "r", "--lr", "x"], "Error: Invalid value for '--lr': Input should be a valid "
+                                                        "number, unable to parse string as a number"),
+    (["train", "{sine}", "--out", "r", "--refit", "yes"], "Error: Got unexpected extra argument(s) (yes)"),
+    (["trian", "{sine}"], "Error: No such command 'trian'. Did you mean 'train'?"),
+    (["predict"], "Error: Missing argument 'run_dir'."),
+])
+def test_usage_errors_are_one_line_exit_2(sine_csv: Path, args: list[str], line: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative --out r lands here, and must not be created
+    result = invoke(*[a.format(sine=sine_csv) for a in args])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == line + "\n" and result.stdout == ""
+    assert not Path("r").exists()
+
+
+def test_json_output_is_one_document(tmp_path: Path, sine_csv: Path) -> None:
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)  # nothing but the document on stdout
+    assert doc["command"] == "train" and doc["run"] == str(run) and doc["interrupted"] is False
+    assert doc["files"] == {"checkpoint": str(run / "model.pt"), "history": str(run / "history.csv"),
+                            "metrics": str(run / "metrics.json"), "test_predictions": str(run / "test_predictions.csv"),
+                            "settings": str(run / "config.toml")}
+    assert doc["metrics"]["model"] == json.loads((run / "metrics.json").read_text())["model"]
+    assert any("refit on all 161 points" in n for n in doc["notes"])
+
+    result = invoke("predict", run, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["files"] == {"predictions": str(run / "test_predictions.csv")} and doc["metrics"]["model"]["rmse"] > 0
+    result = invoke("predict", run, "--horizon", "4", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc == {"command": "predict", "files": {"forecast": str(run / "forecast.csv")},
+                   "notes": ["forecasting 4 steps recursively one step at a time"], "metrics": {}}
+
+    result = invoke("backtest", sine_csv, "--out", tmp_path / "bt", "--horizon", "2", "--folds", "2", *TINY, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "backtest" and doc["metrics"]["winner"]["mase"] in doc["metrics"]["mean"]
+    assert set(doc["files"]) == {"forecasts", "metrics", "plot", "settings"}
+
+
+def test_quiet_prints_nothing(tmp_path: Path, sine_csv: Path) -> None:
+    result = invoke("train", sine_csv, "--out", tmp_path / "run", *TINY, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""
+    result = invoke("predict", tmp_path / "run", "--horizon", "3", "-q")
+    assert result.exit_code == 0 and result.output == ""
+    assert (tmp_path / "run" / "forecast.csv").exists()
+
+
+def test_ctrl_c_in_train_saves_and_exits_130(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.cli as cli
+
+    def ctrl_c(name: str) -> None:
+        if name == "train:epoch":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "pause_point", ctrl_c)
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY)
+    assert result.exit_code == 130, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Interrupted after epoch 1: saved the best checkpoint so far (epoch 1) to {run}/ (model.pt, history.csv, "
+        "metrics.json, test_predictions.csv, config.toml)")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["interrupted"] and metrics["epochs_run"] == 1 and not metrics["final_model"]["refit"]
+    assert invoke("predict", run, "--horizon", "2").exit_code == 0  # what was saved is usable
+
+
+def test_ctrl_c_while_refitting(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.cli as cli
+
+    epochs: list[int] = []
+
+    def ctrl_c_in_the_final_fit(name: str) -> None:
+        epochs.append(1)
+        if len(epochs) == 3:  # the evaluation model ran its 2 epochs; this is the refit's first
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "pause_point", ctrl_c_in_the_final_fit)
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--ensemble", "1", "--json")
+    assert result.exit_code == 130, result.output
+    assert json.loads(result.stdout)["interrupted"] is True
+    assert result.stderr.splitlines()[-1] == (
+        "Interrupted while refitting the final model on all points (after 1 of its epochs): saved it as it stood, "
+        f"with the evaluation model's scores, to {run}/ (model.pt, history.csv, metrics.json, test_predictions.csv, "
+        "config.toml)")
+
+
+@pytest.mark.parametrize("command", ["backtest", "compare"])
+def test_ctrl_c_in_a_fit_reports_no_winner(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch,
+                                           command: str) -> None:
+    import lstmcast.backtest
+    import lstmcast.compare
+    from lstmcast.train import fit
+
+    module = lstmcast.backtest if command == "backtest" else lstmcast.compare
+    calls: list[int] = []
+
+    def fit_then_ctrl_c(panel: object, cfg: TrainConfig, *args: object, **kw: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C during the second fit's first epoch: fit keeps what it has and returns
+
+            def stop(info: object) -> None:
+                raise KeyboardInterrupt
+
+            return fit(panel, cfg, stop, **kw)  # type: ignore[arg-type]
+        return fit(panel, cfg, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "fit", fit_then_ctrl_c)
+    out = tmp_path / "out"
+    extra = ["--horizon", "2", "--folds", "3"] if command == "backtest" else ["--cells", "lstm", "--seeds", "3"]
+    result = invoke(command, sine_csv, "--out", out, *extra, *TINY)
+    assert result.exit_code == 130, result.output
+    what = "lstm for fold 2 of 3" if command == "backtest" else "lstm with seed 1"
+    kind = "a backtest" if command == "backtest" else "a comparison"
+    assert result.stderr == f"Interrupted while fitting {what}; nothing was written ({kind} scores only complete fits)\n"
+    assert "Best" not in result.stdout and not out.exists()

@@ -77,7 +77,7 @@ def test_new_run_replaces_old_whole_and_keeps_other_files(old_run: Path, sine_cs
     assert result.exit_code == 0, result.output
     assert_files = {p.name for p in old_run.iterdir()}
     # no hold-out: the old run's test_predictions.csv must not pass for this run's; the user's file stays
-    assert assert_files == {"model.pt", "history.csv", "metrics.json", "notes.txt"}
+    assert assert_files == {"model.pt", "history.csv", "metrics.json", "config.toml", "notes.txt"}
     assert (old_run / "notes.txt").read_bytes() == before["notes.txt"]
     assert leftovers(old_run) == []
 
@@ -277,7 +277,8 @@ def test_kill_during_backtest_keeps_the_train_run(tmp_path: Path, old_run: Path,
     assert snapshot(old_run) == before
     result = invoke("backtest", sine_csv, "--out", old_run, *TINY, "--epochs", "1", "--folds", "2")
     assert result.exit_code == 0, result.output
-    assert {p.name for p in old_run.iterdir()} == set(before) | {"backtest.csv", "backtest.json", "backtest.png"}
+    assert {p.name for p in old_run.iterdir()} == set(before) | {"backtest.csv", "backtest.json", "backtest.png",
+                                                               "backtest.toml"}
     assert all((old_run / name).read_bytes() == data for name, data in before.items())
 
 

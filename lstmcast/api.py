@@ -1,0 +1,193 @@
+"""LSTMForecaster: the estimator API (fit a DataFrame or a file, predict, evaluate, save, load)."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import io
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .config import TrainConfig
+from .configfile import flags_from_config, to_toml
+from .errors import LstmcastError
+from .forecast import forecast_future, interval_columns, report_levels
+from .io import atomic_path, run_folder
+from .run import train_run
+from .train import EpochInfo, Fitted
+
+__all__ = ["LSTMForecaster", "DATA_FIELDS", "LONG_COLUMNS"]
+
+# What describes the data (given to fit) rather than the model: TrainConfig field -> fit() argument.
+DATA_FIELDS = {"column": "target_col", "time_column": "time_col", "id_column": "id_col", "features": "features",
+               "fill": "fill", "freq": "freq"}
+LONG_COLUMNS = ("unique_id", "ds", "y")  # statsforecast's and NeuralForecast's long shape
+RUN_FILES = ("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml")
+
+
+class LSTMForecaster:
+    """An LSTM forecaster in the scikit-learn manner: settings in the constructor, data in `fit`.
+
+    `LSTMForecaster(horizon=12, hidden=32)` takes any TrainConfig model/training setting by name (or a
+    whole `config=TrainConfig(...)`); the columns, ids, fill and frequency are `fit`'s arguments. `fit` runs
+    the same two stages as `lstmcast train` (an evaluation model scored on the held-out end, then the
+    forecast model refit on every point), so the same data and seed give the CLI's forecast."""
+
+    def __init__(self, config: TrainConfig | None = None, *, samples: int = 200, **settings: Any) -> None:
+        known = {f.name for f in fields(TrainConfig)}
+        for key in settings:
+            if key in DATA_FIELDS:
+                raise LstmcastError(f"{key!r} describes the data, not the model: pass {DATA_FIELDS[key]}= to fit()")
+            if key not in known:
+                near = difflib.get_close_matches(key, sorted(known - set(DATA_FIELDS)), n=1)
+                raise LstmcastError(f"unknown setting {key!r}" + (f"; did you mean {near[0]!r}?" if near else
+                                    f"; settings are: {', '.join(sorted(known - set(DATA_FIELDS)))}"))
+        if samples < 1:
+            raise LstmcastError(f"samples must be at least 1, got {samples}")
+        self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
+        self.samples = samples
+        self.checkpoint_: Checkpoint | None = None
+        self._final: Fitted | None = None
+        self._files: dict[str, bytes] = {}
+        self.metrics_: dict[str, Any] = {}
+        self.notes_: list[str] = []
+        self.history_: pd.DataFrame | None = None
+        self.holdout_predictions_: pd.DataFrame | None = None
+        self.interrupted_ = False
+
+    def __repr__(self) -> str:
+        default = TrainConfig()
+        changed = [f"{f.name}={getattr(self.config, f.name)!r}" for f in fields(TrainConfig)
+                   if getattr(self.config, f.name) != getattr(default, f.name)]
+        return f"LSTMForecaster({', '.join(changed)})"
+
+    def fit(self, data: pd.DataFrame | str | Path, *, target_col: str | None = None, time_col: str | None = None,
+            id_col: str | None = None, features: list[str] | None = None, fill: str | None = None,
+            freq: str | None = None, on_epoch: Callable[[EpochInfo], None] | None = None) -> LSTMForecaster:
+        """Train on a DataFrame or a CSV/Parquet file -> self.
+
+        Columns are found as by `lstmcast train` (the time column by name or dates, the only numeric column
+        as the target). A frame with `unique_id`, `ds` and `y` columns (the long shape of statsforecast and
+        NeuralForecast) is read as many series, unless columns are named. `on_epoch` sees every epoch."""
+        cfg = self.config
+        given = {"column": target_col, "time_column": time_col, "id_column": id_col, "features": features,
+                 "fill": fill, "freq": freq}
+        data_cfg = {k: (v if v is not None else getattr(cfg, k)) for k, v in given.items()}
+        data_cfg["features"] = list(data_cfg["features"] or [])
+        frame = data if isinstance(data, pd.DataFrame) else None
+        if frame is not None and frame.index.name is not None:
+            frame = frame.reset_index()  # a named index (a DatetimeIndex "date") is a column of the data
+        if frame is None and not isinstance(data, (str, Path)):
+            raise LstmcastError(f"fit() takes a DataFrame or a file path, got {type(data).__name__}")
+        columns = [str(c) for c in frame.columns] if frame is not None else _file_columns(Path(data))
+        if (all(data_cfg[k] is None for k in ("column", "time_column", "id_column"))
+                and set(LONG_COLUMNS) <= set(columns)):
+            data_cfg.update(column="y", time_column="ds", id_column="unique_id")
+        cfg = replace(cfg, **data_cfg)
+        text = to_toml(flags_from_config(cfg, self.samples),
+                       ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
+                        "shell: lstmcast train DATA --out RUN --config config.toml"])
+        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
+            src = Path(data) if frame is None else Path(tmp) / "data.parquet"
+            if frame is not None:
+                frame = frame.copy()
+                frame.columns = columns
+                try:
+                    frame.to_parquet(src, index=False)  # exact values: the job reads it as `train` reads a file
+                except (ValueError, TypeError) as e:  # pyarrow's ArrowInvalid and ArrowTypeError among them
+                    raise LstmcastError(f"cannot use this DataFrame: {str(e).splitlines()[0]}") from None
+            result = train_run(src, cfg, Path(tmp) / "run", on_epoch=on_epoch, samples=self.samples,
+                               settings=("config.toml", text))
+            self._adopt(Path(tmp) / "run")
+        self.notes_ = list(result.notes)
+        self.interrupted_ = result.interrupted
+        if result.interrupted:
+            warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
+        return self
+
+    def _adopt(self, run_dir: Path, ckpt: Checkpoint | None = None) -> None:
+        """Hold a run folder's files in memory (for save) and its final model (for predict)."""
+        self._files = {name: (run_dir / name).read_bytes() for name in RUN_FILES if (run_dir / name).exists()}
+        self.checkpoint_ = ckpt or load_checkpoint(run_dir)
+        self._final = self.checkpoint_.fitted(split=False)
+        self.metrics_ = copy.deepcopy(self.checkpoint_.metrics)
+        self.notes_ = list(self.metrics_.get("notes", []))
+        self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"])) if "history.csv" in self._files else None
+        preds = self._files.get("test_predictions.csv")
+        self.holdout_predictions_ = pd.read_csv(io.BytesIO(preds)) if preds else None
+        self.interrupted_ = bool(self.metrics_.get("interrupted", False))
+
+    def _fitted(self) -> Fitted:
+        if self._final is None or self.checkpoint_ is None:
+            raise LstmcastError("this LSTMForecaster is not fitted yet; call fit(data) or LSTMForecaster.load(dir)")
+        return self._final
+
+    def predict(self, h: int | None = None) -> pd.DataFrame:
+        """Forecast h steps (default: the trained horizon) past the end of every series with the final model
+        -> DataFrame unique_id, ds, forecast [, forecast_lo_80, forecast_hi_80, ...]. A single series without
+        an id column gets the target column's name as its unique_id."""
+        fitted = self._fitted()
+        h = fitted.config.horizon if h is None else h
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
+            raise LstmcastError(f"h must be a whole number of steps, at least 1; got {h!r}")
+        times, point, q = forecast_future(fitted, int(h), samples=self.samples, seed=fitted.config.seed)
+        panel = fitted.prep.panel
+        ids = list(panel.ids) if panel.id_name is not None else [panel.target]
+        ds = times.reshape(-1)
+        if panel.is_datetime:
+            ds = pd.DatetimeIndex(ds).to_numpy()
+        elif np.all(np.mod(ds, 1) == 0):
+            ds = ds.astype(np.int64)
+        cols: dict[str, Any] = {"unique_id": np.repeat(np.asarray(ids, dtype=object), h), "ds": ds,
+                                "forecast": point.reshape(-1)}
+        if q is not None:
+            flat = q.reshape(-1, q.shape[-1])
+            for name, i in interval_columns("forecast", report_levels(fitted)):
+                cols[name] = flat[:, i]
+        return pd.DataFrame(cols)
+
+    def evaluate(self) -> dict[str, Any]:
+        """The evaluation model's scores on the held-out end, beside the baselines (metrics.json's content)."""
+        self._fitted()
+        if not self.metrics_.get("holdout", True):
+            raise LstmcastError("this model has no held-out test part (test_size=0, or the series was too short to "
+                                "spare one), so there is nothing to evaluate")
+        return copy.deepcopy(self.metrics_)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the run folder (model.pt, history.csv, metrics.json, test_predictions.csv, config.toml):
+        `lstmcast predict DIR --horizon N` and `LSTMForecaster.load(DIR)` both read it."""
+        self._fitted()
+        with run_folder(Path(path), RUN_FILES) as stage:
+            for name, blob in self._files.items():
+                with atomic_path(stage / name) as tmp:
+                    tmp.write_bytes(blob)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, samples: int = 200) -> LSTMForecaster:
+        """A fitted forecaster from a folder written by save() or `lstmcast train`."""
+        ckpt = load_checkpoint(Path(path))
+        est = cls(config=ckpt.config, samples=samples)
+        est._adopt(ckpt.path.parent, ckpt)
+        return est
+
+
+def _file_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file (empty when it cannot be read: fit reports that itself)."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return [str(c).strip() for c in pq.read_schema(path).names]
+        return [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    except Exception:  # noqa: BLE001 - a missing or bad file is train_run's to report, with its own message
+        return []

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmcast import LSTMForecaster, LstmcastError, TrainConfig
+from lstmcast.cli import app
+from lstmcast.io import jsonable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+runner = CliRunner()
+SMALL = dict(n_prev=10, hidden=8, epochs=2, batch_size=32, device="cpu", ensemble=2)
+FLAGS = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--ensemble", "2"]
+
+
+def invoke(*args: object) -> object:
+    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def read_exact(path: Path) -> pd.DataFrame:
+    """A CSV's floats exactly as written: pandas 3 parses them so by default, pandas 2 when asked."""
+    return pd.read_csv(path, **({} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}))
+
+
+def long_frame() -> pd.DataFrame:
+    """Two daily series of 90 points in statsforecast's long shape: unique_id, ds (datetimes), y."""
+    rng = np.random.default_rng(5)
+    t = np.arange(90)
+    return pd.concat([pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2024-01-01", periods=90, freq="D"),
+                                    "y": level + amp * np.sin(2 * np.pi * t / 7) + rng.normal(0, 0.1, 90)})
+                      for uid, level, amp in [("a", 20.0, 3.0), ("b", 5.0, 1.0)]], ignore_index=True)
+
+
+def test_api_gives_the_cli_forecast_and_scores(tmp_path: Path, sine_csv: Path) -> None:
+    run = tmp_path / "run"
+    assert invoke("train", sine_csv, "--out", run, *FLAGS).exit_code == 0
+    assert invoke("predict", run, "--horizon", "7", "--out", tmp_path / "fc.csv").exit_code == 0
+    cli = read_exact(tmp_path / "fc.csv")
+
+    est = LSTMForecaster(**SMALL).fit(sine_csv)
+    api = est.predict(7)
+    assert list(api.columns) == ["unique_id", "ds", "forecast"]
+    assert api["unique_id"].tolist() == ["sin_t"] * 7 and api["ds"].tolist() == list(range(161, 168))
+    np.testing.assert_array_equal(api["forecast"].to_numpy(), cli["forecast"].to_numpy())
+    # the same two stages: the evaluation model's hold-out scores, then a final model refit on all 161 points
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert est.evaluate()["model"] == metrics["model"] and est.evaluate()["naive"] == metrics["naive"]
+    assert est.metrics_["final_model"] == metrics["final_model"] and metrics["final_model"]["points"] == 161
+    pd.testing.assert_frame_equal(est.holdout_predictions_, pd.read_csv(run / "test_predictions.csv"))
+
+    # a DataFrame gives what its file gives; the saved config.toml replays the run from the shell
+    again = LSTMForecaster(TrainConfig(**SMALL)).fit(pd.read_csv(sine_csv))
+    pd.testing.assert_frame_equal(again.predict(7), api)
+    saved = again.save(tmp_path / "saved")
+    assert tomllib.loads((saved / "config.toml").read_text())["hidden"] == 8
+    replay = tmp_path / "replay"
+    assert invoke("train", sine_csv, "--out", replay, "--config", saved / "config.toml").exit_code == 0
+    assert invoke("predict", replay, "--horizon", "7", "--out", tmp_path / "fc2.csv").exit_code == 0
+    np.testing.assert_array_equal(read_exact(tmp_path / "fc2.csv")["forecast"].to_numpy(), api["forecast"].to_numpy())
+
+
+def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
+    est = LSTMForecaster(horizon=3, loss="quantile", **SMALL).fit(long_frame())
+    fc = est.predict()
+    assert list(fc.columns) == ["unique_id", "ds", "forecast", "forecast_lo_80", "forecast_hi_80"]
+    assert fc["unique_id"].tolist() == ["a"] * 3 + ["b"] * 3
+    assert fc["ds"].tolist() == [pd.Timestamp("2024-03-31"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-04-02")] * 2
+    assert (fc["forecast_lo_80"] <= fc["forecast_hi_80"]).all()
+    assert fc.loc[fc.unique_id == "a", "forecast"].mean() > fc.loc[fc.unique_id == "b", "forecast"].mean() + 8
+
+    path = est.save(tmp_path / "model")
+    assert sorted(p.name for p in path.iterdir()) == ["config.toml", "history.csv", "metrics.json", "model.pt",
+                                                     "test_predictions.csv"]
+    back = LSTMForecaster.load(path)
+    pd.testing.assert_frame_equal(back.predict(), fc)
+    pd.testing.assert_frame_equal(back.predict(8), est.predict(8))  # past the trained horizon: recursive blocks
+    assert json.dumps(jsonable(back.evaluate())) == json.dumps(jsonable(est.evaluate()))
+    assert back.config.id_column == "unique_id" and back.config.horizon == 3
+    # the CLI reads a folder the API saved
+    result = invoke("predict", path, "--horizon", "3", "--out", tmp_path / "fc.csv")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_exact(tmp_path / "fc.csv")["forecast"].to_numpy(), fc["forecast"].to_numpy())
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: LSTMForecaster(column="y"), "'column' describes the data, not the model: pass target_col= to fit()"),
+    (lambda: LSTMForecaster(hiden=8), "unknown setting 'hiden'; did you mean 'hidden'?"),
+    (lambda: LSTMForecaster(cell="transformer"), "--cell must be one of lstm, gru, rnn, peephole, cifg; got 'transformer'"),
+    (lambda: LSTMForecaster().predict(3), "this LSTMForecaster is not fitted yet; call fit(data) or "
+                                          "LSTMForecaster.load(dir)"),
+    (lambda: LSTMForecaster().fit([1.0, 2.0]), "fit() takes a DataFrame or a file path, got list"),
+    (lambda: LSTMForecaster.load("nowhere"), "no checkpoint at nowhere/model.pt"),
+])
+def test_api_errors(make: object, message: str) -> None:
+    with pytest.raises(LstmcastError) as e:
+        make()  # type: ignore[operator]
+    assert str(e.value).startswith(message)
+
+
+def test_named_columns_no_holdout_and_bad_horizon(tmp_path: Path, daily_csv: Path) -> None:
+    est = LSTMForecaster(test_size=0.0, **SMALL).fit(daily_csv, target_col="sales", time_col="date")
+    fc = est.predict(2)
+    assert fc["unique_id"].tolist() == ["sales", "sales"]
+    assert fc["ds"].tolist() == [pd.Timestamp("2024-06-29"), pd.Timestamp("2024-06-30")]
+    with pytest.raises(LstmcastError, match="no held-out test part"):
+        est.evaluate()
+    with pytest.raises(LstmcastError, match="h must be a whole number of steps, at least 1; got 0"):
+        est.predict(0)
+    assert "test_size=0.0" in repr(est) and "hidden=8" in repr(est)
+
+
+def test_ctrl_c_during_fit_keeps_the_best_model(sine_csv: Path) -> None:
+    def ctrl_c(info: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="training was interrupted; the model kept is the best one so far"):
+        est = LSTMForecaster(**SMALL).fit(sine_csv, on_epoch=ctrl_c)
+    assert est.interrupted_ and est.metrics_["epochs_run"] == 1 and not est.metrics_["final_model"]["refit"]
+    assert len(est.predict(3)) == 3
