@@ -2,6 +2,7 @@
 1,000-series long-format file (seconds per epoch, peak memory).
 
 Run: python bench/bench_train.py [--epochs 3] [--series 1000] [--points 300] [--panel-hidden 64] [--device cpu]
+     [--precision fp32|bf16|fp16]
 """
 
 from __future__ import annotations
@@ -41,14 +42,16 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=300)
     ap.add_argument("--panel-hidden", type=int, default=64)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", help="fp32, bf16 or fp16 (see lstmcast train --precision)")
     a = ap.parse_args()
     dev = torch.cuda.get_device_name() if a.device == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
-    print(f"machine: {dev}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"machine: {dev}; torch {torch.__version__}, {torch.get_num_threads()} threads; precision {a.precision}")
 
     sine = panel_from_frame(generate_sine())
     for label, cfg in [("the tutorial's model: one LSTM 300", TrainConfig(epochs=a.epochs, hidden=300, ensemble=1,
-                                                                         device=a.device)),
-                       ("the defaults: five LSTM 64", TrainConfig(epochs=a.epochs, device=a.device))]:
+                                                                         device=a.device, precision=a.precision)),
+                       ("the defaults: five LSTM 64", TrainConfig(epochs=a.epochs, device=a.device,
+                                                                  precision=a.precision))]:
         spe, n, _ = timed_fit(sine, cfg)  # seconds per epoch of one network (each member reports its own)
         print(f"sine, {label} (n_prev {cfg.n_prev or 'auto'}, batch {cfg.batch_for(n)}): {n} training windows, "
               f"{spe:.2f} s per network-epoch, {n / spe:,.0f} windows/s per network")
@@ -70,7 +73,8 @@ def main() -> None:
         t0 = time.perf_counter()
         panel = load_panel(path, id_column="id")
         t_load = time.perf_counter() - t0
-    cfg = TrainConfig(epochs=a.epochs, hidden=a.panel_hidden, n_prev=48, horizon=24, ensemble=1, device=a.device)
+    cfg = TrainConfig(epochs=a.epochs, hidden=a.panel_hidden, n_prev=48, horizon=24, ensemble=1, device=a.device,
+                      precision=a.precision)
     spe, n, t_prep = timed_fit(panel, cfg)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{a.series} series x {a.points} points (long CSV, hourly): load {t_load:.2f} s, windows {t_prep:.2f} s, "

@@ -153,7 +153,8 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
 def _epochs_text(epochs: list[int]) -> str:
     """'12', or '8-15 over 5 networks' for an ensemble."""
     if len(set(epochs)) <= 1:
-        return f"{max(1, epochs[0]) if epochs else 0} epochs"
+        n = max(1, epochs[0]) if epochs else 0
+        return f"{n} epoch{'s' * (n != 1)}"
     return f"{max(1, min(epochs))}-{max(epochs)} epochs over {len(epochs)} networks"
 
 
