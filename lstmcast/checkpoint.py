@@ -16,7 +16,7 @@ from . import __version__
 from .config import TrainConfig
 from .data import Panel
 from .errors import LstmcastError
-from .io import atomic_path
+from .io import atomic_path, jsonable
 from .losses import make_loss
 from .scaling import Scaler
 from .train import Fitted, Prepared, Stats, build_model, prepare, resolve_device
@@ -146,13 +146,13 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
                  "covariates": torch.from_numpy(panel.covariates[idx].copy() if panel.feature_names
                                                 else np.zeros((len(idx), 0)))},
         "model": _state(fitted),
-        "history": _plain((ev or fitted).history),
+        "history": jsonable((ev or fitted).history, finite=False),
         "best_epoch": int((ev or fitted).best_epoch),
         "strategy": fitted.config.resolved_strategy,
         "final": {"refit": ev is not None, "points": int(panel.lengths.sum()),
                   "train_points": int((prep.train_ends - panel.starts[:-1]).sum()),
                   "epochs": len(fitted.history)},
-        "metrics": _plain(metrics),
+        "metrics": jsonable(metrics, finite=False),
     }
     if ev is not None:
         payload["eval"] = {"model": _state(ev), "stats": _stats_dict(ev.prep), "best_epoch": int(ev.best_epoch)}
@@ -161,17 +161,6 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
     with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(buf.getbuffer())
     return Path(path)
-
-
-def _plain(obj: Any) -> Any:
-    """NumPy scalars and tuples -> Python values, so torch.load(weights_only=True) accepts them."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

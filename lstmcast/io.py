@@ -128,17 +128,18 @@ def write_json(obj: Any, path: Path) -> Path:
     return Path(path)
 
 
-def jsonable(obj: Any) -> Any:
-    """NumPy values to plain Python, recursively; NaN and infinities to None; dict keys to str."""
+def jsonable(obj: Any, finite: bool = True) -> Any:
+    """NumPy values to plain Python, recursively; dict keys to str; NaN and infinities to None (JSON has
+    neither) unless finite=False (the checkpoint keeps them: torch.load(weights_only=True) reads them)."""
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, finite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
+        return [jsonable(v, finite) for v in obj]
     if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
+        return jsonable(obj.tolist(), finite)
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
+    if finite and isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["make_windows", "concat_ranges", "window_origins", "gather_windows", "WindowSet"]
+__all__ = ["make_windows", "concat_ranges", "window_origins", "WindowSet"]
 
 
 def make_windows(values: np.ndarray, n_prev: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -49,24 +49,12 @@ def window_origins(lo: np.ndarray, hi: np.ndarray, n_prev: int, horizon: int,
     return concat_ranges(first, last)
 
 
-def gather_windows(inputs: np.ndarray, target: np.ndarray, origins: np.ndarray, n_prev: int,
-                   horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """inputs (N, F), target (N,), origins (K,) -> X (K, n_prev, F) copies, y (K, horizon)."""
-    xs = sliding_window_view(inputs, n_prev, axis=0)  # (N - n_prev + 1, F, n_prev), a view
-    x = xs[origins - n_prev].transpose(0, 2, 1)
-    y = np.empty((len(origins), horizon), dtype=target.dtype)
-    if len(origins):
-        pad = np.concatenate([target, np.full(horizon, np.nan, target.dtype)])  # targets past the end read NaN
-        y = sliding_window_view(pad, horizon)[origins]
-    return np.ascontiguousarray(x), np.ascontiguousarray(y)
-
-
 class WindowSet:
     """Windows gathered batch by batch from the (points, inputs) arrays, on their device: memory stays
     linear in the data (one copy of the points), never an (N, n_prev, inputs) copy of every window.
 
     ws[b] (b an index tensor or a slice of window numbers) -> x (B, n_prev, I), y (B, H), f (B, H, C);
-    the same values gather_windows gives, target steps past the end of the data read NaN."""
+    target steps past the end of the data read NaN."""
 
     def __init__(self, inputs: torch.Tensor, target: torch.Tensor, future: torch.Tensor, origins: torch.Tensor,
                  n_prev: int, horizon: int) -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmcast.windows import WindowSet, concat_ranges, gather_windows, make_windows, window_origins
+from lstmcast.windows import WindowSet, concat_ranges, make_windows, window_origins
 
 
 def tutorial_windows(values: np.ndarray, n_prev: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,21 +49,24 @@ def test_origins_never_cross_series() -> None:
     starts = np.array([0, 10])
     o = window_origins(starts, np.array([10, 20]), 3, 2, starts)
     assert o.tolist() == [3, 4, 5, 6, 7, 8, 13, 14, 15, 16, 17, 18]
-    x, y = gather_windows(np.arange(20.0)[:, None], np.arange(20.0), o, 3, 2)
+    pts = torch.arange(20.0)
+    x, y, _ = WindowSet(pts[:, None], pts, torch.zeros(20, 0), torch.from_numpy(o), 3, 2)[:]
+    x, y = x.numpy(), y.numpy()
     assert x.shape == (12, 3, 1)
     assert x[6, :, 0].tolist() == [10, 11, 12] and y[6].tolist() == [13, 14]
     # no window mixes the two series
     assert all((row // 10 == row[0] // 10).all() for row in np.concatenate([x[:, :, 0], y], axis=1))
 
 
-def test_window_set_gathers_what_gather_windows_copies() -> None:
-    """Batches gathered on the fly equal the materialised windows, targets past the end read NaN,
+def test_window_set_gathers_the_windows() -> None:
+    """Batches gathered on the fly equal the windows cut out by hand, targets past the end read NaN,
     and the calendar of each target step comes along (clamped at the last point)."""
     rng = np.random.default_rng(0)
     inputs, target = rng.normal(size=(40, 3)).astype(np.float32), rng.normal(size=40).astype(np.float32)
     future = rng.normal(size=(40, 2)).astype(np.float32)
     origins = np.array([5, 9, 17, 38, 39])
-    x, y = gather_windows(inputs, target, origins, 5, 3)
+    x = inputs[origins[:, None] + np.arange(-5, 0)]  # (K, 5, 3): the 5 points before each origin
+    y = np.concatenate([target, np.full(3, np.nan, np.float32)])[origins[:, None] + np.arange(3)]
     ws = WindowSet(torch.from_numpy(inputs), torch.from_numpy(target), torch.from_numpy(future),
                    torch.from_numpy(origins), 5, 3)
     b = torch.tensor([4, 0, 2])
