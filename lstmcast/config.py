@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import LstmcastError
 
-__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS"]
+__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS", "TRAININGS"]
 
 CELLS = ("lstm", "gru", "rnn", "peephole", "cifg")
 LOSSES = ("mse", "mae", "huber", "quantile", "gaussian")
@@ -20,6 +20,7 @@ WINDOW_NORMS = ("auto", "last", "mean", "season", "none")
 TRANSFORMS = ("auto", "none")
 DESEASONS = ("auto", "none")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+TRAININGS = ("windows", "forking")
 
 
 @dataclass
@@ -64,6 +65,8 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"  # auto: fp32 on CPU, bf16 (else fp16) mixed precision on CUDA
     threads: int | None = None  # torch CPU threads; None: torch's default (one per core)
+    training: str = "windows"  # windows: each window encoded afresh; forking: one pass, a loss at every position
+    compile: bool = False  # torch.compile the network for training (falls back to eager with a note)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -103,6 +106,11 @@ class TrainConfig:
         _choice("--scaler", self.scaler, SCALERS)
         _choice("--device", self.device, DEVICES)
         _choice("--precision", self.precision, PRECISIONS)
+        _choice("--training", self.training, TRAININGS)
+        if self.training == "forking" and self.window_norm in ("mean", "none"):
+            raise LstmcastError(f"--training forking anchors every position's forecast on its last value and needs "
+                                f"--window-norm last, season or auto; got --window-norm {self.window_norm} (use "
+                                "--training windows for it)")
         if self.threads is not None:
             _at_least("--threads", self.threads, 1)
         _choice("--window-norm", self.window_norm, WINDOW_NORMS)

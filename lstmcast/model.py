@@ -7,7 +7,15 @@ from torch import nn
 
 from .cells import build_recurrent
 
-__all__ = ["Forecaster", "Ensemble"]
+__all__ = ["Forecaster", "Ensemble", "Carry"]
+
+
+class Carry:
+    """A forking model's state after reading a history: the recurrent state and the last `season` (at least
+    one) target values, so that new points extend it without re-reading the history."""
+
+    def __init__(self, z: torch.Tensor, state: object, recent: torch.Tensor) -> None:
+        self.z, self.state, self.recent = z, state, recent  # z (B, hidden); recent (B, max(season, 1))
 
 
 class Forecaster(nn.Module):
@@ -15,7 +23,7 @@ class Forecaster(nn.Module):
 
     def __init__(self, n_inputs: int, hidden: int, layers: int, dropout: float, cell: str, horizon: int,
                  n_outputs: int = 1, n_future: int = 0, level_outputs: tuple[bool, ...] | None = None,
-                 level: str = "last", season: int = 1) -> None:
+                 level: str = "last", season: int = 1, forking: bool = False) -> None:
         super().__init__()
         self.horizon, self.n_outputs, self.n_future = horizon, n_outputs, n_future
         # Window normalisation: the network sees the target channel relative to the window's last value
@@ -28,10 +36,19 @@ class Forecaster(nn.Module):
         self.season = season
         mask = torch.tensor(level_outputs if level_outputs is not None else [False] * n_outputs, dtype=torch.float32)
         self.register_buffer("level_mask", mask, persistent=False)
+        # Forking (MQ-RNN, DeepAR): the target channel enters as first differences (the first step of a
+        # sequence reads 0), which no level shifts, so one pass over a long stretch serves every position in it,
+        # and each position's forecast is anchored on its own last value (or its seasonal naive forecast).
+        self.forking = forking
+        if forking and not self.relative:
+            raise ValueError("a forking Forecaster needs level outputs (window norm last or season)")
         self.encoder = build_recurrent(cell, n_inputs, hidden, layers, dropout)
         self.head = nn.Linear(hidden + horizon * n_future, horizon * n_outputs)
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        if self.forking:  # the forecast after the window's last point: one position of forward_all
+            fut = None if future is None else future[:, None]
+            return self.forward_all(x, fut, positions=1)[:, 0]
         if self.relative:
             target = x[..., :1]  # (B, W, 1)
             level = target.mean(dim=1, keepdim=True) if self.level == "mean" else target[:, -1:]  # (B, 1, 1)
@@ -50,6 +67,55 @@ class Forecaster(nn.Module):
             raw = raw + anchor * self.level_mask  # (B, H, K): shift location outputs back
         return raw
 
+    def _diffs(self, x: torch.Tensor, before: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, I) -> the same with the target channel replaced by its first differences; the first step
+        differs from `before` (B, 1), or reads 0 at the start of a sequence."""
+        t = x[..., 0]  # (B, T)
+        prev = t[:, :1] if before is None else before
+        d = torch.diff(t, dim=1, prepend=prev)  # (B, T)
+        return torch.cat([d[..., None], x[..., 1:]], dim=-1)
+
+    def _heads(self, z: torch.Tensor, target: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """States z (B, P, hidden) after points whose target values end with `target` (B, >= P + season - 1)
+        -> raw (B, P, H, K), each position anchored on its last value or its seasonal naive forecast."""
+        b, p = z.shape[:2]
+        if self.n_future:
+            assert future is not None, "this model needs known-future inputs"
+            z = torch.cat([z, future.reshape(b, p, -1)], dim=-1)  # (B, P, hidden + H*C)
+        raw = self.head(z).view(b, p, self.horizon, self.n_outputs)  # (B, P, H, K)
+        n = target.shape[1]
+        if self.level == "season":  # position i, step h: the value one season before step h
+            pos = torch.arange(n - p, n, device=z.device)[:, None]  # (P, 1) index of each position's last point
+            idx = (pos - self.season + 1 + torch.arange(self.horizon, device=z.device) % self.season).clamp(min=0)
+            anchor = target[:, idx]  # (B, P, H)
+        else:
+            anchor = target[:, n - p:, None]  # (B, P, 1)
+        return raw + anchor[..., None] * self.level_mask  # (B, P, H, K)
+
+    def forward_all(self, x: torch.Tensor, future: torch.Tensor | None = None, positions: int | None = None
+                    ) -> torch.Tensor:
+        """Forking pass: (B, T, I) [+ known-future (B, P, H, C)] -> raw (B, P, H, K), the forecasts made after
+        each of the last P (default T) points, each seeing the sequence up to its point only."""
+        p = x.shape[1] if positions is None else positions
+        out = self.encoder(self._diffs(x, None))[0]  # (B, T, hidden)
+        return self._heads(out[:, -p:], x[..., 0], future)
+
+    def begin(self, x: torch.Tensor) -> Carry:
+        """Read a history (B, T, I) once; `emit` forecasts from the result, `extend` adds points to it."""
+        out, state = self.encoder(self._diffs(x, None))
+        return Carry(out[:, -1], state, x[:, -max(self.season, 1):, 0])
+
+    def extend(self, carry: Carry, rows: torch.Tensor) -> Carry:
+        """The carry after new points rows (B, n, I): the recurrent state moves on, nothing is re-read."""
+        out, state = self.encoder(self._diffs(rows, carry.recent[:, -1:]), carry.state)
+        recent = torch.cat([carry.recent, rows[..., 0]], dim=1)[:, -carry.recent.shape[1]:]
+        return Carry(out[:, -1], state, recent)
+
+    def emit(self, carry: Carry, future: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw forecast (B, H, K) after the carried history; future (B, H, C) as in forward."""
+        fut = None if future is None else future[:, None]
+        return self._heads(carry.z[:, None], carry.recent, fut)[:, 0]
+
 
 class Ensemble(nn.Module):
     """K Forecasters trained from different seeds; the output is their element-wise median (N-BEATS
@@ -61,7 +127,22 @@ class Ensemble(nn.Module):
         first = members[0]
         self.horizon, self.n_outputs, self.n_future = first.horizon, first.n_outputs, first.n_future
         self.relative, self.level, self.season = first.relative, first.level, first.season
+        self.forking = first.forking
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
-        outs = torch.stack([m(x, future) for m in self.members])  # (K, B, H, P)
-        return outs.median(dim=0).values if len(self.members) > 2 else outs.mean(dim=0)
+        return self._combine([m(x, future) for m in self.members])
+
+    def _combine(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        """K members' (B, H, P) -> their element-wise median (mean of two or fewer)."""
+        stacked = torch.stack(outs)  # (K, B, H, P)
+        return stacked.median(dim=0).values if len(self.members) > 2 else stacked.mean(dim=0)
+
+    def begin(self, x: torch.Tensor) -> list[Carry]:
+        """Each member's carry (see Forecaster.begin)."""
+        return [m.begin(x) for m in self.members]
+
+    def extend(self, carry: list[Carry], rows: torch.Tensor) -> list[Carry]:
+        return [m.extend(c, rows) for m, c in zip(self.members, carry)]
+
+    def emit(self, carry: list[Carry], future: torch.Tensor | None = None) -> torch.Tensor:
+        return self._combine([m.emit(c, future) for m, c in zip(self.members, carry)])

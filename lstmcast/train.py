@@ -21,9 +21,9 @@ from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
 from .model import Ensemble, Forecaster
 from .scaling import Scaler, detect_period
-from .windows import WindowSet, window_origins
+from .windows import ForkSet, WindowSet, window_origins
 
-__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "resolve_precision", "cpu_has_bf16", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar"]
+__all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "resolve_precision", "cpu_has_bf16", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar", "fork_span"]
 
 
 @dataclass
@@ -360,6 +360,8 @@ def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> st
     before its cycle was detected)."""
     if cfg.window_norm == "auto":
         seasonal = bool(season and season > 1)
+        if cfg.training == "forking":  # differences in, so every position needs an anchor: never "none"
+            return "season" if seasonal and cfg.deseason == "none" and n_prev >= season else "last"  # type: ignore[operator]
         if not seasonal and cfg.model_horizon == 1:
             return "none"
         if seasonal and cfg.deseason == "none":
@@ -381,7 +383,7 @@ def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, seas
     def one() -> Forecaster:
         return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
                           horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
-                          level=norm, season=season or 1)
+                          level=norm, season=season or 1, forking=cfg.training == "forking")
 
     k = cfg.ensemble if members is None else members
     return one() if k == 1 else Ensemble([one() for _ in range(k)])
@@ -405,6 +407,25 @@ def training_windows(prep: Prepared, h_model: int, val_size: float) -> tuple[np.
     # A training window's last target, origin + h_model - 1, must come before the first validation target.
     in_gap = ~is_val & (n_val[sid] > 0) & (origins + h_model > first_val[sid])
     return origins[~is_val & ~in_gap], origins[is_val]
+
+
+def fork_span(n_prev: int) -> int:
+    """Scored positions per forking chunk: as many as the warm-up (so a chunk reads at most twice the points
+    it scores, against n_prev times for windows), at least 16 so that short windows still share a pass."""
+    return max(n_prev, 16)
+
+
+def _forward(model: nn.Module, train: WindowSet | ForkSet) -> Callable[..., torch.Tensor]:
+    """The training forward: (x, f) -> raw outputs (B, H, K), or (B, span, H, K) at every forking position."""
+    if isinstance(train, ForkSet):
+        span = len(train.pos)
+        return lambda x, f: model.forward_all(x, f, positions=span)  # type: ignore[operator]
+    return model
+
+
+def _compiled(fn: Callable[..., torch.Tensor], on: bool) -> Callable[..., torch.Tensor]:
+    """torch.compile(fn) for --compile (compiling happens at the first call, where a failure is caught)."""
+    return torch.compile(fn) if on else fn
 
 
 def _batches(n: int, size: int, perm: torch.Tensor | None) -> list[torch.Tensor | slice]:
@@ -449,10 +470,15 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
 
     # The points go to the device once; each batch gathers its windows from them (memory linear in the data).
     points = [torch.from_numpy(a).to(device) for a in (prep.inputs, prep.target, prep.future)]
-    train_set = WindowSet(*points, torch.from_numpy(tr_o), prep.n_prev, h)
     val_set = WindowSet(*points, torch.from_numpy(va_o), prep.n_prev, h)
     loss = make_loss(cfg.loss, cfg.quantiles)
     batch = batch or cfg.batch_for(len(tr_o))
+    train_set: WindowSet | ForkSet
+    if cfg.training == "forking":  # a batch holds about as many scored positions as windows mode's windows
+        span = fork_span(prep.n_prev)
+        train_set, step_batch = ForkSet(*points, tr_o, prep.n_prev, h, span), max(1, round(batch / span))
+    else:
+        train_set, step_batch = WindowSet(*points, torch.from_numpy(tr_o), prep.n_prev, h), batch
     k_members = cfg.ensemble
     fixed = list(epochs) if isinstance(epochs, list) else [epochs] * k_members
     plan = [e or cfg.epochs_for(len(tr_o), batch) for e in fixed]
@@ -470,7 +496,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
             if on_epoch is not None:
                 on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
 
-        hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, batch,
+        hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, step_batch,
                                              plan[k], cfg.seed + k, device, keep_last, report, prep.notes, amp)
         done += plan[k]
         if not hist:
@@ -506,7 +532,7 @@ class _Diverged(Exception):
     """The training loss stopped being finite after at least one good epoch."""
 
 
-def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet, val: WindowSet, batch: int,
+def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet | ForkSet, val: WindowSet, batch: int,
                epochs: int, seed: int, device: torch.device, keep_last: bool,
                on_epoch: Callable[[EpochInfo], None], notes: list[str], amp: torch.dtype | None = None
                ) -> tuple[list[dict[str, Any]], int, bool]:
@@ -522,15 +548,30 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet,
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     interrupted = False
     model.train()
+    eager = _forward(model, train)
+    forward, tried = _compiled(eager, cfg.compile), not cfg.compile
+    fork = isinstance(train, ForkSet)
     try:
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
-            total = 0.0
+            total, scored = 0.0, 0
             for b in _batches(len(train), batch, torch.randperm(len(train), generator=gen).to(device)):
                 x, y, f = train[b]
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                    out = model(x, f)
+                    try:
+                        out = forward(x, f)
+                    except Exception as e:  # noqa: BLE001 - any compiler failure: train eagerly instead
+                        if tried:
+                            raise
+                        first = (str(e).strip().splitlines() or [""])[0][:200]
+                        notes.append(f"--compile failed ({type(e).__name__}: {first}); trained without it")
+                        forward = eager
+                        out = forward(x, f)
+                    tried = True
+                if fork:  # only positions inside their chunk are scored: (M, H, K) against (M, H)
+                    keep = ~torch.isnan(y[..., 0])
+                    out, y = out[keep], y[keep]
                 batch_loss = loss(loss.link(out.float()), y)  # the loss in fp32 whatever the precision
                 if not torch.isfinite(batch_loss):
                     what = (f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
@@ -544,7 +585,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet,
                 scaler.step(opt)
                 scaler.update()
                 total += float(batch_loss.detach()) * len(y)
-            train_loss = total / len(train)
+                scored += len(y)
+            train_loss = total / max(scored, 1)
             val_loss = mean_loss(model, loss, val, 4096) if len(val) else None
             score = val_loss if val_loss is not None else train_loss
             better = score < best_val or keep_last

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["make_windows", "concat_ranges", "window_origins", "WindowSet"]
+__all__ = ["make_windows", "concat_ranges", "window_origins", "WindowSet", "fork_chunks", "ForkSet"]
 
 
 def make_windows(values: np.ndarray, n_prev: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -72,3 +72,52 @@ class WindowSet:
         o = self.origins[b][:, None]  # (B, 1)
         steps = o + self.ahead  # (B, H)
         return self.inputs[o + self.back], self.target[steps], self.future[steps.clamp(max=self.last)]
+
+
+def fork_chunks(origins: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut sorted window origins into chunks of at most `span` consecutive origins (a chunk never crosses a
+    gap, so never two series or the training/validation gap) -> (first origin, count) of each chunk, (C,) each."""
+    origins = np.asarray(origins, dtype=np.int64)
+    if len(origins) == 0:
+        return origins[:0], origins[:0]
+    new_run = np.concatenate([[True], np.diff(origins) != 1])
+    run_start = np.flatnonzero(new_run)
+    run_len = np.diff(np.concatenate([run_start, [len(origins)]]))
+    per_run = -(-run_len // span)
+    k = concat_ranges(np.zeros_like(per_run), per_run)  # chunk number inside its run
+    run = np.repeat(np.arange(len(run_start)), per_run)
+    first = run_start[run] + k * span  # index into origins
+    return origins[first], np.minimum(span, run_len[run] - k * span)
+
+
+class ForkSet:
+    """Forking-sequence training data: chunks of `span` consecutive window origins, each read as one sequence
+    of n_prev + span - 1 points, so that position j has exactly n_prev + j points of history and a forecast
+    (targets origin + j ...) is scored at every position after the n_prev warm-up.
+
+    fs[b] (b an index tensor or slice of chunk numbers) -> x (B, n_prev + span - 1, I), y (B, span, H),
+    f (B, span, H, C); a position past its chunk's count (the end of a run) has NaN targets: not scored."""
+
+    def __init__(self, inputs: torch.Tensor, target: torch.Tensor, future: torch.Tensor, origins: np.ndarray,
+                 n_prev: int, horizon: int, span: int) -> None:
+        first, count = fork_chunks(origins, span)
+        dev = inputs.device
+        self.inputs, self.future = inputs, future
+        self.target = torch.cat([target, torch.full((horizon,), float("nan"), dtype=target.dtype, device=dev)])
+        self.first, self.count = torch.from_numpy(first).to(dev), torch.from_numpy(count).to(dev)
+        self.positions = int(count.sum())  # scored positions: one per training window
+        self.back = torch.arange(-n_prev, span - 1, device=dev)  # (T,) offsets of the inputs from the first origin
+        self.pos = torch.arange(span, device=dev)  # (S,)
+        self.ahead = torch.arange(horizon, device=dev)  # (H,)
+        self.last = max(len(future) - 1, 0)
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def __getitem__(self, b: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        o = self.first[b][:, None]  # (B, 1)
+        x = self.inputs[(o + self.back).clamp(max=len(self.inputs) - 1)]  # (B, T, I); past the end only feeds
+        steps = (o + self.pos)[..., None] + self.ahead  # (B, S, H)                  unscored positions
+        y = self.target[steps.clamp(max=len(self.target) - 1)]
+        y = torch.where((self.pos < self.count[b][:, None])[..., None], y, torch.nan)
+        return x, y, self.future[steps.clamp(max=self.last)]
