@@ -15,7 +15,7 @@ class Carry:
     one) target values, so that new points extend it without re-reading the history."""
 
     def __init__(self, z: torch.Tensor, state: object, recent: torch.Tensor) -> None:
-        self.z, self.state, self.recent = z, state, recent  # z (B, hidden); recent (B, max(season, 1))
+        self.z, self.state, self.recent = z, state, recent  # z (B, hidden); recent (B, max(season, context))
 
 
 class Forecaster(nn.Module):
@@ -23,7 +23,7 @@ class Forecaster(nn.Module):
 
     def __init__(self, n_inputs: int, hidden: int, layers: int, dropout: float, cell: str, horizon: int,
                  n_outputs: int = 1, n_future: int = 0, level_outputs: tuple[bool, ...] | None = None,
-                 level: str = "last", season: int = 1, forking: bool = False) -> None:
+                 level: str = "last", season: int = 1, forking: bool = False, context: int = 1) -> None:
         super().__init__()
         self.horizon, self.n_outputs, self.n_future = horizon, n_outputs, n_future
         # Window normalisation: the network sees the target channel relative to the window's last value
@@ -36,13 +36,14 @@ class Forecaster(nn.Module):
         self.season = season
         mask = torch.tensor(level_outputs if level_outputs is not None else [False] * n_outputs, dtype=torch.float32)
         self.register_buffer("level_mask", mask, persistent=False)
-        # Forking (MQ-RNN, DeepAR): the target channel enters as first differences (the first step of a
-        # sequence reads 0), which no level shifts, so one pass over a long stretch serves every position in it,
-        # and each position's forecast is anchored on its own last value (or its seasonal naive forecast).
-        self.forking = forking
+        # Forking (MQ-RNN, DeepAR): the target channel enters as its first difference (the first step of a
+        # sequence reads 0) and as its distance from the mean of the last `context` points (fewer at the start
+        # of a sequence), which no level shifts, so one pass over a long stretch serves every position in it;
+        # each position's forecast is anchored on its own last value (or its seasonal naive forecast).
+        self.forking, self.context = forking, max(context, 1)
         if forking and not self.relative:
             raise ValueError("a forking Forecaster needs level outputs (window norm last or season)")
-        self.encoder = build_recurrent(cell, n_inputs, hidden, layers, dropout)
+        self.encoder = build_recurrent(cell, n_inputs + forking, hidden, layers, dropout)
         self.head = nn.Linear(hidden + horizon * n_future, horizon * n_outputs)
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
@@ -67,13 +68,19 @@ class Forecaster(nn.Module):
             raw = raw + anchor * self.level_mask  # (B, H, K): shift location outputs back
         return raw
 
-    def _diffs(self, x: torch.Tensor, before: torch.Tensor | None) -> torch.Tensor:
-        """(B, T, I) -> the same with the target channel replaced by its first differences; the first step
-        differs from `before` (B, 1), or reads 0 at the start of a sequence."""
+    def _shift_free(self, x: torch.Tensor, recent: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, I) -> (B, T, I + 1): the target channel replaced by its first difference and its distance from
+        the mean of the last `context` points, computed after the target values `recent` (B, R) already read
+        (None at the start of a sequence: the first difference reads 0, the first means are shorter)."""
         t = x[..., 0]  # (B, T)
-        prev = t[:, :1] if before is None else before
-        d = torch.diff(t, dim=1, prepend=prev)  # (B, T)
-        return torch.cat([d[..., None], x[..., 1:]], dim=-1)
+        n = t.shape[1]
+        ext = t if recent is None else torch.cat([recent, t], dim=1)  # (B, R + T)
+        c = torch.nn.functional.pad(torch.cumsum(ext, dim=1), (1, 0))  # (B, R + T + 1): c[:, i] = sum of ext[:, :i]
+        end = torch.arange(ext.shape[1] - n + 1, ext.shape[1] + 1, device=x.device)  # (T,) exclusive ends
+        lo = (end - self.context).clamp(min=0)
+        mean = (c[:, end] - c[:, lo]) / (end - lo)  # (B, T)
+        d = torch.diff(ext, dim=1, prepend=ext[:, :1])[:, -n:]  # (B, T)
+        return torch.cat([d[..., None], (t - mean)[..., None], x[..., 1:]], dim=-1)
 
     def _heads(self, z: torch.Tensor, target: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """States z (B, P, hidden) after points whose target values end with `target` (B, >= P + season - 1)
@@ -97,17 +104,17 @@ class Forecaster(nn.Module):
         """Forking pass: (B, T, I) [+ known-future (B, P, H, C)] -> raw (B, P, H, K), the forecasts made after
         each of the last P (default T) points, each seeing the sequence up to its point only."""
         p = x.shape[1] if positions is None else positions
-        out = self.encoder(self._diffs(x, None))[0]  # (B, T, hidden)
+        out = self.encoder(self._shift_free(x, None))[0]  # (B, T, hidden)
         return self._heads(out[:, -p:], x[..., 0], future)
 
     def begin(self, x: torch.Tensor) -> Carry:
         """Read a history (B, T, I) once; `emit` forecasts from the result, `extend` adds points to it."""
-        out, state = self.encoder(self._diffs(x, None))
-        return Carry(out[:, -1], state, x[:, -max(self.season, 1):, 0])
+        out, state = self.encoder(self._shift_free(x, None))
+        return Carry(out[:, -1], state, x[:, -max(self.season, self.context):, 0])
 
     def extend(self, carry: Carry, rows: torch.Tensor) -> Carry:
         """The carry after new points rows (B, n, I): the recurrent state moves on, nothing is re-read."""
-        out, state = self.encoder(self._diffs(rows, carry.recent[:, -1:]), carry.state)
+        out, state = self.encoder(self._shift_free(rows, carry.recent), carry.state)
         recent = torch.cat([carry.recent, rows[..., 0]], dim=1)[:, -carry.recent.shape[1]:]
         return Carry(out[:, -1], state, recent)
 

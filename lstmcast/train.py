@@ -383,7 +383,8 @@ def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, seas
     def one() -> Forecaster:
         return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
                           horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
-                          level=norm, season=season or 1, forking=cfg.training == "forking")
+                          level=norm, season=season or 1, forking=cfg.training == "forking",
+                          context=n_prev)
 
     k = cfg.ensemble if members is None else members
     return one() if k == 1 else Ensemble([one() for _ in range(k)])
