@@ -43,7 +43,7 @@ def interval_columns(prefix: str, levels: list[float]) -> list[tuple[str, int]]:
 
 @torch.no_grad()
 def rollout(fitted: Fitted, x: torch.Tensor, fut: torch.Tensor, steps: int, samples: int,
-            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+            gen: torch.Generator, carry: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled forecast of `steps` from windows x (K, W, I) with calendar fut (K, >=steps', C).
 
     Returns point (K, steps) and quantiles (K, steps, L) (None for a point model). Past the
@@ -63,14 +63,20 @@ def rollout(fitted: Fitted, x: torch.Tensor, fut: torch.Tensor, steps: int, samp
     xs = x.repeat(paths, 1, 1)  # (S*K, W, I): path s of origin i at row s*K + i
     fs = fut.repeat(paths, 1, 1)
     out = []
+    # A forking model reads the window once and carries its state over its own forecasts (O(W + steps), as
+    # in training, where a position saw up to n_prev + span - 1 points); others re-encode the last W rows.
+    state = model.begin(xs) if model.forking and carry else None
     for b in range(n_blocks):
         f_blk = fs[:, b * h:(b + 1) * h]
-        params = loss.link(model(xs, f_blk))  # (S*K, h, P)
+        params = loss.link(model(xs, f_blk) if state is None else model.emit(state, f_blk))  # (S*K, h, P)
         step = loss.sample(params, 1, gen)[0] if levels else loss.point(params)  # (S*K, h)
         out.append(step)
         # next window: drop the oldest h rows, append [value, calendar] of the new steps
         new_rows = torch.cat([step[..., None], f_blk], dim=-1)
-        xs = torch.cat([xs[:, h:], new_rows], dim=1) if h < xs.shape[1] else new_rows[:, -xs.shape[1]:]
+        if state is not None:
+            state = model.extend(state, new_rows) if b + 1 < n_blocks else state
+        else:
+            xs = torch.cat([xs[:, h:], new_rows], dim=1) if h < xs.shape[1] else new_rows[:, -xs.shape[1]:]
     y = torch.cat(out, dim=1)[:, :steps].view(paths, k, steps)
     if not levels:
         return y[0], None
