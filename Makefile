@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 RUN := runs/sine
 
-.PHONY: demo test smoke bench bench-accuracy clean install install-dev
+.PHONY: demo test smoke bench bench-accuracy bench-anchors clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ $(VENV)/.bench: pyproject.toml $(VENV)/.installed
 
 bench-accuracy: $(VENV)/.bench
 	$(BIN)/python bench/accuracy.py $(ACCURACY_ARGS)
+
+# Speed against Darts and NeuralForecast (bench/bench_anchors.py) in a separate venv, torch pinned first as above,
+# so that the anchors' dependencies (lightning, ray, ...) never touch the dev venv. Options via ANCHORS_ARGS.
+ANCHORS_VENV ?= /work/venvs/anchors
+ANCHORS_ARGS ?=
+$(ANCHORS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(ANCHORS_VENV)
+	$(ANCHORS_VENV)/bin/pip install --quiet "$(TORCH_SPEC)"
+	$(ANCHORS_VENV)/bin/pip install --quiet -e ".[anchors]" "$(TORCH_SPEC)"
+	touch $@
+
+bench-anchors: $(ANCHORS_VENV)/.installed
+	$(ANCHORS_VENV)/bin/python bench/bench_anchors.py $(ANCHORS_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
