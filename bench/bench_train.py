@@ -51,7 +51,7 @@ def recursive_seconds(panel: object, cfg: TrainConfig, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def memory_run(points: int, training: str, batches: int, threads: int) -> None:
+def memory_run(points: int, training: str, batches: int, threads: int, calendar: bool | None) -> None:
     """Peak RSS for one long series with a 72-step window: everything fit() builds (scaled points, window origins,
     the batch order of a whole epoch) and `batches` optimiser steps; a full epoch of 10M windows would take hours
     on 2 cores, and memory does not grow after the first batches."""
@@ -61,7 +61,7 @@ def memory_run(points: int, training: str, batches: int, threads: int) -> None:
     y = np.sin(2 * np.pi * t / 24) + 0.1 * rng.standard_normal(points)
     df = pd.DataFrame({"time": pd.date_range("2000-01-01", periods=points, freq="h"), "y": y})
     t0 = time.perf_counter()
-    cfg = TrainConfig(n_prev=72, ensemble=1, training=training, season_length=24)
+    cfg = TrainConfig(n_prev=72, ensemble=1, training=training, season_length=24, calendar=calendar)
     prep = prepare(panel_from_frame(df), cfg)
     del df
     tr, _ = training_windows(prep, 1, cfg.val_size)
@@ -88,7 +88,7 @@ def memory_run(points: int, training: str, batches: int, threads: int) -> None:
         opt.step()
     step = (time.perf_counter() - t0) / batches
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{points:,} points, window 72, --training {training}: {len(tr):,} training windows, prepare {t_prep:.1f} s, "
+    print(f"{points:,} points, window 72, --training {training}, calendar {prep.future.shape[1]} columns: {len(tr):,} training windows, prepare {t_prep:.1f} s, "
           f"{step:.3f} s per optimiser step (batch of {cfg.batch_for(len(tr))} windows), peak RSS {peak:,.0f} MiB")
 
 
@@ -103,10 +103,11 @@ def main() -> None:
     ap.add_argument("--training", default="windows", help="windows or forking (see lstmcast train --training)")
     ap.add_argument("--memory-points", type=int, default=0, help="only the one-series memory benchmark, this long")
     ap.add_argument("--forecast-steps", type=int, default=1000, help="recursive forecast to time on the sine")
+    ap.add_argument("--no-calendar", action="store_true", help="memory benchmark without the hourly calendar inputs")
     ap.add_argument("--batches", type=int, default=20, help="optimiser steps of the memory benchmark")
     a = ap.parse_args()
     if a.memory_points:
-        memory_run(a.memory_points, a.training, a.batches, torch.get_num_threads())
+        memory_run(a.memory_points, a.training, a.batches, torch.get_num_threads(), False if a.no_calendar else None)
         return
     dev = torch.cuda.get_device_name() if a.device == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
     print(f"machine: {dev}; torch {torch.__version__}, {torch.get_num_threads()} threads; precision {a.precision}; "
