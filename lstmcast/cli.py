@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextvars
+import difflib
 import errno
 import functools
 import inspect
 import json
 import os
+import re
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,8 +25,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from . import __version__
-from .config import TrainConfig
-from .backtest import FoldInfo, backtest_run
+from .config import (CELLS, DESEASONS, DEVICES, FILLS, LOSSES, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRANSFORMS,
+                     WINDOW_NORMS, TrainConfig)
+from .backtest import RETRAIN, FoldInfo, backtest_run
 from .compare import compare_run
 from .configfile import coerce, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
@@ -61,11 +64,28 @@ class OneLineErrors(TyperGroup):
 def _usage_error(e: ClickException) -> NoReturn:
     if type(e).__name__ == "NoArgsIsHelpError":  # `lstmcast` alone: Typer prints the help
         raise e
-    err_console.print(f"[red]Error:[/red] {escape(e.format_message())}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]Error:[/red] {escape(_choice_message(e.format_message()))}", highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code=e.exit_code)
 
 
-app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+_NOT_A_CHOICE = re.compile(r"Invalid value for '(?P<flag>[^']+)': (?:Value error, )?'(?P<value>.*)' is not one of "
+                           r"(?P<choices>.*)\.$")
+
+
+def _choice_message(message: str) -> str:
+    """Click's "'x' is not one of 'a', 'b'" in the words TrainConfig uses for a config file's value, with the
+    nearest choice: `--cell must be one of lstm, gru, ...; got 'lstn'; did you mean 'lstm'?`."""
+    m = _NOT_A_CHOICE.match(message)
+    if not m:
+        return message
+    choices = re.findall(r"'([^']*)'", m["choices"])
+    near = difflib.get_close_matches(m["value"], choices, n=1)
+    return (f"{m['flag']} must be one of {', '.join(choices)}; got {m['value']!r}"
+            + (f"; did you mean {near[0]!r}?" if near else ""))
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train LSTM forecasters on a CSV and get forecasts, metrics and plots, honestly scored "
                        "against naive baselines.")
 out_console = Console()
@@ -143,7 +163,16 @@ def _n_prev(text: str) -> int | None:
         raise LstmcastError(f"--n-prev must be a whole number or 'auto', got {text!r}") from None
 
 
-@app.command("generate-sine")
+def _example(*commands: str) -> str:
+    """A command's epilog: the examples under its --help."""
+    return "Examples:\n\n" + "\n\n".join(f"  {c}" for c in commands)
+
+
+DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8 or Latin-1) or Parquet "
+                                              "file with the series; - reads a CSV from stdin.")]
+
+
+@app.command("generate-sine", epilog=_example("lstmcast generate-sine --out sample_data/sine.csv --seed 0"))
 @user_errors
 def generate_sine_cmd(
     out: Annotated[Path, typer.Option(help="CSV file to write (columns t,sin_t).")],
@@ -159,8 +188,9 @@ def generate_sine_cmd(
 
 
 def _progress_bar(unit: str = "epoch", disable: bool = False) -> Progress:
+    """A progress bar on stderr, so that stdout carries only results (a table, a CSV, a JSON document)."""
     return Progress(TextColumn(unit), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=out_console, transient=False, disable=disable)
+                    TimeElapsedColumn(), console=err_console, transient=False, disable=disable)
 
 
 def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
@@ -189,8 +219,20 @@ def _print_probabilistic(m: dict[str, Any], said: Output) -> None:
         said.print("Uncertainty: " + ", ".join(f"{k} {m[k]:.4g}" for k in keys))
 
 
-def _opt(annotation: Any, help: str) -> Any:
-    return Annotated[annotation, typer.Option(help=help)]
+# Help panels, so that `train --help` reads as a few short groups instead of one long list.
+DATA, MODEL, TRAINING, FORECAST, OUTPUT = "Data", "Model", "Training", "Forecast", "Output"
+BACKTEST, COMPARE = "Backtest", "Compare"
+PANELS = {**dict.fromkeys(("column", "time_column", "id_column", "features", "calendar", "fill", "freq",
+                           "season_length", "test_size"), DATA),
+          **dict.fromkeys(("n_prev", "cell", "hidden", "layers", "dropout", "ensemble", "loss", "quantiles", "scaler",
+                           "transform", "deseason", "window_norm"), MODEL),
+          **dict.fromkeys(("val_size", "refit", "epochs", "batch_size", "lr", "optimizer", "patience", "seed", "device",
+                           "precision", "threads"), TRAINING),
+          "samples": FORECAST}
+
+
+def _opt(annotation: Any, help: str, panel: str | None = None) -> Any:
+    return Annotated[annotation, typer.Option(help=help, rich_help_panel=panel)]
 
 
 # The flags that build a TrainConfig, shared by train, backtest and compare: (name, type, default, help).
@@ -201,7 +243,7 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("features", str | None, None, "Comma-separated past covariate columns fed beside the target."),
     ("calendar", bool | None, None, "Add known-future calendar features (sin/cos of hour, weekday, day of year or "
                                     "month); default: on for sub-daily series (hourly, minutely), off otherwise."),
-    ("fill", str | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
+    ("fill", Literal[FILLS] | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
     ("freq", str | None, None, "Pandas frequency (h, D, W, MS, ...) when it cannot be inferred."),
     ("season_length", int | None, None, "Season length (default from the frequency: hourly 24, daily 7, weekly 52, "
                                         "monthly 12, quarterly 4, yearly 1; without a calendar, a clear cycle in "
@@ -213,35 +255,35 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
     ("refit", bool, True, "After scoring on the hold-out, refit on every point for the forecast model, for the "
                           "evaluation's best number of epochs; --no-refit forecasts with the evaluation model."),
-    ("cell", str, "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
+    ("cell", Literal[CELLS], "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
     ("hidden", int, 64, "Hidden units per layer (the tutorial's 300 is no more accurate on real series, and "
                         "slower)."),
     ("layers", int, 1, "Stacked recurrent layers."),
     ("dropout", float, 0.0, "Dropout between stacked layers, [0, 1)."),
     ("ensemble", int, 5, "Networks trained from seeds seed, seed+1, ...; the forecast is their median."),
-    ("loss", str, "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
+    ("loss", Literal[LOSSES], "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
     ("quantiles", str, "0.1,0.5,0.9", "Quantile levels for --loss quantile."),
     ("epochs", int | None, None, "Training epochs (default 15, more on short series so that training takes at "
                                  "least 240 optimiser steps)."),
     ("batch_size", int | None, None, "Windows per optimiser step (default 600, fewer on short series so an epoch "
                                      "has at least 16 steps)."),
     ("lr", float, 1e-3, "Learning rate."),
-    ("optimizer", str, "rmsprop", "rmsprop or adam."),
-    ("scaler", str, "standard", "standard, minmax or none; fitted per series on training points only."),
-    ("transform", str, "auto", "auto: model the log of every series whose training points are all positive (a "
+    ("optimizer", Literal[OPTIMIZERS], "rmsprop", "rmsprop or adam."),
+    ("scaler", Literal[SCALERS], "standard", "standard, minmax or none; fitted per series on training points only."),
+    ("transform", Literal[TRANSFORMS], "auto", "auto: model the log of every series whose training points are all positive (a "
                                "season that grows with the level becomes a fixed pattern); none: raw values."),
-    ("deseason", str, "auto", "auto: remove each series' seasonal indices (classical decomposition of the training "
+    ("deseason", Literal[DESEASONS], "auto", "auto: remove each series' seasonal indices (classical decomposition of the training "
                               "part, kept only when the lag-season autocorrelation is significant) before the "
                               "network sees it; none: leave the season in."),
-    ("window_norm", str, "auto", "The network sees each window relative to its last value (or mean) and forecasts "
+    ("window_norm", Literal[WINDOW_NORMS], "auto", "The network sees each window relative to its last value (or mean) and forecasts "
                                  "a correction to an anchor: last (the last value), mean, season (the seasonal naive "
                                  "forecast), none (absolute scaled values); auto: last, except none for a one-step "
                                  "model of a series without any season, and season when --deseason none leaves a "
                                  "season in that fits in the window."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
-    ("device", str, "auto", "auto, cpu or cuda."),
-    ("precision", str, "auto", "Training precision: fp32, bf16 (mixed, autocast; CPUs with AVX512-BF16 or AMX, and "
+    ("device", Literal[DEVICES], "auto", "auto, cpu or cuda."),
+    ("precision", Literal[PRECISIONS], "auto", "Training precision: fp32, bf16 (mixed, autocast; CPUs with AVX512-BF16 or AMX, and "
                                "GPUs) or fp16 (mixed with loss scaling, CUDA only); auto: fp32 on CPU, bf16 (else "
                                "fp16) on CUDA. Forecasting always runs in fp32."),
     ("threads", int | None, None, "CPU threads for torch (default: torch's, one per core); 1 keeps a run from "
@@ -254,7 +296,7 @@ def config_flags(fn: F) -> F:
     """Add the CONFIG_FLAGS options to a command; it receives them as one `flags` dict."""
     sig = inspect.signature(fn, eval_str=True)  # real Annotated objects, not the strings of `annotations`
     own = [p for p in sig.parameters.values() if p.name != "flags"]
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_opt(tp, help))
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_opt(tp, help, PANELS[name]))
              for name, tp, default, help in CONFIG_FLAGS]
 
     @functools.wraps(fn)
@@ -262,13 +304,15 @@ def config_flags(fn: F) -> F:
         flags = {name: kwargs.pop(name) for name, *_ in CONFIG_FLAGS}
         return fn(**kwargs, flags=flags)
 
-    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+    at = next(i for i, p in enumerate(own) if p.name == "out") + 1  # help panels in order: Data, Model, ... Output
+    params = own[:at] + extra + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at:]]
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper  # type: ignore[return-value]
 
 
 # Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
-NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet"}
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "verbose"}
 _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
 
 
@@ -277,6 +321,8 @@ def _flag_type(annotation: Any) -> type:
     tp = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if typing.get_origin(tp) is Literal:  # a choice: TrainConfig.validate names the allowed values
+        tp = type(typing.get_args(tp)[0])
     return tp  # type: ignore[no-any-return]
 
 
@@ -329,11 +375,17 @@ def _settings_file(command: str, data: Path, out: Path) -> tuple[str, str]:
 
 @dataclass
 class Output:
-    """Where a command's words go: --json puts one JSON document on stdout, --quiet keeps errors only;
-    progress, tables and notes never reach stdout in either."""
+    """Where a command's words go: --json puts one JSON document on stdout, --quiet keeps errors only,
+    --verbose adds a line per epoch, fold or fit on stderr; progress (stderr), tables and notes never reach
+    stdout under --json or --quiet."""
 
     json: bool = False
     quiet: bool = False
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if self.quiet and self.verbose:
+            raise LstmcastError("--quiet and --verbose ask for opposite things; give one of them")
 
     @property
     def chatty(self) -> bool:
@@ -347,14 +399,24 @@ class Output:
         if not self.quiet:
             _notes(notes)
 
+    def detail(self, text: str) -> None:
+        """A --verbose line on stderr (printed above a live progress bar)."""
+        if self.verbose:
+            err_console.print(text, highlight=False, soft_wrap=True)
+
     def document(self, doc: dict[str, Any]) -> None:
         if self.json:
             typer.echo(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str))
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (what was written, the "
-                                                       "metrics, the notes) and nothing else; notes go to stderr.")]
-QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.")]
+                                                       "metrics, the notes) and nothing else; notes go to stderr.",
+                                        rich_help_panel=OUTPUT)]
+QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.",
+                                          rich_help_panel=OUTPUT)]
+VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr: a line per epoch (per fold "
+                                                                   "or fit for backtest and compare).",
+                                           rich_help_panel=OUTPUT)]
 
 
 def _files(result: RunResult) -> dict[str, str]:
@@ -373,24 +435,28 @@ def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
     return TrainConfig(**kw)
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast train sample_data/sine.csv --out runs/sine --horizon 12",
+                             "lstmcast train sales.csv --out runs/sales --id-column store --verbose"))
 @user_errors
 @config_file
 @config_flags
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
                                            "test_predictions.csv, config.toml).")],
-    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).")] = 1,
-    strategy: Annotated[str | None, typer.Option(help="direct (one head for all steps; default for horizon > 1) or "
-                                                      "recursive (one-step model fed its own forecasts).")] = None,
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).",
+                                         rich_help_panel=FORECAST)] = 1,
+    strategy: Annotated[Literal[STRATEGIES] | None, typer.Option(
+        help="direct (one head for all steps; default for horizon > 1) or recursive (one-step model fed its own "
+             "forecasts).", rich_help_panel=FORECAST)] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
     assert flags is not None
-    said = Output(json_out, quiet)
+    said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     samples = flags["samples"]
     progress = _progress_bar(disable=not said.chatty)
@@ -413,8 +479,9 @@ def train(
 
     def on_epoch(e: EpochInfo) -> None:
         val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
-        progress.update(task[0], completed=e.epoch,
-                        info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
+        info = f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s"
+        progress.update(task[0], completed=e.epoch, info=info)
+        said.detail(f"epoch {e.epoch}/{e.epochs}: {info}")
         pause_point("train:epoch")
 
     try:
@@ -484,7 +551,7 @@ def plot(
     out_console.print(f"Wrote {result.paths['plot']}")
 
 
-@app.command("generate-memory")
+@app.command("generate-memory", epilog=_example("lstmcast generate-memory --out memory.csv --lag 40"))
 @user_errors
 def generate_memory_cmd(
     out: Annotated[Path, typer.Option(help="CSV file to write (columns t,y).")],
@@ -516,28 +583,33 @@ def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str],
     return table
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast backtest sample_data/sine.csv --out runs/bt --horizon 12 --folds 5",
+                             "lstmcast backtest sales.csv --out runs/bt --strategy direct,recursive --json"))
 @user_errors
 @config_file
 @config_flags
 def backtest(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Folder to write backtest.csv, backtest.json, backtest.png and "
                                            "backtest.toml.")],
-    horizon: Annotated[int, typer.Option(help="Steps forecast from each origin.")] = 1,
-    folds: Annotated[int, typer.Option(help="Forecast origins per series (the last ends at the end of the data).")] = 3,
-    step: Annotated[int | None, typer.Option(help="Steps between origins (default: --horizon).")] = None,
-    retrain: Annotated[str, typer.Option(help="always: refit on everything before each origin; never: fit once "
-                                              "before the first origin and slide.")] = "always",
+    horizon: Annotated[int, typer.Option(help="Steps forecast from each origin.", rich_help_panel=BACKTEST)] = 1,
+    folds: Annotated[int, typer.Option(help="Forecast origins per series (the last ends at the end of the data).",
+                                       rich_help_panel=BACKTEST)] = 3,
+    step: Annotated[int | None, typer.Option(help="Steps between origins (default: --horizon).",
+                                             rich_help_panel=BACKTEST)] = None,
+    retrain: Annotated[Literal[RETRAIN], typer.Option(help="always: refit on everything before each origin; never: fit "
+                                                           "once before the first origin and slide.",
+                                                      rich_help_panel=BACKTEST)] = "always",
     strategy: Annotated[str | None, typer.Option(help="direct, recursive, or both as 'direct,recursive' to compare "
-                                                      "them in one table.")] = None,
+                                                      "them in one table.", rich_help_panel=BACKTEST)] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Rolling-origin backtest of the LSTM against naive, seasonal naive, drift and mean forecasts."""
     assert flags is not None
-    said = Output(json_out, quiet)
+    said = Output(json_out, quiet, verbose)
     strategies = _split_list(strategy) or [None]
     models = {(f"lstm_{s}" if len(strategies) > 1 else "lstm"): _config(flags, horizon=horizon, strategy=s)
               for s in strategies}
@@ -546,8 +618,9 @@ def backtest(
     progress.start()
 
     def on_fold(f: FoldInfo) -> None:
-        progress.update(task, advance=1, info=f"{f.model} fold {f.fold + 1}/{f.folds} "
-                        + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)"))
+        info = f"{f.model} fold {f.fold + 1}/{f.folds} " + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)")
+        progress.update(task, advance=1, info=info)
+        said.detail(info)
         pause_point("backtest:fold")
 
     try:
@@ -569,24 +642,27 @@ def backtest(
     said.document({"command": "backtest", "files": _files(result), "notes": result.notes, "metrics": m})
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast compare sample_data/sine.csv --out runs/cmp --cells lstm,gru --seeds 3"))
 @user_errors
 @config_file
 @config_flags
 def compare(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Folder to write compare.csv, compare.json, compare.png and compare.toml.")],
-    cells: Annotated[str, typer.Option(help="Comma-separated cells to train.")] = "lstm,gru,rnn,peephole,cifg",
-    seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).")] = 3,
-    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.")] = 1,
-    strategy: Annotated[str | None, typer.Option(help="direct or recursive.")] = None,
+    cells: Annotated[str, typer.Option(help="Comma-separated cells to train.", rich_help_panel=COMPARE)
+                     ] = "lstm,gru,rnn,peephole,cifg",
+    seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).", rich_help_panel=COMPARE)] = 3,
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.", rich_help_panel=FORECAST)] = 1,
+    strategy: Annotated[Literal[STRATEGIES] | None, typer.Option(help="direct or recursive.",
+                                                                 rich_help_panel=FORECAST)] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train several recurrent cells on the same split, window and budget over several seeds, and compare."""
     assert flags is not None
-    said = Output(json_out, quiet)
+    said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     names = _split_list(cells)
     progress = _progress_bar("fit", disable=not said.chatty)
@@ -598,6 +674,7 @@ def compare(
     def on_fit(cell: str, seed: int) -> None:
         progress.update(task, completed=started[0], info=f"{cell} seed {seed}")
         started[0] += 1
+        said.detail(f"fit {started[0]}/{len(names) * seeds}: {cell} seed {seed}")
 
     try:
         result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"],
