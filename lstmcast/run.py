@@ -13,7 +13,7 @@ import pandas as pd
 from .baselines import baseline_forecasts
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Panel, file_fingerprint, load_panel, refill_training
+from .data import Panel, data_source, file_fingerprint, load_panel, refill_training
 from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
 from .io import ensure_dir, write_csv, write_json, lock_if_inside, writes_run_folder
@@ -210,7 +210,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                                     "points": int((final.prep.train_ends - final.prep.series_starts).sum()),
                                     "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
-    info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}
+    info = data_source(data, len(panel.values))
     paths = {
         "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted),
         "history": write_csv(_history_frame(fitted.history), out / "history.csv"),
