@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import difflib
 import errno
@@ -32,7 +33,7 @@ from .compare import compare_run
 from .configfile import coerce, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
-from .io import jsonable, pause_point, write_csv, write_error
+from .io import STDOUT, jsonable, pause_point, write_error, write_table
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
 
@@ -175,7 +176,7 @@ DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab sepa
 @app.command("generate-sine", epilog=_example("lstmcast generate-sine --out sample_data/sine.csv --seed 0"))
 @user_errors
 def generate_sine_cmd(
-    out: Annotated[Path, typer.Option(help="CSV file to write (columns t,sin_t).")],
+    out: Annotated[Path, typer.Option(help="CSV or Parquet file to write (columns t,sin_t); - for stdout.")],
     steps_per_cycle: Annotated[int, typer.Option(help="Points per sine cycle (>= 2).")] = 80,
     cycles: Annotated[int, typer.Option(help="Number of cycles (>= 1).")] = 50,
     noise: Annotated[float, typer.Option(help="Phase noise amplitude: U(-noise, noise) added inside sin.")] = 0.05,
@@ -183,8 +184,9 @@ def generate_sine_cmd(
 ) -> None:
     """Write the tutorial's noisy sine: t = 0..steps*cycles, sin_t = sin(2 pi t/steps + U(-noise, noise))."""
     df = generate_sine(steps_per_cycle, cycles, noise, seed)
-    write_csv(df, out)
-    out_console.print(f"Wrote {len(df)} rows to {out}")
+    write_table(df, out)
+    if out != STDOUT:
+        out_console.print(f"Wrote {len(df)} rows to {out}")
 
 
 def _progress_bar(unit: str = "epoch", disable: bool = False) -> Progress:
@@ -515,22 +517,32 @@ def _report_train(result: RunResult, said: Output) -> None:
         raise typer.Exit(code=130)
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast predict runs/sine --horizon 24", "lstmcast predict runs/sine --horizon 24 --out fc.parquet",
+                             "lstmcast predict runs/sine --data new.csv --horizon 24 --out - | head"))
 @user_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
-    out: Annotated[Path | None, typer.Option(help="CSV to write (default RUN_DIR/test_predictions.csv, or "
+    out: Annotated[Path | None, typer.Option(help="Table to write, CSV or Parquet by its extension; - prints CSV to "
+                                                  "stdout (default RUN_DIR/test_predictions.csv, or "
                                                   "RUN_DIR/forecast.csv with --horizon).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Data file (default: the training file recorded in the run).")] = None,
-    horizon: Annotated[int | None, typer.Option(help="Forecast this many steps past the end of the data instead.")] = None,
-    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.")] = 200,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    data: Annotated[Path | None, typer.Option(help="Data file with the training file's columns (default: the training "
+                                                   "file recorded in the run); - reads stdin.")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Forecast this many steps past the end of the data instead.",
+                                                rich_help_panel=FORECAST)] = None,
+    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.",
+                                         rich_help_panel=FORECAST)] = 200,
+    device: Annotated[Literal[DEVICES], typer.Option(help="cpu, cuda or auto.", rich_help_panel=FORECAST)] = "cpu",
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
 ) -> None:
     """One-step-ahead predictions for the test points, or with --horizon N a forecast past the end."""
-    said = Output(json_out, quiet)
-    result = predict_run(run_dir, out, data, horizon, samples, device)
+    to_stdout = out == STDOUT
+    if to_stdout and json_out:
+        raise LstmcastError("--out - and --json both write to stdout; give one of them")
+    said = Output(json_out, quiet or to_stdout, verbose)  # stdout carries the table: words go to stderr or nowhere
+    with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
+        result = predict_run(run_dir, out, data, horizon, samples, device)
     said.notes(result.notes)
     if horizon is None:
         said.print(_metrics_table(result.metrics, "Test part, original scale"))
@@ -539,22 +551,32 @@ def predict(
     said.document({"command": "predict", "files": _files(result), "notes": result.notes, "metrics": result.metrics})
 
 
-@app.command()
+def _working(said: Output, what: str) -> Any:
+    """A spinner with the time spent on stderr while a long job without steps of its own runs (silent under
+    --quiet and --json, and where stderr is no terminal)."""
+    return err_console.status(f"{what}...") if said.chatty and err_console.is_terminal else contextlib.nullcontext()
+
+
+@app.command(epilog=_example("lstmcast plot runs/sine", "lstmcast plot runs/sales --series store_7 --out store_7.svg"))
 @user_errors
 def plot(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
-    out: Annotated[Path | None, typer.Option(help="PNG to write (default RUN_DIR/plot.png).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Figure to write, PNG, SVG or PDF by its extension (default "
+                                                  "RUN_DIR/plot.png).")] = None,
     forecast: Annotated[Path | None, typer.Option(help="Forecast CSV to draw (default RUN_DIR/forecast.csv if present).")] = None,
+    series: Annotated[str | None, typer.Option(help="Series id to draw, with its own scores in the title (default: "
+                                                    "the first series).")] = None,
+    quiet: QuietFlag = False,
 ) -> None:
     """Plot predicted vs actual on the test part, the loss curves, and the forecast when there is one."""
-    result = plot_run(run_dir, out, forecast)
-    out_console.print(f"Wrote {result.paths['plot']}")
+    result = plot_run(run_dir, out, forecast, series)
+    Output(quiet=quiet).print(f"Wrote {result.paths['plot']}")
 
 
 @app.command("generate-memory", epilog=_example("lstmcast generate-memory --out memory.csv --lag 40"))
 @user_errors
 def generate_memory_cmd(
-    out: Annotated[Path, typer.Option(help="CSV file to write (columns t,y).")],
+    out: Annotated[Path, typer.Option(help="CSV or Parquet file to write (columns t,y); - for stdout.")],
     points: Annotated[int, typer.Option(help="Number of points.")] = 4000,
     lag: Annotated[int, typer.Option(help="Steps between a spike and its echo.")] = 40,
     p: Annotated[float, typer.Option(help="Probability of a spike at each step.")] = 0.05,
@@ -564,8 +586,9 @@ def generate_memory_cmd(
 ) -> None:
     """Write a long-dependency series: random spikes that echo LAG steps later (y_t = s_t + echo*s_{t-lag} + noise)."""
     df = generate_memory(points, lag, p, echo, noise, seed)
-    write_csv(df, out)
-    out_console.print(f"Wrote {len(df)} rows to {out}")
+    write_table(df, out)
+    if out != STDOUT:
+        out_console.print(f"Wrote {len(df)} rows to {out}")
 
 
 def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str], winner: dict[str, str]) -> Table:
