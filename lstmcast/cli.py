@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 from . import __version__
@@ -34,6 +35,7 @@ from .configfile import coerce, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
 from .io import STDOUT, jsonable, pause_point, write_error, write_table
+from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
 
@@ -109,6 +111,9 @@ def user_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # a bug, not bad input: one line unless the user asks for the traceback
+            if _out_of_memory(e):  # --hidden 10000000000 or --horizon 100000000000: the user asked for too much
+                err_console.print(f"[red]Error:[/red] {escape(_memory_message(e))}", highlight=False, soft_wrap=True)
+                raise typer.Exit(code=2) from None
             if isinstance(e, OSError) and e.errno in USER_ERRNOS:  # a full disk, a read-only folder: the user's to fix
                 err_console.print(f"[red]Error:[/red] {write_error(Path(e.filename or '?'), e, 'use')}", highlight=False,
                                   soft_wrap=True)
@@ -125,6 +130,30 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Flags that decide how much memory a job takes, named in the advice when the memory runs out.
+SIZE_FLAGS = ("hidden", "layers", "ensemble", "batch_size", "n_prev", "horizon", "samples", "folds", "seeds")
+
+
+def _out_of_memory(e: Exception) -> bool:
+    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(
+        s in str(e) for s in ("can't allocate memory", "out of memory", "Cannot allocate memory")))
+
+
+def _memory_message(e: Exception) -> str:
+    """Out of memory, in one line, with the size flags the user gave (those are what to lower)."""
+    ctx = get_current_context(silent=True)
+    given = []
+    if ctx is not None:
+        for name in SIZE_FLAGS:
+            source = ctx.get_parameter_source(name)
+            if source is not None and source.name == "COMMANDLINE":
+                given.append(f"--{name.replace('_', '-')} {ctx.params[name]}")
+    need = re.search(r"allocate (\d+(?:\.\d+)?)\.? ?([KMGT]i?B|bytes)", str(e))
+    what = f" (it asked for {need[1]} {need[2]} at once)" if need else ""
+    advice = f"lower {' or '.join(given)}" if given else "ask for a smaller model or a shorter forecast"
+    return f"not enough memory for this job{what}; {advice}"
 
 
 def _version(value: bool) -> None:
@@ -328,6 +357,20 @@ def _flag_type(annotation: Any) -> type:
     return tp  # type: ignore[no-any-return]
 
 
+def _read_flags(path: Path, kinds: dict[str, type]) -> dict[str, Any]:
+    """The flags a TOML file sets, by name, each checked against its type in `kinds`."""
+    flags = {}
+    for key, value in read_config(path).items():
+        name = key.replace("-", "_")
+        if name in NOT_IN_FILE:
+            raise LstmcastError(f"config file {path}: {key!r} cannot be set in a config file; give it on the command "
+                                "line")
+        if name not in kinds:
+            raise unknown_key(path, key, list(kinds))
+        flags[name] = coerce(path, key, value, kinds[name])
+    return flags
+
+
 def config_file(fn: F) -> F:
     """Add `--config FILE.toml`: any other flag of the command under its name (n_prev = 24 for --n-prev 24);
     a flag given on the command line wins over the file. The merged settings are kept for the run folder."""
@@ -346,16 +389,10 @@ def config_file(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
         if config is not None:
-            for key, value in read_config(config).items():
-                name = key.replace("-", "_")
-                if name in NOT_IN_FILE:
-                    raise LstmcastError(f"config file {config}: {key!r} cannot be set in a config file; give it on "
-                                        "the command line")
-                if name not in kinds:
-                    raise unknown_key(config, key, list(kinds))
+            for name, value in _read_flags(config, kinds).items():
                 source = ctx.get_parameter_source(name)
                 if source is None or source.name != "COMMANDLINE":
-                    kwargs[name] = coerce(config, key, value, kinds[name])
+                    kwargs[name] = value
         _settings.set({k: kwargs[k] for k in kinds})
         return fn(**kwargs)
 
@@ -460,10 +497,20 @@ def train(
     assert flags is not None
     said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
-    samples = flags["samples"]
-    progress = _progress_bar(disable=not said.chatty)
-    task = [progress.add_task("train", total=cfg.epochs or 15, info="", start=False, visible=False)]
+    progress, callbacks = _training_progress(said)
+    try:
+        result = train_run(data, cfg, out, samples=flags["samples"], settings=_settings_file("train", data, out),
+                           **callbacks)
+    finally:
+        progress.stop()
+    _report_train(result, said)
 
+
+def _training_progress(said: Output) -> tuple[Progress, dict[str, Callable[..., None]]]:
+    """A progress bar for the stages of a training job, and the on_stage/on_start/on_epoch callbacks that
+    drive it (and print --verbose's line per epoch)."""
+    progress = _progress_bar(disable=not said.chatty)
+    task = [progress.add_task("train", total=15, info="", start=False, visible=False)]
     stage = [""]
 
     def on_stage(text: str) -> None:
@@ -486,12 +533,7 @@ def train(
         said.detail(f"epoch {e.epoch}/{e.epochs}: {info}")
         pause_point("train:epoch")
 
-    try:
-        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage,
-                           settings=_settings_file("train", data, out))
-    finally:
-        progress.stop()
-    _report_train(result, said)
+    return progress, {"on_stage": on_stage, "on_start": on_start, "on_epoch": on_epoch}
 
 
 def _report_train(result: RunResult, said: Output) -> None:
@@ -718,3 +760,54 @@ def compare(
     said.print(table)
     said.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
     said.document({"command": "compare", "files": _files(result), "notes": result.notes, "metrics": result.metrics})
+
+
+def _file_flags(command: Callable[..., Any], path: Path) -> dict[str, Any]:
+    """Every flag of `command` that a config file may set, at its default unless the TOML file `path` sets it."""
+    params = [p for p in inspect.signature(command).parameters.values()
+              if p.name not in NOT_IN_FILE and p.name != "ctx"]
+    flags = {p.name: p.default for p in params}
+    flags.update(_read_flags(path, {p.name: _flag_type(p.annotation) for p in params}))
+    return flags
+
+
+@app.command(epilog=_example("lstmcast reproduce runs/sine", "lstmcast reproduce runs/sine --data moved/sine.csv --json"))
+@user_errors
+def reproduce(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train` (with its config.toml).")],
+    data: Annotated[Path | None, typer.Option(help="The training data, if it moved (default: the file recorded in the "
+                                                   "run; its sha256 must match); - reads stdin.")] = None,
+    json_out: JsonFlag = False,
+    quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
+) -> None:
+    """Retrain RUN_DIR from its config.toml and data in a temporary folder and compare: exit 0 when metrics,
+    hold-out predictions, losses and weights are all the same, 1 when something differs (listed)."""
+    said = Output(json_out, quiet, verbose)
+    settings = Path(run_dir) / "config.toml"
+    if not settings.is_file():
+        raise LstmcastError(f"{settings} not found; reproduce retrains a run folder written by `lstmcast train`")
+    src = run_source(run_dir, data)
+    flags = _file_flags(train, settings)
+    horizon, strategy = flags.pop("horizon"), flags.pop("strategy")
+    cfg = _config(flags, horizon=horizon, strategy=strategy)
+    said.print(f"Retraining {run_dir} from {settings} on {'stdin' if src == STDOUT else src}")
+    progress, callbacks = _training_progress(said)
+    try:
+        result = reproduce_run(run_dir, cfg, src, flags["samples"], **callbacks)
+    finally:
+        progress.stop()
+    said.notes(result.notes)
+    table = Table(title=f"Reproduction of {run_dir}")
+    table.add_column("check")
+    table.add_column("result")
+    for name, diffs in result.checks.items():
+        table.add_row(name, "[green]same[/green]" if not diffs else "[red]differs:[/red] " + escape("; ".join(diffs)))
+    said.print(table)
+    said.print("The run reproduces exactly." if result.matches else
+               f"The run does not reproduce: {sum(map(bool, result.checks.values()))} of {len(result.checks)} checks "
+               "differ.")
+    said.document({"command": "reproduce", "run": str(run_dir), "data": str(src), "matches": result.matches,
+                   "checks": result.checks, "notes": result.notes})
+    if not result.matches:
+        raise typer.Exit(code=1)
