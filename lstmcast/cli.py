@@ -13,7 +13,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn, TypeVar
@@ -222,6 +222,26 @@ def _progress_bar(unit: str = "epoch", disable: bool = False) -> Progress:
     """A progress bar on stderr, so that stdout carries only results (a table, a CSV, a JSON document)."""
     return Progress(TextColumn(unit), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
                     TimeElapsedColumn(), console=err_console, transient=False, disable=disable)
+
+
+def _stop(progress: Progress) -> None:
+    """Stop a progress bar if it ever started (stopping one that did not prints an empty line on stderr)."""
+    if progress.live.is_started:
+        progress.stop()
+
+
+@contextlib.contextmanager
+def _showing(progress: Progress) -> Iterator[None]:
+    """Run a job under `progress`; when it fails (an Error, Ctrl-C) the bar vanishes, so that the job's one
+    line is all stderr holds."""
+    try:
+        yield
+    except BaseException:
+        progress.live.transient = True
+        if progress.live.is_started:
+            progress.live.stop()  # not progress.stop(): it would add an empty line
+        raise
+    _stop(progress)
 
 
 def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
@@ -498,11 +518,9 @@ def train(
     said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     progress, callbacks = _training_progress(said)
-    try:
+    with _showing(progress):
         result = train_run(data, cfg, out, samples=flags["samples"], settings=_settings_file("train", data, out),
                            **callbacks)
-    finally:
-        progress.stop()
     _report_train(result, said)
 
 
@@ -517,7 +535,7 @@ def _training_progress(said: Output) -> tuple[Progress, dict[str, Callable[..., 
         stage[0] = text  # printed once the data checks have passed (on_start), never before an error
 
     def on_start(n_train: int, n_val: int, batch: int, epochs: int) -> None:
-        progress.stop()
+        _stop(progress)
         for t in list(progress.task_ids):  # a finished stage's bar stays printed above; do not redraw it
             progress.remove_task(t)
         said.print(stage[0])
@@ -680,7 +698,6 @@ def backtest(
               for s in strategies}
     progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("backtest", total=len(models) * folds, info="")
-    progress.start()
 
     def on_fold(f: FoldInfo) -> None:
         info = f"{f.model} fold {f.fold + 1}/{f.folds} " + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)")
@@ -688,11 +705,10 @@ def backtest(
         said.detail(info)
         pause_point("backtest:fold")
 
-    try:
+    progress.start()
+    with _showing(progress):
         result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold,
                               settings=_settings_file("backtest", data, out))
-    finally:
-        progress.stop()
     m = result.metrics
     said.notes(result.notes)
     cols = ["mae", "rmse", "smape", "mase"]
@@ -732,8 +748,6 @@ def compare(
     names = _split_list(cells)
     progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
-    progress.start()
-
     started = [0]
 
     def on_fit(cell: str, seed: int) -> None:
@@ -741,12 +755,11 @@ def compare(
         started[0] += 1
         said.detail(f"fit {started[0]}/{len(names) * seeds}: {cell} seed {seed}")
 
-    try:
+    progress.start()
+    with _showing(progress):
         result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"],
                              settings=_settings_file("compare", data, out))
         progress.update(task, completed=len(names) * seeds)
-    finally:
-        progress.stop()
     said.notes(result.notes)
     table = Table(title=f"{len(names)} cells x {seeds} seeds, {cfg.epochs or 'auto'} epochs, hidden {cfg.hidden}: test part, "
                         "mean ± sd over seeds")
@@ -793,10 +806,8 @@ def reproduce(
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     said.print(f"Retraining {run_dir} from {settings} on {'stdin' if src == STDOUT else src}")
     progress, callbacks = _training_progress(said)
-    try:
+    with _showing(progress):
         result = reproduce_run(run_dir, cfg, src, flags["samples"], **callbacks)
-    finally:
-        progress.stop()
     said.notes(result.notes)
     table = Table(title=f"Reproduction of {run_dir}")
     table.add_column("check")

@@ -335,3 +335,65 @@ def test_only_regular_files_are_replaced(tmp_path: Path, run: Path) -> None:
                                             "files only, so give a new file name$"):
         with atomic_path(Path("/dev/null")):
             pass
+
+
+# the mistakes of issue 9's "Why" list: one line, exit 2 (130 for Ctrl-C), nothing left behind
+
+def test_read_only_output_folder(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import tempfile
+
+    import lstmcast.io as lio
+
+    def read_only(*args: object, dir: str = "", **kw: object) -> str:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), dir)
+
+    monkeypatch.setattr(lio.tempfile, "mkdtemp", read_only)
+    out = tmp_path / "ro" / "run"
+    result = invoke("train", sine_csv, "--out", out, *TINY)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: cannot write {out}: {os.strerror(errno.EROFS)}; the file system is read-only; "
+                             "choose another --out\n")
+    assert not (tmp_path / "ro").exists()  # not even the parent folder the run would have made
+    assert tempfile.mkdtemp is read_only  # (the patch reached the module's tempfile)
+
+
+def test_impossible_sizes_are_one_error_line(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    out = tmp_path / "huge"
+    result = invoke("train", sine_csv, "--out", out, "--hidden", "1000000000000", "--epochs", "1", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: not enough memory for this job (it asked for ")
+    assert result.stderr.endswith(" at once); lower --hidden 1000000000000\n") and result.stderr.count("\n") == 1
+    assert not out.exists()
+    result = invoke("predict", run, "--horizon", "10000000000000", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.endswith("; lower --horizon 10000000000000\n") and result.stderr.count("\n") == 1
+    assert not (run / "forecast.csv").exists()
+
+
+def test_excel_file_is_one_error_line(tmp_path: Path) -> None:
+    book = tmp_path / "sales.xlsx"
+    book.write_bytes(b"PK\x03\x04\x14\x00\x06\x00xl/workbook.xml")
+    result = invoke("train", book, "--out", tmp_path / "run")
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {book} is an Excel workbook; lstmcast reads CSV (comma, semicolon or tab "
+                             "separated) or Parquet files: export the table as CSV and pass that\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_window_norm_help_tells_the_truth() -> None:
+    text = " ".join(invoke("train", "--help").stdout.split())
+    assert "falls back" not in text and "auto: last, except none for a one-step model" in text.replace("│ ", "")
+
+
+def test_ctrl_c_in_predict_writes_nothing_and_exits_130(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.run as lrun
+
+    def ctrl_c(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lrun, "forecast_future", ctrl_c)
+    result = invoke("predict", run, "--horizon", "3")
+    assert result.exit_code == 130
+    assert result.stderr == "Interrupted; nothing was written.\n"
+    assert not (run / "forecast.csv").exists()
