@@ -151,7 +151,8 @@ def _memory_message(e: Exception) -> str:
             if source is not None and source.name == "COMMANDLINE":
                 given.append(f"--{name.replace('_', '-')} {ctx.params[name]}")
     need = re.search(r"allocate (\d+(?:\.\d+)?)\.? ?([KMGT]i?B|bytes)", str(e))
-    what = f" (it asked for {need[1]} {need[2]} at once)" if need else ""
+    size = (f"{float(need[1]) / 2**30:,.0f} GiB" if need[2] == "bytes" else f"{need[1]} {need[2]}") if need else ""
+    what = f" (it asked for {size} at once)" if need else ""
     advice = f"lower {' or '.join(given)}" if given else "ask for a smaller model or a shorter forecast"
     return f"not enough memory for this job{what}; {advice}"
 
