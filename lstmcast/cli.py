@@ -199,6 +199,7 @@ def _example(*commands: str) -> str:
     return "Examples:\n\n" + "\n\n".join(f"  {c}" for c in commands)
 
 
+RunDirArg = Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")]
 DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8 or Latin-1) or Parquet "
                                               "file with the series; - reads a CSV from stdin.")]
 
@@ -582,7 +583,7 @@ def _report_train(result: RunResult, said: Output) -> None:
                              "lstmcast predict runs/sine --data new.csv --horizon 24 --out - | head"))
 @user_errors
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
+    run_dir: RunDirArg,
     out: Annotated[Path | None, typer.Option(help="Table to write, CSV or Parquet by its extension; - prints CSV to "
                                                   "stdout (default RUN_DIR/test_predictions.csv, or "
                                                   "RUN_DIR/forecast.csv with --horizon).")] = None,
@@ -621,7 +622,7 @@ def _working(said: Output, what: str) -> Any:
 @app.command(epilog=_example("lstmcast plot runs/sine", "lstmcast plot runs/sales --series store_7 --out store_7.svg"))
 @user_errors
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
+    run_dir: RunDirArg,
     out: Annotated[Path | None, typer.Option(help="Figure to write, PNG, SVG or PDF by its extension (default "
                                                   "RUN_DIR/plot.png).")] = None,
     forecast: Annotated[Path | None, typer.Option(help="Forecast CSV to draw (default RUN_DIR/forecast.csv if present).")] = None,
@@ -788,7 +789,7 @@ def _file_flags(command: Callable[..., Any], path: Path) -> dict[str, Any]:
 @app.command(epilog=_example("lstmcast reproduce runs/sine", "lstmcast reproduce runs/sine --data moved/sine.csv --json"))
 @user_errors
 def reproduce(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train` (with its config.toml).")],
+    run_dir: RunDirArg,
     data: Annotated[Path | None, typer.Option(help="The training data, if it moved (default: the file recorded in the "
                                                    "run; its sha256 must match); - reads stdin.")] = None,
     json_out: JsonFlag = False,

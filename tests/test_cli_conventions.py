@@ -145,10 +145,13 @@ def test_help_has_panels_examples_and_choices() -> None:
     assert "<lstm|gru|rnn|peephole|cifg>" in text and "<interpolate|ffill|zero|drop>" in text
 
 
-def test_shell_completion_is_available() -> None:
+def test_shell_completion_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer.completion
+
     result = invoke("--help")
     assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
-    result = runner.invoke(app, ["--show-completion", "bash"], prog_name="lstmcast")
+    monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: "bash")  # whatever shell runs the tests
+    result = runner.invoke(app, ["--show-completion"], prog_name="lstmcast")
     assert result.exit_code == 0, result.output
     assert "complete -o default -F _lstmcast_completion lstmcast" in result.stdout
 
@@ -188,6 +191,8 @@ def test_output_format_follows_the_extension(tmp_path: Path, run: Path) -> None:
     assert invoke("predict", run, "--horizon", "4", "--out", tmp_path / "fc.csv", "-q").exit_code == 0
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "fc.parquet"), pd.read_csv(tmp_path / "fc.csv"))
     assert (tmp_path / "fc.parquet").read_bytes()[:4] == b"PAR1"
+    result = invoke("generate-sine", "--out", "-", "--steps-per-cycle", "4", "--cycles", "1", "--noise", "0")
+    assert result.exit_code == 0 and result.stdout == "t,sin_t\n0,0.0\n1,1.0\n2,1.2246467991473532e-16\n3,-1.0\n4,-2.4492935982947064e-16\n"
     magic = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
     for ext, head in magic.items():
         result = invoke("plot", run, "--out", tmp_path / f"p.{ext}")
