@@ -14,7 +14,7 @@ import pandas as pd
 
 from .baselines import BASELINES, baseline_forecasts
 from .config import TrainConfig
-from .data import Panel, file_fingerprint, refill_training, season_length_for
+from .data import Panel, data_source, refill_training, season_length_for
 from .errors import Interrupted, LstmcastError
 from .forecast import format_times
 from .forecast import interval_columns, predict_at, report_levels
@@ -333,7 +333,7 @@ def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon:
     result = backtest(panel, models, horizon, folds, step, retrain, samples, on_fold)
     out = ensure_dir(Path(out))
     metrics = {**result.metrics, "notes": list(result.notes),
-               "data": {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}}
+               "data": data_source(data, len(panel.values))}
     labels = list(models)
     history, fc, title, scores = _first_series_view(panel, result)
     paths = {

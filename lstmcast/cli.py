@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import difflib
 import errno
 import functools
 import inspect
 import json
 import os
+import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 from . import __version__
-from .config import TrainConfig
-from .backtest import FoldInfo, backtest_run
+from .config import (CELLS, DESEASONS, DEVICES, FILLS, LOSSES, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRANSFORMS,
+                     WINDOW_NORMS, TrainConfig)
+from .backtest import RETRAIN, FoldInfo, backtest_run
 from .compare import compare_run
 from .configfile import coerce, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
-from .io import jsonable, pause_point, write_csv, write_error
+from .io import STDOUT, jsonable, pause_point, write_error, write_table
+from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
 
@@ -61,11 +67,28 @@ class OneLineErrors(TyperGroup):
 def _usage_error(e: ClickException) -> NoReturn:
     if type(e).__name__ == "NoArgsIsHelpError":  # `lstmcast` alone: Typer prints the help
         raise e
-    err_console.print(f"[red]Error:[/red] {escape(e.format_message())}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]Error:[/red] {escape(_choice_message(e.format_message()))}", highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code=e.exit_code)
 
 
-app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+_NOT_A_CHOICE = re.compile(r"Invalid value for '(?P<flag>[^']+)': (?:Value error, )?'(?P<value>.*)' is not one of "
+                           r"(?P<choices>.*)\.$")
+
+
+def _choice_message(message: str) -> str:
+    """Click's "'x' is not one of 'a', 'b'" in the words TrainConfig uses for a config file's value, with the
+    nearest choice: `--cell must be one of lstm, gru, ...; got 'lstn'; did you mean 'lstm'?`."""
+    m = _NOT_A_CHOICE.match(message)
+    if not m:
+        return message
+    choices = re.findall(r"'([^']*)'", m["choices"])
+    near = difflib.get_close_matches(m["value"], choices, n=1)
+    return (f"{m['flag']} must be one of {', '.join(choices)}; got {m['value']!r}"
+            + (f"; did you mean {near[0]!r}?" if near else ""))
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train LSTM forecasters on a CSV and get forecasts, metrics and plots, honestly scored "
                        "against naive baselines.")
 out_console = Console()
@@ -88,6 +111,9 @@ def user_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # a bug, not bad input: one line unless the user asks for the traceback
+            if _out_of_memory(e):  # --hidden 10000000000 or --horizon 100000000000: the user asked for too much
+                err_console.print(f"[red]Error:[/red] {escape(_memory_message(e))}", highlight=False, soft_wrap=True)
+                raise typer.Exit(code=2) from None
             if isinstance(e, OSError) and e.errno in USER_ERRNOS:  # a full disk, a read-only folder: the user's to fix
                 err_console.print(f"[red]Error:[/red] {write_error(Path(e.filename or '?'), e, 'use')}", highlight=False,
                                   soft_wrap=True)
@@ -104,6 +130,31 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Flags that decide how much memory a job takes, named in the advice when the memory runs out.
+SIZE_FLAGS = ("hidden", "layers", "ensemble", "batch_size", "n_prev", "horizon", "samples", "folds", "seeds")
+
+
+def _out_of_memory(e: Exception) -> bool:
+    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(
+        s in str(e) for s in ("can't allocate memory", "out of memory", "Cannot allocate memory")))
+
+
+def _memory_message(e: Exception) -> str:
+    """Out of memory, in one line, with the size flags the user gave (those are what to lower)."""
+    ctx = get_current_context(silent=True)
+    given = []
+    if ctx is not None:
+        for name in SIZE_FLAGS:
+            source = ctx.get_parameter_source(name)
+            if source is not None and source.name == "COMMANDLINE":
+                given.append(f"--{name.replace('_', '-')} {ctx.params[name]}")
+    need = re.search(r"allocate (\d+(?:\.\d+)?)\.? ?([KMGT]i?B|bytes)", str(e))
+    size = (f"{float(need[1]) / 2**30:,.0f} GiB" if need[2] == "bytes" else f"{need[1]} {need[2]}") if need else ""
+    what = f" (it asked for {size} at once)" if need else ""
+    advice = f"lower {' or '.join(given)}" if given else "ask for a smaller model or a shorter forecast"
+    return f"not enough memory for this job{what}; {advice}"
 
 
 def _version(value: bool) -> None:
@@ -143,10 +194,20 @@ def _n_prev(text: str) -> int | None:
         raise LstmcastError(f"--n-prev must be a whole number or 'auto', got {text!r}") from None
 
 
-@app.command("generate-sine")
+def _example(*commands: str) -> str:
+    """A command's epilog: the examples under its --help."""
+    return "Examples:\n\n" + "\n\n".join(f"  {c}" for c in commands)
+
+
+RunDirArg = Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")]
+DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8 or Latin-1) or Parquet "
+                                              "file with the series; - reads a CSV from stdin.")]
+
+
+@app.command("generate-sine", epilog=_example("lstmcast generate-sine --out sample_data/sine.csv --seed 0"))
 @user_errors
 def generate_sine_cmd(
-    out: Annotated[Path, typer.Option(help="CSV file to write (columns t,sin_t).")],
+    out: Annotated[Path, typer.Option(help="CSV or Parquet file to write (columns t,sin_t); - for stdout.")],
     steps_per_cycle: Annotated[int, typer.Option(help="Points per sine cycle (>= 2).")] = 80,
     cycles: Annotated[int, typer.Option(help="Number of cycles (>= 1).")] = 50,
     noise: Annotated[float, typer.Option(help="Phase noise amplitude: U(-noise, noise) added inside sin.")] = 0.05,
@@ -154,13 +215,35 @@ def generate_sine_cmd(
 ) -> None:
     """Write the tutorial's noisy sine: t = 0..steps*cycles, sin_t = sin(2 pi t/steps + U(-noise, noise))."""
     df = generate_sine(steps_per_cycle, cycles, noise, seed)
-    write_csv(df, out)
-    out_console.print(f"Wrote {len(df)} rows to {out}")
+    write_table(df, out)
+    if out != STDOUT:
+        out_console.print(f"Wrote {len(df)} rows to {out}")
 
 
 def _progress_bar(unit: str = "epoch", disable: bool = False) -> Progress:
+    """A progress bar on stderr, so that stdout carries only results (a table, a CSV, a JSON document)."""
     return Progress(TextColumn(unit), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), console=out_console, transient=False, disable=disable)
+                    TimeElapsedColumn(), console=err_console, transient=False, disable=disable)
+
+
+def _stop(progress: Progress) -> None:
+    """Stop a progress bar if it ever started (stopping one that did not prints an empty line on stderr)."""
+    if progress.live.is_started:
+        progress.stop()
+
+
+@contextlib.contextmanager
+def _showing(progress: Progress) -> Iterator[None]:
+    """Run a job under `progress`; when it fails (an Error, Ctrl-C) the bar vanishes, so that the job's one
+    line is all stderr holds."""
+    try:
+        yield
+    except BaseException:
+        progress.live.transient = True
+        if progress.live.is_started:
+            progress.live.stop()  # not progress.stop(): it would add an empty line
+        raise
+    _stop(progress)
 
 
 def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
@@ -189,8 +272,20 @@ def _print_probabilistic(m: dict[str, Any], said: Output) -> None:
         said.print("Uncertainty: " + ", ".join(f"{k} {m[k]:.4g}" for k in keys))
 
 
-def _opt(annotation: Any, help: str) -> Any:
-    return Annotated[annotation, typer.Option(help=help)]
+# Help panels, so that `train --help` reads as a few short groups instead of one long list.
+DATA, MODEL, TRAINING, FORECAST, OUTPUT = "Data", "Model", "Training", "Forecast", "Output"
+BACKTEST, COMPARE = "Backtest", "Compare"
+PANELS = {**dict.fromkeys(("column", "time_column", "id_column", "features", "calendar", "fill", "freq",
+                           "season_length", "test_size"), DATA),
+          **dict.fromkeys(("n_prev", "cell", "hidden", "layers", "dropout", "ensemble", "loss", "quantiles", "scaler",
+                           "transform", "deseason", "window_norm"), MODEL),
+          **dict.fromkeys(("val_size", "refit", "epochs", "batch_size", "lr", "optimizer", "patience", "seed", "device",
+                           "precision", "threads"), TRAINING),
+          "samples": FORECAST}
+
+
+def _opt(annotation: Any, help: str, panel: str | None = None) -> Any:
+    return Annotated[annotation, typer.Option(help=help, rich_help_panel=panel)]
 
 
 # The flags that build a TrainConfig, shared by train, backtest and compare: (name, type, default, help).
@@ -201,7 +296,7 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("features", str | None, None, "Comma-separated past covariate columns fed beside the target."),
     ("calendar", bool | None, None, "Add known-future calendar features (sin/cos of hour, weekday, day of year or "
                                     "month); default: on for sub-daily series (hourly, minutely), off otherwise."),
-    ("fill", str | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
+    ("fill", Literal[FILLS] | None, None, "Missing values: interpolate, ffill, zero or drop (default: error)."),
     ("freq", str | None, None, "Pandas frequency (h, D, W, MS, ...) when it cannot be inferred."),
     ("season_length", int | None, None, "Season length (default from the frequency: hourly 24, daily 7, weekly 52, "
                                         "monthly 12, quarterly 4, yearly 1; without a calendar, a clear cycle in "
@@ -213,35 +308,35 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
     ("refit", bool, True, "After scoring on the hold-out, refit on every point for the forecast model, for the "
                           "evaluation's best number of epochs; --no-refit forecasts with the evaluation model."),
-    ("cell", str, "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
+    ("cell", Literal[CELLS], "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
     ("hidden", int, 64, "Hidden units per layer (the tutorial's 300 is no more accurate on real series, and "
                         "slower)."),
     ("layers", int, 1, "Stacked recurrent layers."),
     ("dropout", float, 0.0, "Dropout between stacked layers, [0, 1)."),
     ("ensemble", int, 5, "Networks trained from seeds seed, seed+1, ...; the forecast is their median."),
-    ("loss", str, "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
+    ("loss", Literal[LOSSES], "mse", "mse, mae, huber, quantile (pinball) or gaussian (NLL)."),
     ("quantiles", str, "0.1,0.5,0.9", "Quantile levels for --loss quantile."),
     ("epochs", int | None, None, "Training epochs (default 15, more on short series so that training takes at "
                                  "least 240 optimiser steps)."),
     ("batch_size", int | None, None, "Windows per optimiser step (default 600, fewer on short series so an epoch "
                                      "has at least 16 steps)."),
     ("lr", float, 1e-3, "Learning rate."),
-    ("optimizer", str, "rmsprop", "rmsprop or adam."),
-    ("scaler", str, "standard", "standard, minmax or none; fitted per series on training points only."),
-    ("transform", str, "auto", "auto: model the log of every series whose training points are all positive (a "
+    ("optimizer", Literal[OPTIMIZERS], "rmsprop", "rmsprop or adam."),
+    ("scaler", Literal[SCALERS], "standard", "standard, minmax or none; fitted per series on training points only."),
+    ("transform", Literal[TRANSFORMS], "auto", "auto: model the log of every series whose training points are all positive (a "
                                "season that grows with the level becomes a fixed pattern); none: raw values."),
-    ("deseason", str, "auto", "auto: remove each series' seasonal indices (classical decomposition of the training "
+    ("deseason", Literal[DESEASONS], "auto", "auto: remove each series' seasonal indices (classical decomposition of the training "
                               "part, kept only when the lag-season autocorrelation is significant) before the "
                               "network sees it; none: leave the season in."),
-    ("window_norm", str, "auto", "The network sees each window relative to its last value (or mean) and forecasts "
+    ("window_norm", Literal[WINDOW_NORMS], "auto", "The network sees each window relative to its last value (or mean) and forecasts "
                                  "a correction to an anchor: last (the last value), mean, season (the seasonal naive "
                                  "forecast), none (absolute scaled values); auto: last, except none for a one-step "
                                  "model of a series without any season, and season when --deseason none leaves a "
                                  "season in that fits in the window."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
-    ("device", str, "auto", "auto, cpu or cuda."),
-    ("precision", str, "auto", "Training precision: fp32, bf16 (mixed, autocast; CPUs with AVX512-BF16 or AMX, and "
+    ("device", Literal[DEVICES], "auto", "auto, cpu or cuda."),
+    ("precision", Literal[PRECISIONS], "auto", "Training precision: fp32, bf16 (mixed, autocast; CPUs with AVX512-BF16 or AMX, and "
                                "GPUs) or fp16 (mixed with loss scaling, CUDA only); auto: fp32 on CPU, bf16 (else "
                                "fp16) on CUDA. Forecasting always runs in fp32."),
     ("threads", int | None, None, "CPU threads for torch (default: torch's, one per core); 1 keeps a run from "
@@ -260,7 +355,7 @@ def config_flags(fn: F) -> F:
     """Add the CONFIG_FLAGS options to a command; it receives them as one `flags` dict."""
     sig = inspect.signature(fn, eval_str=True)  # real Annotated objects, not the strings of `annotations`
     own = [p for p in sig.parameters.values() if p.name != "flags"]
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_opt(tp, help))
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=_opt(tp, help, PANELS[name]))
              for name, tp, default, help in CONFIG_FLAGS]
 
     @functools.wraps(fn)
@@ -268,13 +363,15 @@ def config_flags(fn: F) -> F:
         flags = {name: kwargs.pop(name) for name, *_ in CONFIG_FLAGS}
         return fn(**kwargs, flags=flags)
 
-    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+    at = next(i for i, p in enumerate(own) if p.name == "out") + 1  # help panels in order: Data, Model, ... Output
+    params = own[:at] + extra + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at:]]
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper  # type: ignore[return-value]
 
 
 # Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
-NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet"}
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "verbose"}
 _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
 
 
@@ -283,7 +380,23 @@ def _flag_type(annotation: Any) -> type:
     tp = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if typing.get_origin(tp) is Literal:  # a choice: TrainConfig.validate names the allowed values
+        tp = type(typing.get_args(tp)[0])
     return tp  # type: ignore[no-any-return]
+
+
+def _read_flags(path: Path, kinds: dict[str, type]) -> dict[str, Any]:
+    """The flags a TOML file sets, by name, each checked against its type in `kinds`."""
+    flags = {}
+    for key, value in read_config(path).items():
+        name = key.replace("-", "_")
+        if name in NOT_IN_FILE:
+            raise LstmcastError(f"config file {path}: {key!r} cannot be set in a config file; give it on the command "
+                                "line")
+        if name not in kinds:
+            raise unknown_key(path, key, list(kinds))
+        flags[name] = coerce(path, key, value, kinds[name])
+    return flags
 
 
 def config_file(fn: F) -> F:
@@ -304,16 +417,10 @@ def config_file(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
         if config is not None:
-            for key, value in read_config(config).items():
-                name = key.replace("-", "_")
-                if name in NOT_IN_FILE:
-                    raise LstmcastError(f"config file {config}: {key!r} cannot be set in a config file; give it on "
-                                        "the command line")
-                if name not in kinds:
-                    raise unknown_key(config, key, list(kinds))
+            for name, value in _read_flags(config, kinds).items():
                 source = ctx.get_parameter_source(name)
                 if source is None or source.name != "COMMANDLINE":
-                    kwargs[name] = coerce(config, key, value, kinds[name])
+                    kwargs[name] = value
         _settings.set({k: kwargs[k] for k in kinds})
         return fn(**kwargs)
 
@@ -335,11 +442,17 @@ def _settings_file(command: str, data: Path, out: Path) -> tuple[str, str]:
 
 @dataclass
 class Output:
-    """Where a command's words go: --json puts one JSON document on stdout, --quiet keeps errors only;
-    progress, tables and notes never reach stdout in either."""
+    """Where a command's words go: --json puts one JSON document on stdout, --quiet keeps errors only,
+    --verbose adds a line per epoch, fold or fit on stderr; progress (stderr), tables and notes never reach
+    stdout under --json or --quiet."""
 
     json: bool = False
     quiet: bool = False
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if self.quiet and self.verbose:
+            raise LstmcastError("--quiet and --verbose ask for opposite things; give one of them")
 
     @property
     def chatty(self) -> bool:
@@ -353,14 +466,24 @@ class Output:
         if not self.quiet:
             _notes(notes)
 
+    def detail(self, text: str) -> None:
+        """A --verbose line on stderr (printed above a live progress bar)."""
+        if self.verbose:
+            err_console.print(text, highlight=False, soft_wrap=True)
+
     def document(self, doc: dict[str, Any]) -> None:
         if self.json:
             typer.echo(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str))
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (what was written, the "
-                                                       "metrics, the notes) and nothing else; notes go to stderr.")]
-QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.")]
+                                                       "metrics, the notes) and nothing else; notes go to stderr.",
+                                        rich_help_panel=OUTPUT)]
+QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.",
+                                          rich_help_panel=OUTPUT)]
+VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr: a line per epoch (per fold "
+                                                                   "or fit for backtest and compare).",
+                                           rich_help_panel=OUTPUT)]
 
 
 def _files(result: RunResult) -> dict[str, str]:
@@ -379,36 +502,48 @@ def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
     return TrainConfig(**kw)
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast train sample_data/sine.csv --out runs/sine --horizon 12",
+                             "lstmcast train sales.csv --out runs/sales --id-column store --verbose"))
 @user_errors
 @config_file
 @config_flags
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
                                            "test_predictions.csv, config.toml).")],
-    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).")] = 1,
-    strategy: Annotated[str | None, typer.Option(help="direct (one head for all steps; default for horizon > 1) or "
-                                                      "recursive (one-step model fed its own forecasts).")] = None,
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).",
+                                         rich_help_panel=FORECAST)] = 1,
+    strategy: Annotated[Literal[STRATEGIES] | None, typer.Option(
+        help="direct (one head for all steps; default for horizon > 1) or recursive (one-step model fed its own "
+             "forecasts).", rich_help_panel=FORECAST)] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
     assert flags is not None
-    said = Output(json_out, quiet)
+    said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
-    samples = flags["samples"]
-    progress = _progress_bar(disable=not said.chatty)
-    task = [progress.add_task("train", total=cfg.epochs or 15, info="", start=False, visible=False)]
+    progress, callbacks = _training_progress(said)
+    with _showing(progress):
+        result = train_run(data, cfg, out, samples=flags["samples"], settings=_settings_file("train", data, out),
+                           **callbacks)
+    _report_train(result, said)
 
+
+def _training_progress(said: Output) -> tuple[Progress, dict[str, Callable[..., None]]]:
+    """A progress bar for the stages of a training job, and the on_stage/on_start/on_epoch callbacks that
+    drive it (and print --verbose's line per epoch)."""
+    progress = _progress_bar(disable=not said.chatty)
+    task = [progress.add_task("train", total=15, info="", start=False, visible=False)]
     stage = [""]
 
     def on_stage(text: str) -> None:
         stage[0] = text  # printed once the data checks have passed (on_start), never before an error
 
     def on_start(n_train: int, n_val: int, batch: int, epochs: int) -> None:
-        progress.stop()
+        _stop(progress)
         for t in list(progress.task_ids):  # a finished stage's bar stays printed above; do not redraw it
             progress.remove_task(t)
         said.print(stage[0])
@@ -419,16 +554,12 @@ def train(
 
     def on_epoch(e: EpochInfo) -> None:
         val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
-        progress.update(task[0], completed=e.epoch,
-                        info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
+        info = f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s"
+        progress.update(task[0], completed=e.epoch, info=info)
+        said.detail(f"epoch {e.epoch}/{e.epochs}: {info}")
         pause_point("train:epoch")
 
-    try:
-        result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage,
-                           settings=_settings_file("train", data, out))
-    finally:
-        progress.stop()
-    _report_train(result, said)
+    return progress, {"on_stage": on_stage, "on_start": on_start, "on_epoch": on_epoch}
 
 
 def _report_train(result: RunResult, said: Output) -> None:
@@ -454,22 +585,32 @@ def _report_train(result: RunResult, said: Output) -> None:
         raise typer.Exit(code=130)
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast predict runs/sine --horizon 24", "lstmcast predict runs/sine --horizon 24 --out fc.parquet",
+                             "lstmcast predict runs/sine --data new.csv --horizon 24 --out - | head"))
 @user_errors
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
-    out: Annotated[Path | None, typer.Option(help="CSV to write (default RUN_DIR/test_predictions.csv, or "
+    run_dir: RunDirArg,
+    out: Annotated[Path | None, typer.Option(help="Table to write, CSV or Parquet by its extension; - prints CSV to "
+                                                  "stdout (default RUN_DIR/test_predictions.csv, or "
                                                   "RUN_DIR/forecast.csv with --horizon).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Data file (default: the training file recorded in the run).")] = None,
-    horizon: Annotated[int | None, typer.Option(help="Forecast this many steps past the end of the data instead.")] = None,
-    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.")] = 200,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    data: Annotated[Path | None, typer.Option(help="Data file with the training file's columns (default: the training "
+                                                   "file recorded in the run); - reads stdin.")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Forecast this many steps past the end of the data instead.",
+                                                rich_help_panel=FORECAST)] = None,
+    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.",
+                                         rich_help_panel=FORECAST)] = 200,
+    device: Annotated[Literal[DEVICES], typer.Option(help="cpu, cuda or auto.", rich_help_panel=FORECAST)] = "cpu",
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
 ) -> None:
     """One-step-ahead predictions for the test points, or with --horizon N a forecast past the end."""
-    said = Output(json_out, quiet)
-    result = predict_run(run_dir, out, data, horizon, samples, device)
+    to_stdout = out == STDOUT
+    if to_stdout and json_out:
+        raise LstmcastError("--out - and --json both write to stdout; give one of them")
+    said = Output(json_out, quiet or to_stdout, verbose)  # stdout carries the table: words go to stderr or nowhere
+    with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
+        result = predict_run(run_dir, out, data, horizon, samples, device)
     said.notes(result.notes)
     if horizon is None:
         said.print(_metrics_table(result.metrics, "Test part, original scale"))
@@ -478,22 +619,32 @@ def predict(
     said.document({"command": "predict", "files": _files(result), "notes": result.notes, "metrics": result.metrics})
 
 
-@app.command()
+def _working(said: Output, what: str) -> Any:
+    """A spinner with the time spent on stderr while a long job without steps of its own runs (silent under
+    --quiet and --json, and where stderr is no terminal)."""
+    return err_console.status(f"{what}...") if said.chatty and err_console.is_terminal else contextlib.nullcontext()
+
+
+@app.command(epilog=_example("lstmcast plot runs/sine", "lstmcast plot runs/sales --series store_7 --out store_7.svg"))
 @user_errors
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
-    out: Annotated[Path | None, typer.Option(help="PNG to write (default RUN_DIR/plot.png).")] = None,
+    run_dir: RunDirArg,
+    out: Annotated[Path | None, typer.Option(help="Figure to write, PNG, SVG or PDF by its extension (default "
+                                                  "RUN_DIR/plot.png).")] = None,
     forecast: Annotated[Path | None, typer.Option(help="Forecast CSV to draw (default RUN_DIR/forecast.csv if present).")] = None,
+    series: Annotated[str | None, typer.Option(help="Series id to draw, with its own scores in the title (default: "
+                                                    "the first series).")] = None,
+    quiet: QuietFlag = False,
 ) -> None:
     """Plot predicted vs actual on the test part, the loss curves, and the forecast when there is one."""
-    result = plot_run(run_dir, out, forecast)
-    out_console.print(f"Wrote {result.paths['plot']}")
+    result = plot_run(run_dir, out, forecast, series)
+    Output(quiet=quiet).print(f"Wrote {result.paths['plot']}")
 
 
-@app.command("generate-memory")
+@app.command("generate-memory", epilog=_example("lstmcast generate-memory --out memory.csv --lag 40"))
 @user_errors
 def generate_memory_cmd(
-    out: Annotated[Path, typer.Option(help="CSV file to write (columns t,y).")],
+    out: Annotated[Path, typer.Option(help="CSV or Parquet file to write (columns t,y); - for stdout.")],
     points: Annotated[int, typer.Option(help="Number of points.")] = 4000,
     lag: Annotated[int, typer.Option(help="Steps between a spike and its echo.")] = 40,
     p: Annotated[float, typer.Option(help="Probability of a spike at each step.")] = 0.05,
@@ -503,8 +654,9 @@ def generate_memory_cmd(
 ) -> None:
     """Write a long-dependency series: random spikes that echo LAG steps later (y_t = s_t + echo*s_{t-lag} + noise)."""
     df = generate_memory(points, lag, p, echo, noise, seed)
-    write_csv(df, out)
-    out_console.print(f"Wrote {len(df)} rows to {out}")
+    write_table(df, out)
+    if out != STDOUT:
+        out_console.print(f"Wrote {len(df)} rows to {out}")
 
 
 def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str], winner: dict[str, str]) -> Table:
@@ -522,45 +674,49 @@ def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str],
     return table
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast backtest sample_data/sine.csv --out runs/bt --horizon 12 --folds 5",
+                             "lstmcast backtest sales.csv --out runs/bt --strategy direct,recursive --json"))
 @user_errors
 @config_file
 @config_flags
 def backtest(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Folder to write backtest.csv, backtest.json, backtest.png and "
                                            "backtest.toml.")],
-    horizon: Annotated[int, typer.Option(help="Steps forecast from each origin.")] = 1,
-    folds: Annotated[int, typer.Option(help="Forecast origins per series (the last ends at the end of the data).")] = 3,
-    step: Annotated[int | None, typer.Option(help="Steps between origins (default: --horizon).")] = None,
-    retrain: Annotated[str, typer.Option(help="always: refit on everything before each origin; never: fit once "
-                                              "before the first origin and slide.")] = "always",
+    horizon: Annotated[int, typer.Option(help="Steps forecast from each origin.", rich_help_panel=BACKTEST)] = 1,
+    folds: Annotated[int, typer.Option(help="Forecast origins per series (the last ends at the end of the data).",
+                                       rich_help_panel=BACKTEST)] = 3,
+    step: Annotated[int | None, typer.Option(help="Steps between origins (default: --horizon).",
+                                             rich_help_panel=BACKTEST)] = None,
+    retrain: Annotated[Literal[RETRAIN], typer.Option(help="always: refit on everything before each origin; never: fit "
+                                                           "once before the first origin and slide.",
+                                                      rich_help_panel=BACKTEST)] = "always",
     strategy: Annotated[str | None, typer.Option(help="direct, recursive, or both as 'direct,recursive' to compare "
-                                                      "them in one table.")] = None,
+                                                      "them in one table.", rich_help_panel=BACKTEST)] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Rolling-origin backtest of the LSTM against naive, seasonal naive, drift and mean forecasts."""
     assert flags is not None
-    said = Output(json_out, quiet)
+    said = Output(json_out, quiet, verbose)
     strategies = _split_list(strategy) or [None]
     models = {(f"lstm_{s}" if len(strategies) > 1 else "lstm"): _config(flags, horizon=horizon, strategy=s)
               for s in strategies}
     progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("backtest", total=len(models) * folds, info="")
-    progress.start()
 
     def on_fold(f: FoldInfo) -> None:
-        progress.update(task, advance=1, info=f"{f.model} fold {f.fold + 1}/{f.folds} "
-                        + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)"))
+        info = f"{f.model} fold {f.fold + 1}/{f.folds} " + (f"trained in {f.seconds:.1f}s" if f.trained else "(reused)")
+        progress.update(task, advance=1, info=info)
+        said.detail(info)
         pause_point("backtest:fold")
 
-    try:
+    progress.start()
+    with _showing(progress):
         result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold,
                               settings=_settings_file("backtest", data, out))
-    finally:
-        progress.stop()
     m = result.metrics
     said.notes(result.notes)
     cols = ["mae", "rmse", "smape", "mase"]
@@ -575,42 +731,43 @@ def backtest(
     said.document({"command": "backtest", "files": _files(result), "notes": result.notes, "metrics": m})
 
 
-@app.command()
+@app.command(epilog=_example("lstmcast compare sample_data/sine.csv --out runs/cmp --cells lstm,gru --seeds 3"))
 @user_errors
 @config_file
 @config_flags
 def compare(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option(help="Folder to write compare.csv, compare.json, compare.png and compare.toml.")],
-    cells: Annotated[str, typer.Option(help="Comma-separated cells to train.")] = "lstm,gru,rnn,peephole,cifg",
-    seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).")] = 3,
-    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.")] = 1,
-    strategy: Annotated[str | None, typer.Option(help="direct or recursive.")] = None,
+    cells: Annotated[str, typer.Option(help="Comma-separated cells to train.", rich_help_panel=COMPARE)
+                     ] = "lstm,gru,rnn,peephole,cifg",
+    seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).", rich_help_panel=COMPARE)] = 3,
+    horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.", rich_help_panel=FORECAST)] = 1,
+    strategy: Annotated[Literal[STRATEGIES] | None, typer.Option(help="direct or recursive.",
+                                                                 rich_help_panel=FORECAST)] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train several recurrent cells on the same split, window and budget over several seeds, and compare."""
     assert flags is not None
-    said = Output(json_out, quiet)
+    said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     names = _split_list(cells)
     progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
-    progress.start()
-
     started = [0]
 
     def on_fit(cell: str, seed: int) -> None:
         progress.update(task, completed=started[0], info=f"{cell} seed {seed}")
         started[0] += 1
+        said.detail(f"fit {started[0]}/{len(names) * seeds}: {cell} seed {seed}")
 
-    try:
+    progress.start()
+    with _showing(progress):
         result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"],
                              settings=_settings_file("compare", data, out))
         progress.update(task, completed=len(names) * seeds)
-    finally:
-        progress.stop()
     said.notes(result.notes)
     table = Table(title=f"{len(names)} cells x {seeds} seeds, {cfg.epochs or 'auto'} epochs, hidden {cfg.hidden}: test part, "
                         "mean ± sd over seeds")
@@ -624,3 +781,52 @@ def compare(
     said.print(table)
     said.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
     said.document({"command": "compare", "files": _files(result), "notes": result.notes, "metrics": result.metrics})
+
+
+def _file_flags(command: Callable[..., Any], path: Path) -> dict[str, Any]:
+    """Every flag of `command` that a config file may set, at its default unless the TOML file `path` sets it."""
+    params = [p for p in inspect.signature(command).parameters.values()
+              if p.name not in NOT_IN_FILE and p.name != "ctx"]
+    flags = {p.name: p.default for p in params}
+    flags.update(_read_flags(path, {p.name: _flag_type(p.annotation) for p in params}))
+    return flags
+
+
+@app.command(epilog=_example("lstmcast reproduce runs/sine", "lstmcast reproduce runs/sine --data moved/sine.csv --json"))
+@user_errors
+def reproduce(
+    run_dir: RunDirArg,
+    data: Annotated[Path | None, typer.Option(help="The training data, if it moved (default: the file recorded in the "
+                                                   "run; its sha256 must match); - reads stdin.")] = None,
+    json_out: JsonFlag = False,
+    quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
+) -> None:
+    """Retrain RUN_DIR from its config.toml and data in a temporary folder and compare: exit 0 when metrics,
+    hold-out predictions, losses and weights are all the same, 1 when something differs (listed)."""
+    said = Output(json_out, quiet, verbose)
+    settings = Path(run_dir) / "config.toml"
+    if not settings.is_file():
+        raise LstmcastError(f"{settings} not found; reproduce retrains a run folder written by `lstmcast train`")
+    src = run_source(run_dir, data)
+    flags = _file_flags(train, settings)
+    horizon, strategy = flags.pop("horizon"), flags.pop("strategy")
+    cfg = _config(flags, horizon=horizon, strategy=strategy)
+    said.print(f"Retraining {run_dir} from {settings} on {'stdin' if src == STDOUT else src}")
+    progress, callbacks = _training_progress(said)
+    with _showing(progress):
+        result = reproduce_run(run_dir, cfg, src, flags["samples"], **callbacks)
+    said.notes(result.notes)
+    table = Table(title=f"Reproduction of {run_dir}")
+    table.add_column("check")
+    table.add_column("result")
+    for name, diffs in result.checks.items():
+        table.add_row(name, "[green]same[/green]" if not diffs else "[red]differs:[/red] " + escape("; ".join(diffs)))
+    said.print(table)
+    said.print("The run reproduces exactly." if result.matches else
+               f"The run does not reproduce: {sum(map(bool, result.checks.values()))} of {len(result.checks)} checks "
+               "differ.")
+    said.document({"command": "reproduce", "run": str(run_dir), "data": str(src), "matches": result.matches,
+                   "checks": result.checks, "notes": result.notes})
+    if not result.matches:
+        raise typer.Exit(code=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -164,7 +165,9 @@ class TrainConfig:
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise LstmcastError(f"{flag} must be one of {', '.join(allowed)}; got {value!r}")
+        near = difflib.get_close_matches(str(value), allowed, n=1)
+        raise LstmcastError(f"{flag} must be one of {', '.join(allowed)}; got {value!r}"
+                            + (f"; did you mean {near[0]!r}?" if near else ""))
 
 
 def _at_least(flag: str, value: int, low: int) -> None:

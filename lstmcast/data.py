@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import io
+import lzma
+import re
+import sys
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +30,8 @@ __all__ = [
     "split_points",
     "season_length_for",
     "file_fingerprint",
+    "data_source",
+    "read_bytes",
     "future_times",
     "season_phase",
     "refill_training",
@@ -89,8 +98,29 @@ class Panel:
         )
 
 
+STDIN = Path("-")  # the data argument that reads stdin
+# Formats people pass that are not tables lstmcast reads: what they are, by suffix and by their first bytes.
+UNSUPPORTED = {".xlsx": "an Excel workbook", ".xlsm": "an Excel workbook", ".xls": "an Excel workbook",
+               ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet", ".json": "a JSON file",
+               ".feather": "a Feather file", ".arrow": "an Arrow file", ".h5": "an HDF5 file", ".hdf5": "an HDF5 file",
+               ".pkl": "a pickle", ".pickle": "a pickle", ".db": "a database", ".sqlite": "a database"}
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_stdin: list[tuple[object, bytes]] = []  # stdin read once per process (per stream, for CliRunner's tests)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a data file, or of stdin for `-` (read once, so the loader and the fingerprint agree)."""
+    if Path(path) != STDIN:
+        return Path(path).read_bytes()
+    if not _stdin or _stdin[0][0] is not sys.stdin:
+        _stdin[:] = [(sys.stdin, sys.stdin.buffer.read())]
+    return _stdin[0][1]
+
+
 def file_fingerprint(path: Path) -> str:
     """sha256 of the file's bytes, so a run records exactly which data it saw."""
+    if Path(path) == STDIN:
+        return hashlib.sha256(read_bytes(path)).hexdigest()
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -98,25 +128,109 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every reading problem into one LstmcastError line."""
-    path = Path(path)
-    if not path.exists():
-        raise LstmcastError(f"data file {path} does not exist")
-    if path.is_dir():
-        raise LstmcastError(f"{path} is a folder, not a data file")
+def data_source(path: Path, rows: int) -> dict[str, object]:
+    """What a run records of its data: the absolute path (`<stdin>` for -), the bytes' sha256 and the rows read."""
+    where = "<stdin>" if Path(path) == STDIN else str(Path(path).resolve())
+    return {"path": where, "sha256": file_fingerprint(path), "rows": int(rows)}
+
+
+def _decompress(raw: bytes, path: Path) -> bytes:
+    """A .gz/.bz2/.xz/.zip file's content (pandas read these by suffix; lstmcast reads the bytes itself)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.decompress(raw)
+    if suffix == ".bz2":
+        return bz2.decompress(raw)
+    if suffix == ".xz":
+        return lzma.decompress(raw)
+    if suffix == ".zip":
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise LstmcastError(f"{path} holds {len(names)} files; lstmcast reads a zip with exactly one CSV in it")
+            return z.read(names[0])
+    return raw
+
+
+def _format_problem(raw: bytes, path: Path) -> str | None:
+    """What an unreadable file is (an Excel workbook, binary data), or None for text and Parquet."""
+    if raw[:4] == b"PK\x03\x04" and (b"xl/" in raw[:4096] or path.suffix.lower() in UNSUPPORTED):
+        return UNSUPPORTED.get(path.suffix.lower(), "an Excel workbook")
+    if raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "an old Excel (.xls) workbook"
+    if path.suffix.lower() in UNSUPPORTED:
+        return UNSUPPORTED[path.suffix.lower()]
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "binary data, not text"
+    return None
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    """Text and the encoding that read it: UTF-16 by its byte-order mark, else UTF-8 (with or without a
+    byte-order mark), else Latin-1 (which reads any bytes, as most Windows exports are meant)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "UTF-16"
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+        return raw.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "Latin-1"
+
+
+def _sniff_separator(text: str) -> str:
+    """The separator whose count is the same, and above zero, on the header and the next lines (quoted fields
+    aside); the one giving the most columns wins, a comma when none is consistent."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    unquoted = [re.sub(r'"[^"]*"', "", ln) for ln in lines]
+    best, cols = ",", 0
+    for sep in SEPARATORS:
+        counts = {ln.count(sep) for ln in unquoted}
+        if len(counts) == 1 and counts.pop() > cols:
+            best, cols = sep, unquoted[0].count(sep)
+    return best
+
+
+def load_table(path: Path) -> pd.DataFrame:
+    """Read a CSV (separator and encoding sniffed) or Parquet file, or a CSV on stdin for `-`, turning every
+    reading problem into one LstmcastError line. df.attrs["notes"] says how a file that is not plain
+    comma-separated UTF-8 was read."""
+    path = Path(path)
+    name = "stdin" if path == STDIN else str(path)
+    if path != STDIN:
+        if not path.exists():
+            raise LstmcastError(f"data file {path} does not exist")
+        if path.is_dir():
+            raise LstmcastError(f"{path} is a folder, not a data file")
+    notes: list[str] = []
+    try:
+        raw = _decompress(read_bytes(path), path)
+        if raw[:4] == b"PAR1":
+            df = pd.read_parquet(io.BytesIO(raw))
         else:
-            df = pd.read_csv(path)
+            problem = _format_problem(raw, path)
+            if problem:
+                raise LstmcastError(f"{name} is {problem}; lstmcast reads CSV (comma, semicolon or tab separated) or "
+                                    "Parquet files: export the table as CSV and pass that")
+            text, encoding = _decode(raw)
+            if not text.strip():
+                raise pd.errors.EmptyDataError
+            sep = _sniff_separator(text)
+            # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
+            decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", text, re.M) else "."
+            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal)
+            if sep != "," or encoding not in ("UTF-8",):
+                notes.append(f"read {name} as {SEPARATORS[sep]}-separated {encoding}"
+                             + (" with decimal commas" if decimal == "," else ""))
     except pd.errors.EmptyDataError:
-        raise LstmcastError(f"data file {path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, ImportError) as e:
+        raise LstmcastError(f"data file {name} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, ImportError, EOFError,
+            zipfile.BadZipFile, lzma.LZMAError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise LstmcastError(f"cannot read {path}: {first}") from None
+        raise LstmcastError(f"cannot read {name}: {first}") from None
     if df.shape[0] == 0:
-        raise LstmcastError(f"data file {path} has a header but no rows")
+        raise LstmcastError(f"data file {name} has a header but no rows")
+    df.attrs["notes"] = notes
     df.columns = [str(c).strip() for c in df.columns]
     twice = df.columns[df.columns.duplicated()]
     if len(twice):
@@ -135,7 +249,11 @@ def load_panel(
     freq: str | None = None,
 ) -> Panel:
     """Read `path` and validate it into a Panel."""
-    return panel_from_frame(load_table(path), column, time_column, id_column, features, fill, freq, source=str(path))
+    df = load_table(path)
+    panel = panel_from_frame(df, column, time_column, id_column, features, fill, freq,
+                             source="stdin" if Path(path) == STDIN else str(path))
+    panel.notes[:0] = df.attrs.get("notes", [])
+    return panel
 
 
 def _columns_list(df: pd.DataFrame) -> str:

@@ -29,10 +29,14 @@ try:
 except ImportError:  # Windows: no advisory locks; runs still land whole, but two writers are not stopped
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_path", "write_csv", "write_json", "jsonable", "ensure_dir", "write_error", "folder_lock",
+__all__ = ["atomic_path", "write_csv", "write_table", "write_json", "output_format", "TABLE_FORMATS", "FIGURE_FORMATS",
+           "STDOUT", "jsonable", "ensure_dir", "write_error", "folder_lock",
            "run_folder", "writes_run_folder", "pause_point", "lock_if_inside"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+STDOUT = Path("-")  # an --out that writes to stdout
+TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 PAUSE_ENV = "LSTMCAST_PAUSE_AT"  # test-only: the fault-injection tests stop a run at a named point and kill it
 _HINTS = {errno.ENOSPC: "free some space and rerun", errno.EDQUOT: "free some space and rerun",
           errno.EACCES: "check the folder's permissions or choose another --out",
@@ -85,12 +89,38 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def output_format(path: Path, formats: dict[str, str], what: str) -> str:
+    """The format an output file's extension asks for (`formats`: suffix -> format), or one line listing them."""
+    fmt = formats.get(Path(path).suffix.lower())
+    if fmt is None:
+        kinds = ", ".join(dict.fromkeys(formats))
+        found = f"extension {Path(path).suffix!r}" if Path(path).suffix else "no extension"
+        raise LstmcastError(f"cannot write {path}: {found}; {what} are written as {kinds} (by the file's extension)")
+    return fmt
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse to replace anything but a regular file: a rename would put a file where a link, a folder or a
+    device was (and leave the link's target, or the device, unchanged)."""
+    if path.is_symlink():
+        what = "a symbolic link"
+    elif not path.exists() or path.is_file():
+        return
+    elif path.is_dir():
+        what = "a folder"
+    else:
+        what = "a device or other special file"
+    raise LstmcastError(f"{path} is {what}; lstmcast writes regular files only, so give a new file name")
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temp path next to `path`; fsync it and rename it onto `path` only if the block succeeds.
-    An OSError (a full disk, a read-only folder) becomes one LstmcastError naming `path`."""
+    An OSError (a full disk, a read-only folder) becomes one LstmcastError naming `path`; a `path` that is a
+    link, folder or device is refused before anything is written."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
+    _check_regular(path)
     ensure_dir(parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
@@ -117,6 +147,23 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """Write `df` to CSV atomically (no index)."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def write_table(df: pd.DataFrame, path: Path) -> Path:
+    """Write `df` (no index) as CSV or Parquet by `path`'s extension, atomically; `-` prints CSV to stdout."""
+    if Path(path) == STDOUT:
+        sys.stdout.write(df.to_csv(index=False))
+        sys.stdout.flush()
+        return Path(path)
+    if output_format(path, TABLE_FORMATS, "tables") == "csv":
+        return write_csv(df, path)
+    with atomic_path(path) as tmp:
+        try:
+            df.to_parquet(tmp, index=False)
+        except ImportError:
+            raise LstmcastError(f"cannot write {path}: Parquet needs pyarrow (pip install pyarrow); or write a .csv"
+                                ) from None
     return Path(path)
 
 

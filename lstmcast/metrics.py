@@ -14,6 +14,7 @@ import torch
 
 __all__ = [
     "point_metrics",
+    "grouped_point_metrics",
     "seasonal_naive_scale",
     "mase",
     "pinball_loss",
@@ -67,6 +68,32 @@ def point_metrics(actual: np.ndarray, pred: np.ndarray) -> dict[str, float]:
         "mae": float(np.mean(np.abs(err))),
         "smape": float(np.mean(smape_terms)),
     }
+
+
+def grouped_point_metrics(actual: np.ndarray, pred: np.ndarray, group: np.ndarray, scale: np.ndarray,
+                          n_groups: int) -> dict[str, np.ndarray]:
+    """actual, pred (K, H), group (K,) in [0, n_groups), scale (K,) -> {mse, rmse, mae, smape, mase, points}, each
+    (n_groups,): point_metrics and mase per group in one pass (NaN pairs ignored; NaN for a group with none)."""
+    a, p = _as_float(actual), _as_float(pred)
+    g = np.broadcast_to(np.asarray(group)[:, None], a.shape)
+    s = np.broadcast_to(_as_float(scale)[:, None], a.shape)
+    ok = ~(np.isnan(a) | np.isnan(p))
+    a, p, g, s = a[ok], p[ok], g[ok], s[ok]
+    err = a - p
+    denom = np.abs(a) + np.abs(p)
+    smape = np.where(denom > 0, 200.0 * np.abs(err) / np.where(denom > 0, denom, 1.0), 0.0)
+    n = np.bincount(g, minlength=n_groups).astype(np.float64)
+    scaled = ~np.isnan(s) & (s != 0)  # as in mase: a series without a usable scale has no MASE
+
+    def mean(v: np.ndarray, keep: np.ndarray | None = None, count: np.ndarray = n) -> np.ndarray:
+        total = np.bincount(g if keep is None else g[keep], v if keep is None else v[keep], minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    mse = mean(err**2)
+    n_scaled = np.bincount(g[scaled], minlength=n_groups).astype(np.float64)
+    return {"mse": mse, "rmse": np.sqrt(mse), "mae": mean(np.abs(err)), "smape": mean(smape),
+            "mase": mean(np.abs(err) / np.where(scaled, s, 1.0), scaled, n_scaled), "points": n}
 
 
 def seasonal_naive_scale(train: np.ndarray, season_length: int) -> float:

@@ -12,9 +12,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
+from .io import FIGURE_FORMATS, atomic_path, output_format  # noqa: E402
 
 __all__ = ["plot_run_figure", "band_columns", "plot_backtest_figure", "plot_compare_figure"]
+
+
+def _save(fig: Any, out: Path) -> Path:
+    """Write `fig` atomically as PNG, SVG or PDF by `out`'s extension, and free it."""
+    try:
+        with atomic_path(Path(out)) as tmp:
+            fig.savefig(tmp, format=output_format(out, FIGURE_FORMATS, "plots"), dpi=110)
+    finally:
+        plt.close(fig)
+    return Path(out)
 
 
 def band_columns(df: pd.DataFrame, prefix: str) -> list[tuple[str, str, str]]:
@@ -39,13 +49,26 @@ def _first_series(df: pd.DataFrame, id_name: str | None, sid: str | None) -> pd.
     return df[df[id_name].astype(str) == sid]
 
 
-def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFrame | None, out: Path) -> Path:
-    """Write the run's figure to `out` (PNG) atomically."""
+def _scores_title(metrics: dict[str, Any], sid: str | None, n_series: int) -> str:
+    """' (RMSE x; naive y)' for the series shown: its own scores, or the pooled ones said to be pooled."""
+    own = metrics.get("per_series", {}).get(sid) if sid is not None else None
+    m = own or metrics
+    if "model" not in m or "naive" not in m:
+        return ""
+    pooled = f" over all {n_series} series" if sid is not None and own is None else ""
+    return f" (RMSE{pooled} {m['model']['rmse']:.4g}; naive {m['naive']['rmse']:.4g})"
+
+
+def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFrame | None, out: Path,
+                    series: str | None = None) -> Path:
+    """Write the run's figure for one series (`series`, default the first) to `out` atomically, as PNG, SVG
+    or PDF by its extension."""
     d = ckpt.data
     time_name, is_dt, id_name = d["time_name"], d["is_datetime"], d["id_name"]
     ids = ckpt.stats.ids
-    sid = ids[0] if id_name else None
-    suffix = f" — series {sid!r} (1 of {len(ids)})" if id_name else ""
+    s = ids.index(series) if series is not None else 0
+    sid = ids[s] if id_name else None
+    suffix = f" — series {sid!r} ({s + 1} of {len(ids)})" if id_name else ""
     history = ckpt.payload.get("history", [])
     rows = 3 if forecast is not None else 2
     fig, axes = plt.subplots(rows, 1, figsize=(11, 3.6 * rows), constrained_layout=True)
@@ -53,7 +76,7 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
     ax = axes[0]
     if preds is None:  # no hold-out: show the recent history the model was fitted on
         tail = ckpt.tail_panel()
-        lo_i, hi_i = int(tail.starts[0]), int(tail.starts[1])
+        lo_i, hi_i = int(tail.starts[s]), int(tail.starts[s + 1])
         ht = pd.to_datetime(tail.time[lo_i:hi_i]) if is_dt else tail.time[lo_i:hi_i]
         ax.plot(ht, tail.values[lo_i:hi_i], color="0.25", lw=1.2, label="actual")
         ax.set_title("No held-out test part (--test-size 0, or too few points to spare one): nothing scored" + suffix)
@@ -66,11 +89,7 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         for lo, hi, label in band_columns(p, "predicted"):
             ax.fill_between(t, p[lo], p[hi], color="tab:orange", alpha=0.25, label=label)
         ax.plot(t, p["predicted"], color="tab:orange", lw=1.2, label="predicted")
-        m = ckpt.metrics
-        title = "Test part: predicted vs actual"
-        if "model" in m and "naive" in m:
-            title += f" (RMSE {m['model']['rmse']:.4g}; naive {m['naive']['rmse']:.4g})"
-        ax.set_title(title + suffix)
+        ax.set_title("Test part: predicted vs actual" + _scores_title(ckpt.metrics, sid, len(ids)) + suffix)
     ax.set_xlabel(time_name)
     ax.set_ylabel(d["target"])
     ax.legend(loc="upper right")
@@ -95,7 +114,6 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
     if forecast is not None:
         ax = axes[2]
         tail = ckpt.tail_panel()
-        s = 0
         lo_i, hi_i = int(tail.starts[s]), int(tail.starts[s + 1])
         keep = max(lo_i, hi_i - max(4 * len(_first_series(forecast, id_name, sid)), 100))
         ht = pd.to_datetime(tail.time[keep:hi_i]) if is_dt else tail.time[keep:hi_i]
@@ -114,10 +132,7 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         ax.legend(loc="upper left")
         ax.grid(alpha=0.3)
 
-    with atomic_path(Path(out)) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(out)
+    return _save(fig, out)
 
 
 def plot_backtest_figure(history: pd.DataFrame, forecasts: pd.DataFrame, models: list[str], out: Path,
@@ -156,10 +171,7 @@ def plot_backtest_figure(history: pd.DataFrame, forecasts: pd.DataFrame, models:
     ax.set_ylabel(value_name)
     ax.legend(loc="upper left", fontsize="small", ncol=min(3, 2 + len(models)), framealpha=0.8)
     ax.grid(alpha=0.3)
-    with atomic_path(Path(out)) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(out)
+    return _save(fig, out)
 
 
 def plot_compare_figure(summary: pd.DataFrame, baselines: dict[str, Any], histories: dict[str, list[list[float | None]]],
@@ -189,7 +201,4 @@ def plot_compare_figure(summary: pd.DataFrame, baselines: dict[str, Any], histor
     ax2.set_title("Validation loss of every run (scaled units)")
     ax2.legend()
     ax2.grid(alpha=0.3)
-    with atomic_path(Path(out)) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(out)
+    return _save(fig, out)

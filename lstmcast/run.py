@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,17 +13,19 @@ import numpy as np
 import pandas as pd
 
 from .baselines import baseline_forecasts
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Panel, file_fingerprint, load_panel, refill_training
+from .data import STDIN, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame, refill_training
 from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
-from .io import ensure_dir, write_csv, write_json, lock_if_inside, writes_run_folder
-from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
+from .io import (FIGURE_FORMATS, STDOUT, TABLE_FORMATS, ensure_dir, lock_if_inside, output_format, write_csv,
+                 write_json, write_table, writes_run_folder)
+from .metrics import grouped_point_metrics, mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .train import EpochInfo, Fitted, fit, refit
 from .windows import window_origins
 
-__all__ = ["RunResult", "train_run", "evaluate", "predict_run", "plot_run", "mase_scales", "load_for", "diagnostics"]
+__all__ = ["RunResult", "train_run", "evaluate", "predict_run", "plot_run", "mase_scales", "load_for", "load_like", "diagnostics", "versions",
+           "per_series_metrics"]
 
 
 @dataclass
@@ -37,6 +41,41 @@ class RunResult:
 def load_for(path: Path, cfg: TrainConfig) -> Panel:
     """Load a data file with the columns and fill a config names."""
     return load_panel(path, cfg.column, cfg.time_column, cfg.id_column, cfg.features, cfg.fill, cfg.freq)
+
+
+def versions() -> dict[str, str]:
+    """The versions that decide a run's numbers: lstmcast, Python, torch, numpy, pandas."""
+    import torch
+
+    from . import __version__
+
+    return {"lstmcast": __version__, "python": platform.python_version(), "torch": str(torch.__version__),
+            "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def load_like(ckpt: Checkpoint, path: Path) -> Panel:
+    """Load a file to forecast or score with a trained model, after checking that it has the columns the model
+    was trained on (value, time, series id, features) and the same kind of time; one line naming what differs."""
+    d, cfg = ckpt.data, ckpt.config
+    df = load_table(path)
+    name = "stdin" if Path(path) == STDIN else str(path)
+    # A time column the training file had: a named one, or dates (a file without one gets steps named "t").
+    time_col = d["time_name"] if (cfg.time_column or d["is_datetime"] or d["time_name"] != "t") else None
+    wanted = [("value column", d["target"]), ("time column", time_col), ("series id column", d["id_name"]),
+              *(("feature column", f) for f in d["features"])]
+    missing = [f"{what} {col!r}" for what, col in wanted if col is not None and col not in df.columns]
+    if missing:
+        raise LstmcastError(f"--data {name} does not match the model's training data: it has no {', no '.join(missing)} "
+                            f"(its columns are: {', '.join(map(str, df.columns))}); pass a file shaped like the "
+                            "training file")
+    panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), cfg.fill, cfg.freq,
+                             source=name)
+    if panel.is_datetime != d["is_datetime"]:
+        kinds = ("dates", "step numbers") if d["is_datetime"] else ("step numbers", "dates")
+        raise LstmcastError(f"--data {name}: the model was trained on {kinds[0]} in {d['time_name']!r}, but this file "
+                            f"has {kinds[1]} there; pass a file shaped like the training file")
+    panel.notes[:0] = df.attrs.get("notes", [])
+    return panel
 
 
 def mase_scales(panel: Panel, train_ends: np.ndarray, m: int) -> np.ndarray:
@@ -77,6 +116,8 @@ def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str
         names["seasonal_naive"] = base["seasonal_naive"]
     for name, pred in names.items():
         metrics[name] = {**point_metrics(actual, pred), "mase": mase(actual, pred, scale)}
+    if panel.n_series > 1:
+        metrics["per_series"] = per_series_metrics(panel.ids, actual, names, sid, scale)
     if q is not None:
         # One pass of a gaussian model gives exact Normal quantiles (an affine unscaling keeps them Normal, a
         # log does not): score those with the closed-form CRPS; sampled paths with the quantile grid.
@@ -95,6 +136,18 @@ def evaluate(fitted: Fitted, samples: int = 200) -> tuple[pd.DataFrame, dict[str
         origin_times=panel.time[origins - 1].repeat(h) if h > 1 else None,
     )
     return df, metrics
+
+
+def per_series_metrics(ids: list[str], actual: np.ndarray, forecasts: dict[str, np.ndarray], sid: np.ndarray,
+                       scale: np.ndarray) -> dict[str, dict[str, Any]]:
+    """{series id: {"points": n, forecaster: {mse, rmse, mae, smape, mase}}}: each series' own scores, for a
+    many-series run (the pooled scores hide a series the model does badly on)."""
+    cols = {name: grouped_point_metrics(actual, pred, sid, scale, len(ids)) for name, pred in forecasts.items()}
+    points = cols["model"].pop("points")
+    for c in cols.values():
+        c.pop("points", None)
+    return {key: {"points": int(points[i]), **{name: {k: float(v[i]) for k, v in c.items()} for name, c in cols.items()}}
+            for i, key in enumerate(ids)}
 
 
 def diagnostics(point: np.ndarray, naive: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
@@ -162,7 +215,9 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"])
 
 
-@writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml")
+# forecast.csv and plot.png come from the model: a new model must not inherit a previous model's.
+@writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml", "forecast.csv",
+                   "plot.png")
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
               on_stage: Callable[[str], None] | None = None) -> RunResult:
@@ -210,7 +265,9 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                                     "points": int((final.prep.train_ends - final.prep.series_starts).sum()),
                                     "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
-    info = {"path": str(data.resolve()), "sha256": file_fingerprint(data), "rows": int(len(panel.values))}
+    info = data_source(data, len(panel.values))
+    # What a reader of metrics.json needs to trust or redo the numbers: the settings, the data, the software.
+    metrics.update({"config": cfg.to_dict(), "data": info, "versions": versions()})
     paths = {
         "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted),
         "history": write_csv(_history_frame(fitted.history), out / "history.csv"),
@@ -227,7 +284,10 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
 
 def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None, horizon: int | None = None,
                 samples: int = 200, device: str = "cpu") -> RunResult:
-    """Test-set predictions (no horizon) or a forecast of `horizon` steps past the end of the data."""
+    """Test-set predictions (no horizon) or a forecast of `horizon` steps past the end of the data, written as
+    CSV or Parquet by `out`'s extension, or as CSV on stdout for `-`."""
+    if out is not None and Path(out) != STDOUT:
+        output_format(out, TABLE_FORMATS, "tables")  # before any work
     ckpt = load_checkpoint(run_dir)
     cfg = ckpt.config
     notes: list[str] = []
@@ -239,19 +299,19 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
             raise LstmcastError(f"run {run_dir} has no held-out test part (--test-size 0, or the series was too short "
                                 "to spare one); forecast past the end with --horizon N")
         src = Path(data) if data is not None else Path(ckpt.data["path"])
-        if not src.exists():
+        if src != STDIN and not src.exists():
             raise LstmcastError(f"training data {src} not found; pass the file with --data")
         if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
             notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
-        fitted = ckpt.fitted(load_for(src, cfg), split=True, device=device)
+        fitted = ckpt.fitted(load_like(ckpt, src), split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
         target = Path(out) if out else run_dir / "test_predictions.csv"
         with lock_if_inside(run_dir, target):
-            path = write_csv(df, target)
+            path = write_table(df, target)
         return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
     if horizon < 1:
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
-    panel = load_for(Path(data), cfg) if data is not None else None
+    panel = load_like(ckpt, Path(data)) if data is not None else None
     fitted = ckpt.fitted(panel, split=False, device=device)
     h = cfg.model_horizon
     if horizon > h:
@@ -267,16 +327,28 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
                               None if q is None else q.reshape(-1, q.shape[-1]), "forecast")
     target = Path(out) if out else run_dir / "forecast.csv"
     with lock_if_inside(run_dir, target):
-        path = write_csv(df, target)
+        path = write_table(df, target)
     return RunResult(paths={"forecast": path}, notes=notes)
 
 
-def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = None) -> RunResult:
-    """Draw test predictions vs actuals, the loss curves, and a forecast when one exists."""
+def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = None, series: str | None = None
+             ) -> RunResult:
+    """Draw test predictions vs actuals, the loss curves, and a forecast when one exists, for one series
+    (`series`, default the first) with that series' own scores."""
     from .plot import plot_run_figure
 
     ckpt = load_checkpoint(run_dir)
     run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    target = Path(out) if out else run_dir / "plot.png"
+    output_format(target, FIGURE_FORMATS, "plots")  # before any work
+    ids = ckpt.stats.ids
+    if series is not None and not ckpt.data["id_name"]:
+        raise LstmcastError(f"--series {series}: run {run_dir} has a single series (trained without --id-column)")
+    if series is not None and series not in ids:
+        near = difflib.get_close_matches(series, ids, n=1)
+        raise LstmcastError(f"--series {series!r} is not in run {run_dir}; "
+                            + (f"did you mean {near[0]!r}? " if near else "")
+                            + f"its {len(ids)} series are: {', '.join(ids[:10])}{', ...' if len(ids) > 10 else ''}")
     preds_path = run_dir / "test_predictions.csv"
     holdout = ckpt.metrics.get("holdout", True)
     if holdout and not preds_path.exists():
@@ -289,7 +361,6 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
         fc = pd.read_csv(fc_path) if fc_path.exists() else None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
-    target = Path(out) if out else run_dir / "plot.png"
     with lock_if_inside(run_dir, target):
-        path = plot_run_figure(ckpt, preds, fc, target)
+        path = plot_run_figure(ckpt, preds, fc, target, series)
     return RunResult(paths={"plot": path})

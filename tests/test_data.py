@@ -181,3 +181,54 @@ def test_loader_edge_cases_are_one_line(tmp_path: Path, text: str, kw: dict[str,
     with pytest.raises(LstmcastError) as e:
         load_panel(write(tmp_path, text), **kw)
     assert str(e.value).endswith(message)
+
+
+@pytest.mark.parametrize("raw, note", [
+    (b"date;value\n2024-01-01;1,5\n2024-01-02;-2,25\n2024-01-03;3\n",
+     "read {path} as semicolon-separated UTF-8 with decimal commas"),
+    (b"date\tvalue\n2024-01-01\t1.5\n2024-01-02\t-2.25\n2024-01-03\t3\n", "read {path} as tab-separated UTF-8"),
+    (b"\xef\xbb\xbfdate,value\n2024-01-01,1.5\n2024-01-02,-2.25\n2024-01-03,3\n", None),  # Excel's UTF-8 with a BOM
+    ("date,valeur \u00e0 l'\u00e9t\u00e9\n2024-01-01,1.5\n2024-01-02,-2.25\n2024-01-03,3\n".encode("latin-1"),
+     "read {path} as comma-separated Latin-1"),
+])
+def test_load_table_sniffs_separator_and_encoding(tmp_path: Path, raw: bytes, note: str | None) -> None:
+    from lstmcast.data import load_table
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(raw)
+    df = load_table(path)
+    assert df.columns[0] == "date" and len(df.columns) == 2
+    assert df.iloc[:, 1].tolist() == [1.5, -2.25, 3.0]
+    assert df.attrs["notes"] == ([note.format(path=path)] if note else [])
+    if note and "Latin-1" in note:
+        assert df.columns[1] == "valeur \u00e0 l'\u00e9t\u00e9"
+
+
+@pytest.mark.parametrize("name, raw, what", [
+    ("sales.xlsx", b"PK\x03\x04\x14\x00xl/workbook.xml", "an Excel workbook"),
+    ("renamed.csv", b"PK\x03\x04\x14\x00xl/workbook.xml", "an Excel workbook"),
+    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "an old Excel (.xls) workbook"),
+    ("table.json", b'[{"t": 1, "y": 2}]', "a JSON file"),
+    ("blob.csv", b"t,y\x00\x01\x02\x00", "binary data, not text"),
+])
+def test_unsupported_formats_are_named(tmp_path: Path, name: str, raw: bytes, what: str) -> None:
+    from lstmcast.data import load_table
+
+    path = tmp_path / name
+    path.write_bytes(raw)
+    with pytest.raises(LstmcastError) as e:
+        load_table(path)
+    assert str(e.value) == (f"{path} is {what}; lstmcast reads CSV (comma, semicolon or tab separated) or Parquet "
+                            "files: export the table as CSV and pass that")
+
+
+def test_parquet_and_gzip_are_read_whatever_their_name(tmp_path: Path) -> None:
+    import gzip
+
+    from lstmcast.data import load_table
+
+    df = pd.DataFrame({"t": [0, 1, 2], "y": [1.0, 2.0, 4.0]})
+    df.to_parquet(tmp_path / "data.pq.csv")  # Parquet under a .csv name: read by its magic bytes
+    (tmp_path / "data.csv.gz").write_bytes(gzip.compress(b"t;y\n0;1\n1;2\n2;4\n"))
+    for name in ("data.pq.csv", "data.csv.gz"):
+        pd.testing.assert_frame_equal(load_table(tmp_path / name), df, check_dtype=False)

@@ -1,0 +1,404 @@
+"""The CLI's promises (issue 9): reproduce, choices and help, --verbose, stdin/stdout, formats by extension,
+schema checks, per-series scores, file modes, and one Error line for every mistake of the issue's list."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lstmcast.cli import app
+
+runner = CliRunner()
+TINY = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--ensemble", "1"]
+COMMANDS = ("generate-sine", "generate-memory", "train", "predict", "plot", "backtest", "compare", "reproduce")
+
+
+def invoke(*args: object, input: str | bytes | None = None) -> object:
+    return runner.invoke(app, [str(a) for a in args], input=input, env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def run(tmp_path: Path, sine_csv: Path) -> Path:
+    """A tiny trained run of the sine."""
+    out = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", out, *TINY, "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# reproduce
+
+def test_reproduce_a_run_exactly(run: Path, sine_csv: Path) -> None:
+    result = invoke("reproduce", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    result = invoke("reproduce", run, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc == {"command": "reproduce", "run": str(run), "data": str(sine_csv.resolve()), "matches": True,
+                   "checks": {"settings": [], "metrics.json": [], "test_predictions.csv": [], "history.csv": [],
+                              "model.pt": []}, "notes": []}
+    result = invoke("reproduce", run)
+    assert result.exit_code == 0, result.output
+    assert "The run reproduces exactly." in result.stdout
+    assert sorted(p.name for p in run.parent.iterdir()) == ["run", "sine.csv"]  # nothing left behind
+
+
+def test_reproduce_reports_what_differs_and_exits_1(run: Path) -> None:
+    settings = run / "config.toml"
+    settings.write_text(settings.read_text().replace("hidden = 8", "hidden = 9"))
+    result = invoke("reproduce", run, "--json")
+    assert result.exit_code == 1, result.output
+    checks = json.loads(result.stdout)["checks"]
+    assert checks["settings"] == ["hidden: 8 -> 9"]
+    assert "config.hidden: 8 -> 9" in checks["metrics.json"]
+    assert checks["test_predictions.csv"][0].startswith("column predicted: 16 of 16 values differ, largest difference")
+    assert checks["model.pt"] == ["forecast model: 6 of 6 weight tensors differ",
+                                  "evaluation model: 6 of 6 weight tensors differ"]
+    result = invoke("reproduce", run)
+    assert result.exit_code == 1
+    assert "The run does not reproduce: 5 of 5 checks differ." in result.stdout
+
+
+def test_reproduce_needs_the_same_data(run: Path, sine_csv: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "moved.csv"
+    sine_csv.rename(moved)
+    result = invoke("reproduce", run)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: training data {sine_csv.resolve()} not found; pass the file the run was trained "
+                             "on with --data\n")
+    assert invoke("reproduce", run, "--data", moved, "-q").exit_code == 0
+    moved.write_text(moved.read_text() + "160,0.5\n")
+    result = invoke("reproduce", run, "--data", moved)
+    assert result.stderr == (f"Error: {moved} is not the data run {run} was trained on (its sha256 differs); pass the "
+                             "original file with --data\n")
+    (run / "config.toml").unlink()
+    result = invoke("reproduce", run)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {run / 'config.toml'} not found; reproduce retrains a run folder written by " \
+                            "`lstmcast train`\n"
+
+
+def test_ctrl_c_in_reproduce_exits_130_and_leaves_nothing(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    import lstmcast.cli as cli
+
+    def ctrl_c(name: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "pause_point", ctrl_c)
+    before = set(Path(tempfile.gettempdir()).glob("lstmcast-reproduce-*"))
+    result = invoke("reproduce", run, "-q")
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "Interrupted; nothing was written (the reproduction is discarded)\n"
+    assert set(Path(tempfile.gettempdir()).glob("lstmcast-reproduce-*")) == before
+
+
+# choices, help, completion, verbosity
+
+@pytest.mark.parametrize("args, line", [
+    (["train", "d.csv", "--out", "r", "--cell", "lstn"],
+     "Error: --cell must be one of lstm, gru, rnn, peephole, cifg; got 'lstn'; did you mean 'lstm'?"),
+    (["train", "d.csv", "--out", "r", "--fill", "zro"],
+     "Error: --fill must be one of interpolate, ffill, zero, drop; got 'zro'; did you mean 'zero'?"),
+    (["backtest", "d.csv", "--out", "r", "--retrain", "sometimes"], "Error: --retrain must be one of always, never; "
+                                                                    "got 'sometimes'"),
+    (["predict", "r", "--device", "gpu"], "Error: --device must be one of auto, cpu, cuda; got 'gpu'; did you mean 'cpu'?"),
+    (["train", "d.csv", "--out", "r", "--quiet", "--verbose"],
+     "Error: --quiet and --verbose ask for opposite things; give one of them"),
+])
+def test_choices_are_checked_by_the_parser(args: list[str], line: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text("t,y\n0,1\n1,2\n")
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.stderr == line + "\n" and result.stdout == ""
+    assert sorted(os.listdir(tmp_path)) == ["d.csv"]
+
+
+def test_config_file_choice_is_checked_with_a_suggestion(tmp_path: Path, sine_csv: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('cell = "gur"\n')
+    result = invoke("train", sine_csv, "--out", tmp_path / "r", "--config", cfg)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --cell must be one of lstm, gru, rnn, peephole, cifg; got 'gur'; did you mean 'gru'?\n"
+
+
+def test_help_has_panels_examples_and_choices() -> None:
+    for cmd in COMMANDS:
+        result = invoke(cmd, "--help")
+        assert result.exit_code == 0, result.output
+        assert "Examples:" in result.stdout and f"lstmcast {cmd} " in result.stdout, cmd
+    text = invoke("train", "--help").stdout
+    panels = [line.split("─")[1].strip() for line in text.splitlines() if line.startswith("╭─")]
+    assert panels == ["Arguments", "Options", "Data", "Model", "Training", "Forecast", "Output"]
+    assert "<lstm|gru|rnn|peephole|cifg>" in text and "<interpolate|ffill|zero|drop>" in text
+
+
+def test_shell_completion_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer.completion
+
+    result = invoke("--help")
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+    monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: "bash")  # whatever shell runs the tests
+    result = runner.invoke(app, ["--show-completion"], prog_name="lstmcast")
+    assert result.exit_code == 0, result.output
+    assert "complete -o default -F _lstmcast_completion lstmcast" in result.stdout
+
+
+def test_verbose_prints_a_line_per_epoch_on_stderr(tmp_path: Path, sine_csv: Path) -> None:
+    result = invoke("train", sine_csv, "--out", tmp_path / "run", *TINY, "--verbose", "--json")
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("epoch ") and ": train" in ln]
+    assert [ln.split(":")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2", "epoch 1/2", "epoch 2/2"]  # eval, refit
+    assert json.loads(result.stdout)["command"] == "train"  # stdout still holds the one document
+
+
+# stdin, stdout and formats
+
+def test_train_from_stdin_and_predict_to_stdout(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    result = invoke("train", "-", "--out", tmp_path / "piped", *TINY, "-q", input=sine_csv.read_bytes())
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "piped" / "metrics.json").read_text())
+    assert metrics["data"]["path"] == "<stdin>" and metrics["data"]["rows"] == 161
+    assert (tmp_path / "piped" / "model.pt").read_bytes() != b""
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "piped" / "test_predictions.csv"),
+                                  pd.read_csv(run / "test_predictions.csv"))  # same data, same seed, same run
+
+    result = invoke("predict", run, "--horizon", "3", "--out", "-")
+    assert result.exit_code == 0, result.output
+    assert invoke("predict", run, "--horizon", "3", "-q").exit_code == 0
+    assert result.stdout == (run / "forecast.csv").read_text()  # the CSV and nothing else
+    result = invoke("predict", run, "--data", "-", "--out", "-", input=sine_csv.read_bytes())
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (run / "test_predictions.csv").read_text()
+    result = invoke("predict", run, "--out", "-", "--json")
+    assert result.exit_code == 2 and result.stderr == "Error: --out - and --json both write to stdout; give one of them\n"
+
+
+def test_output_format_follows_the_extension(tmp_path: Path, run: Path) -> None:
+    assert invoke("predict", run, "--horizon", "4", "--out", tmp_path / "fc.parquet", "-q").exit_code == 0
+    assert invoke("predict", run, "--horizon", "4", "--out", tmp_path / "fc.csv", "-q").exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "fc.parquet"), pd.read_csv(tmp_path / "fc.csv"))
+    assert (tmp_path / "fc.parquet").read_bytes()[:4] == b"PAR1"
+    result = invoke("generate-sine", "--out", "-", "--steps-per-cycle", "4", "--cycles", "1", "--noise", "0")
+    assert result.exit_code == 0 and result.stdout == "t,sin_t\n0,0.0\n1,1.0\n2,1.2246467991473532e-16\n3,-1.0\n4,-2.4492935982947064e-16\n"
+    magic = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}
+    for ext, head in magic.items():
+        result = invoke("plot", run, "--out", tmp_path / f"p.{ext}")
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / f"p.{ext}").read_bytes()[:len(head)] == head
+    for args, line in [
+        (["predict", run, "--out", tmp_path / "fc.xlsx"],
+         f"Error: cannot write {tmp_path / 'fc.xlsx'}: extension '.xlsx'; tables are written as .csv, .parquet, .pq "
+         "(by the file's extension)"),
+        (["plot", run, "--out", tmp_path / "p.jpg"],
+         f"Error: cannot write {tmp_path / 'p.jpg'}: extension '.jpg'; plots are written as .png, .svg, .pdf (by the "
+         "file's extension)"),
+        (["generate-sine", "--out", tmp_path / "sine"],
+         f"Error: cannot write {tmp_path / 'sine'}: no extension; tables are written as .csv, .parquet, .pq (by the "
+         "file's extension)"),
+    ]:
+        result = invoke(*args)
+        assert result.exit_code == 2 and result.stderr == line + "\n"
+    assert not (tmp_path / "fc.xlsx").exists() and not (tmp_path / "p.jpg").exists()
+
+
+def test_semicolon_latin1_file_trains(tmp_path: Path, sine_csv: Path) -> None:
+    text = sine_csv.read_text().replace(",", ";").replace(".", ",").replace("t;sin_t", "t;sin_t_\u00e9")
+    data = tmp_path / "excel.csv"
+    data.write_bytes(text.encode("latin-1"))
+    result = invoke("train", data, "--out", tmp_path / "run", *TINY)
+    assert result.exit_code == 0, result.output
+    assert f"Note: read {data} as semicolon-separated Latin-1 with decimal commas" in result.stderr
+    assert torch.load(tmp_path / "run" / "model.pt", weights_only=True)["data"]["target"] == "sin_t_\u00e9"
+
+
+# outputs that never mislead
+
+def test_predict_data_must_have_the_training_columns(tmp_path: Path, run: Path, daily_csv: Path) -> None:
+    co2 = tmp_path / "co2.csv"
+    co2.write_text("date,co2\n2020-01-01,410.1\n2020-02-01,411.0\n")
+    result = invoke("predict", run, "--data", co2, "--horizon", "2")
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: --data {co2} does not match the model's training data: it has no value column "
+                             "'sin_t' (its columns are: date, co2); pass a file shaped like the training file\n")
+    dated = tmp_path / "dated.csv"
+    pd.DataFrame({"t": pd.date_range("2024-01-01", periods=40).strftime("%Y-%m-%d"),
+                  "sin_t": np.sin(np.arange(40))}).to_csv(dated, index=False)
+    result = invoke("predict", run, "--data", dated, "--horizon", "2")
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: --data {dated}: the model was trained on step numbers in 't', but this file has "
+                             "dates there; pass a file shaped like the training file\n")
+    daily_run = tmp_path / "daily"
+    assert invoke("train", daily_csv, "--out", daily_run, "--column", "sales", "--features", "temp", *TINY,
+                  "-q").exit_code == 0
+    no_temp = tmp_path / "no_temp.csv"
+    pd.read_csv(daily_csv).drop(columns="temp").to_csv(no_temp, index=False)
+    result = invoke("predict", daily_run, "--data", no_temp)
+    assert result.stderr == (f"Error: --data {no_temp} does not match the model's training data: it has no feature "
+                             "column 'temp' (its columns are: date, sales); pass a file shaped like the training file\n")
+
+
+def test_per_series_scores_and_plot_of_one_series(tmp_path: Path, long_csv: Path) -> None:
+    run = tmp_path / "run"
+    result = invoke("train", long_csv, "--out", run, "--id-column", "store", *TINY, "-q")
+    assert result.exit_code == 0, result.output
+    m = json.loads((run / "metrics.json").read_text())
+    per = m["per_series"]
+    assert list(per) == ["s0", "s1", "s2"]
+    preds = pd.read_csv(run / "test_predictions.csv")
+    for sid, scores in per.items():
+        p = preds[preds["store"] == sid]
+        err = p["actual"] - p["predicted"]
+        assert scores["points"] == len(p)
+        assert scores["model"]["mae"] == pytest.approx(err.abs().mean())
+        assert scores["model"]["rmse"] == pytest.approx(np.sqrt((err**2).mean()))
+        assert set(scores) == {"points", "model", "naive", "seasonal_naive"}
+    # pooled RMSE is not any one series' RMSE: the largest series dominates it
+    assert m["model"]["rmse"] != pytest.approx(per["s1"]["model"]["rmse"])
+    assert m["config"]["id_column"] == "store" and m["data"]["sha256"] and m["versions"]["torch"] == torch.__version__
+
+    titles: list[str] = []
+    import matplotlib.axes
+
+    original = matplotlib.axes.Axes.set_title
+
+    def record(self: object, label: str, *a: object, **kw: object) -> object:
+        titles.append(label)
+        return original(self, label, *a, **kw)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(matplotlib.axes.Axes, "set_title", record)
+        result = invoke("plot", run, "--series", "s1", "--out", tmp_path / "s1.png")
+    assert result.exit_code == 0, result.output
+    own = per["s1"]
+    assert titles[0] == (f"Test part: predicted vs actual (RMSE {own['model']['rmse']:.4g}; naive "
+                         f"{own['naive']['rmse']:.4g}) — series 's1' (2 of 3)")
+    result = invoke("plot", run, "--series", "s10")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --series 's10' is not in run {run}; did you mean 's1'? its 3 series are: s0, s1, s2\n"
+    result = invoke("plot", run, "--series", "x")
+    assert result.stderr == f"Error: --series 'x' is not in run {run}; its 3 series are: s0, s1, s2\n"
+
+
+def test_retrain_drops_the_previous_models_forecast(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    assert invoke("predict", run, "--horizon", "3", "-q").exit_code == 0
+    assert invoke("plot", run, "-q").exit_code == 0
+    assert (run / "forecast.csv").exists() and (run / "plot.png").exists()
+    result = invoke("train", sine_csv, "--out", run, *TINY, "-q", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in run.iterdir()) == ["config.toml", "history.csv", "metrics.json", "model.pt",
+                                                     "test_predictions.csv"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_files_follow_the_umask_and_are_synced_before_the_rename(tmp_path: Path, sine_csv: Path, mask: int,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.io as lio
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(lio.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(lio.os, "replace", lambda a, b: (events.append(f"replace {Path(b).name}"), real_replace(a, b))[1])
+    old = os.umask(mask)
+    try:
+        out = tmp_path / "s.csv"
+        assert invoke("generate-sine", "--out", out, "--cycles", "2").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    assert events == ["fsync", "replace s.csv", "fsync"]  # data, then the name, then the folder entry
+
+
+def test_only_regular_files_are_replaced(tmp_path: Path, run: Path) -> None:
+    from lstmcast.errors import LstmcastError
+    from lstmcast.io import atomic_path
+
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("keep me\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    for path, what in [(link, "a symbolic link"), (folder, "a folder")]:
+        result = invoke("predict", run, "--horizon", "2", "--out", path)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"Error: {path} is {what}; lstmcast writes regular files only, so give a new file name\n"
+    assert target.read_text() == "keep me\n" and link.is_symlink() and folder.is_dir()
+    with pytest.raises(LstmcastError, match="^/dev/null is a device or other special file; lstmcast writes regular "
+                                            "files only, so give a new file name$"):
+        with atomic_path(Path("/dev/null")):
+            pass
+
+
+# the mistakes of issue 9's "Why" list: one line, exit 2 (130 for Ctrl-C), nothing left behind
+
+def test_read_only_output_folder(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import tempfile
+
+    import lstmcast.io as lio
+
+    def read_only(*args: object, dir: str = "", **kw: object) -> str:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), dir)
+
+    monkeypatch.setattr(lio.tempfile, "mkdtemp", read_only)
+    out = tmp_path / "ro" / "run"
+    result = invoke("train", sine_csv, "--out", out, *TINY)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: cannot write {out}: {os.strerror(errno.EROFS)}; the file system is read-only; "
+                             "choose another --out\n")
+    assert not (tmp_path / "ro").exists()  # not even the parent folder the run would have made
+    assert tempfile.mkdtemp is read_only  # (the patch reached the module's tempfile)
+
+
+def test_impossible_sizes_are_one_error_line(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    out = tmp_path / "huge"
+    result = invoke("train", sine_csv, "--out", out, "--hidden", "1000000000000", "--epochs", "1", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: not enough memory for this job (it asked for ")
+    assert result.stderr.endswith(" at once); lower --hidden 1000000000000\n") and result.stderr.count("\n") == 1
+    assert not out.exists()
+    result = invoke("predict", run, "--horizon", "10000000000000", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.endswith("; lower --horizon 10000000000000\n") and result.stderr.count("\n") == 1
+    assert not (run / "forecast.csv").exists()
+
+
+def test_excel_file_is_one_error_line(tmp_path: Path) -> None:
+    book = tmp_path / "sales.xlsx"
+    book.write_bytes(b"PK\x03\x04\x14\x00\x06\x00xl/workbook.xml")
+    result = invoke("train", book, "--out", tmp_path / "run")
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {book} is an Excel workbook; lstmcast reads CSV (comma, semicolon or tab "
+                             "separated) or Parquet files: export the table as CSV and pass that\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_window_norm_help_tells_the_truth() -> None:
+    text = " ".join(invoke("train", "--help").stdout.split())
+    assert "falls back" not in text and "auto: last, except none for a one-step model" in text.replace("│ ", "")
+
+
+def test_ctrl_c_in_predict_writes_nothing_and_exits_130(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.run as lrun
+
+    def ctrl_c(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lrun, "forecast_future", ctrl_c)
+    result = invoke("predict", run, "--horizon", "3")
+    assert result.exit_code == 130
+    assert result.stderr == "Interrupted; nothing was written.\n"
+    assert not (run / "forecast.csv").exists()
