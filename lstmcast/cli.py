@@ -83,7 +83,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LstmcastError as e:
-            err_console.print(f"[red]Error:[/red] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -482,6 +482,23 @@ def plot(
     """Plot predicted vs actual on the test part, the loss curves, and the forecast when there is one."""
     result = plot_run(run_dir, out, forecast)
     out_console.print(f"Wrote {result.paths['plot']}")
+
+
+@app.command()
+@user_errors
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="File to write (default RUN_DIR/model.onnx, or "
+                                                  "RUN_DIR/model.torchscript.pt); FILE.json describes it.")] = None,
+) -> None:
+    """Export the forecast model (ensemble and window normalisation included) to ONNX or TorchScript, checked
+    against torch; FILE.json says how to scale inputs and turn the raw output into a forecast."""
+    from .export import export_run  # torch.onnx is slow to import: only for this command
+
+    result = export_run(run_dir, format, out)
+    _notes(result.notes)
+    out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
 
 
 @app.command("generate-memory")
