@@ -501,6 +501,26 @@ def export(
     out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
 
 
+@app.command()
+@user_errors
+def stream(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")],
+    horizon: Annotated[int | None, typer.Option(help="Steps to forecast after each value (default: the model's "
+                                                     "--horizon).")] = None,
+    series: Annotated[str | None, typer.Option(help="The series to continue, for a many-series model.")] = None,
+    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.")] = 200,
+) -> None:
+    """Read the series' next values from stdin, one per line, and print the forecast after each (CSV, flushed per
+    line), starting from the history stored in the run."""
+    import sys
+
+    from .checkpoint import load_checkpoint
+    from .stream import Stream, stream_lines
+
+    for text in stream_lines(Stream(load_checkpoint(run_dir), horizon, series, samples), sys.stdin):
+        typer.echo(text, nl=False)  # click flushes stdout after every echo
+
+
 @app.command("generate-memory")
 @user_errors
 def generate_memory_cmd(
