@@ -268,7 +268,7 @@ def config_flags(fn: F) -> F:
 
 
 # Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
-NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet"}
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "log", "log_dir"}
 _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
 
 
@@ -386,6 +386,12 @@ def train(
                                                       "recursive (one-step model fed its own forecasts).")] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
+    log: Annotated[str | None, typer.Option(help="Also log parameters, per-epoch losses, metrics and the plot to "
+                                                 "tensorboard or mlflow (pip install 'lstmcast[tensorboard]' or "
+                                                 "'lstmcast[mlflow]').")] = None,
+    log_dir: Annotated[Path | None, typer.Option(help="tensorboard: folder for the event files (default "
+                                                      "tensorboard/RUN_NAME beside the run folder); mlflow: a local "
+                                                      "store instead of MLFLOW_TRACKING_URI.")] = None,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
@@ -393,6 +399,11 @@ def train(
     said = Output(json_out, quiet)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     samples = flags["samples"]
+    tracker = None
+    if log is not None:
+        from .tracking import open_tracker
+
+        tracker = open_tracker(log, out, {**cfg.to_dict(), "data": str(data)}, log_dir)
     progress = _progress_bar(disable=not said.chatty)
     task = [progress.add_task("train", total=cfg.epochs or 15, info="", start=False, visible=False)]
 
@@ -410,18 +421,28 @@ def train(
                    + f": batch {batch}, {epochs} epochs")
         task[0] = progress.add_task("train", total=epochs, info="")
         progress.start()
+        if tracker is not None:
+            tracker.on_start()
 
     def on_epoch(e: EpochInfo) -> None:
         val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
         progress.update(task[0], completed=e.epoch,
                         info=f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s")
+        if tracker is not None:
+            tracker.on_epoch(e)
         pause_point("train:epoch")
 
     try:
         result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage,
                            settings=_settings_file("train", data, out))
+    except BaseException:
+        if tracker is not None:
+            tracker.fail()  # nothing was written to the run folder: no log of it either
+        raise
     finally:
         progress.stop()
+    if tracker is not None:
+        tracker.finish(result.metrics)
     _report_train(result, said)
 
 
