@@ -130,3 +130,9 @@ def test_export_that_differs_from_torch_is_refused(run: Path, tmp_path: Path, mo
     assert result.output.startswith("Error: the torchscript export differs from torch by ")
     assert result.output.endswith("(more than -1) on the run's own windows; nothing was written\n")
     assert not list(tmp_path.iterdir())
+
+
+def test_export_and_stream_have_help() -> None:
+    for cmd, words in (("export", "ONNX or TorchScript"), ("stream", "one per line")):
+        result = _invoke(cmd, "--help")
+        assert result.exit_code == 0 and words in " ".join(result.output.split()), result.output
