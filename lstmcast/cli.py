@@ -268,7 +268,7 @@ def config_flags(fn: F) -> F:
 
 
 # Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
-NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "log", "log_dir"}
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "log", "log_dir", "init_from"}
 _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
 
 
@@ -392,6 +392,8 @@ def train(
     log_dir: Annotated[Path | None, typer.Option(help="tensorboard: folder for the event files (default "
                                                       "tensorboard/RUN_NAME beside the run folder); mlflow: a local "
                                                       "store instead of MLFLOW_TRACKING_URI.")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="Fine-tune: start every network from this run's final "
+                                                        "weights (the same model flags are needed).")] = None,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
@@ -434,7 +436,7 @@ def train(
 
     try:
         result = train_run(data, cfg, out, on_epoch=on_epoch, samples=samples, on_start=on_start, on_stage=on_stage,
-                           settings=_settings_file("train", data, out))
+                           settings=_settings_file("train", data, out), init_from=init_from)
     except BaseException:
         if tracker is not None:
             tracker.fail()  # nothing was written to the run folder: no log of it either

@@ -15,6 +15,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Panel, file_fingerprint, load_panel, refill_training
 from .errors import LstmcastError
+from .finetune import init_weights
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
 from .io import ensure_dir, write_csv, write_json, lock_if_inside, writes_run_folder
 from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
@@ -165,19 +166,21 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
 @writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml")
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
-              on_stage: Callable[[str], None] | None = None) -> RunResult:
+              on_stage: Callable[[str], None] | None = None, init_from: Path | None = None) -> RunResult:
     """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT.
     OUT is locked for the whole run and replaced as a whole at the end (see io.run_folder).
 
     The evaluation model is trained before each series' test part and scored on it; then (cfg.refit)
     the forecast model is trained afresh on every point for the epochs the evaluation found best.
-    on_stage(text) announces each stage before its on_start."""
+    on_stage(text) announces each stage before its on_start. init_from (a run folder) fine-tunes: both
+    stages start from that run's final weights (see finetune.init_weights)."""
     data = Path(data)
+    init = init_weights(init_from, cfg) if init_from is not None else None
     panel = load_for(data, cfg)
     out = ensure_dir(Path(out))
     stage = on_stage or (lambda text: None)
     stage("Evaluation model: trained before the held-out test part")
-    fitted = fit(panel, cfg, on_epoch, on_start)
+    fitted = fit(panel, cfg, on_epoch, on_start, init=init)
     prep = fitted.prep
     holdout = bool((prep.train_ends < prep.ends).any())
     preds: pd.DataFrame | None = None
@@ -195,7 +198,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
         n_all = int(panel.lengths.sum())
         stage(f"Final model: refit on all {n_all} points for the evaluation's best number of epochs "
               f"({_epochs_text(fitted.best_epochs)})")
-        final = refit(fitted, panel, on_epoch, on_start)
+        final = refit(fitted, panel, on_epoch, on_start, init=init)
         notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
         what = ("the evaluation model's best" if holdout else "the best on the validation windows")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "

@@ -428,13 +428,15 @@ def mean_loss(model: nn.Module, loss: Loss, windows: WindowSet, batch: int) -> f
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
         on_start: Callable[[int, int, int, int], None] | None = None, *, epochs: int | list[int] | None = None,
-        val_size: float | None = None, batch: int | None = None, keep_last: bool = False) -> Fitted:
+        val_size: float | None = None, batch: int | None = None, keep_last: bool = False,
+        init: list[dict[str, torch.Tensor]] | None = None) -> Fitted:
     """Train on the training windows; keep the weights of the best validation epoch (or the last
     epoch's with keep_last, as a refit with a fixed budget does). `epochs`, `val_size` and `batch`
     override the config's for this fit only.
 
     on_start(training windows, validation windows, batch size, epochs) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
+    `init` (one state dict per network) starts each network from those weights instead of random ones (fine-tuning).
     """
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -465,6 +467,8 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
         torch.manual_seed(cfg.seed + k)  # member k: its own initial weights and batch order
         model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
                             prep.n_prev, members=1).to(device)
+        if init is not None:
+            _load_init(model, init[k], prep.input_names)
 
         def report(e: EpochInfo, k: int = k, done: int = done) -> None:
             if on_epoch is not None:
@@ -567,12 +571,23 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet,
     return history, best_epoch, interrupted
 
 
+def _load_init(model: nn.Module, state: dict[str, torch.Tensor], names: list[str]) -> None:
+    """Fine-tuning's starting weights; a network of another shape is the user's mismatch, said plainly."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        detail = next((ln.strip() for ln in str(e).splitlines() if "size mismatch" in ln or "key" in ln.lower()), "")
+        raise LstmcastError(f"--init-from: that run's network does not fit this data's inputs ({', '.join(names)}): "
+                            f"{detail[:160]}") from None
+
+
 def refit(fitted: Fitted, panel: Panel, on_epoch: Callable[[EpochInfo], None] | None = None,
-          on_start: Callable[[int, int, int, int], None] | None = None) -> Fitted:
+          on_start: Callable[[int, int, int, int], None] | None = None,
+          init: list[dict[str, torch.Tensor]] | None = None) -> Fitted:
     """The forecast model: the same set-up trained afresh on every point of `panel` (scaler included)
     for the number of epochs the evaluation fit found best, with no validation part held back."""
     cfg = fitted.config
     prep = prepare(panel, replace(cfg, test_size=0.0), n_prev=fitted.prep.n_prev)
     prep.notes[:] = [n for n in prep.notes if not n.startswith("--n-prev auto")]
     return fit(prep, cfg, on_epoch, on_start, epochs=[max(1, e) for e in fitted.best_epochs], val_size=0.0,
-               batch=fitted.batch_size, keep_last=True)
+               batch=fitted.batch_size, keep_last=True, init=init)
