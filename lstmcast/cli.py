@@ -26,7 +26,7 @@ from . import __version__
 from .config import TrainConfig
 from .backtest import FoldInfo, backtest_run
 from .compare import compare_run
-from .configfile import coerce, read_config, to_toml, unknown_key
+from .configfile import coerce, flags_from_config, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
 from .io import jsonable, pause_point, write_csv, write_error
@@ -268,8 +268,9 @@ def config_flags(fn: F) -> F:
 
 
 # Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
-NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "log", "log_dir", "init_from"}
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "log", "log_dir", "init_from", "resume"}
 _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
+_given: contextvars.ContextVar[set[str]] = contextvars.ContextVar("lstmcast_given")  # set on the command line or in --config
 
 
 def _flag_type(annotation: Any) -> type:
@@ -297,6 +298,7 @@ def config_file(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
+        given = {k for k in kinds if getattr(ctx.get_parameter_source(k), "name", None) == "COMMANDLINE"}
         if config is not None:
             for key, value in read_config(config).items():
                 name = key.replace("-", "_")
@@ -308,7 +310,9 @@ def config_file(fn: F) -> F:
                 source = ctx.get_parameter_source(name)
                 if source is None or source.name != "COMMANDLINE":
                     kwargs[name] = coerce(config, key, value, kinds[name])
+                    given.add(name)
         _settings.set({k: kwargs[k] for k in kinds})
+        _given.set(given)
         return fn(**kwargs)
 
     new = params[:at] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params[at:]]
@@ -378,9 +382,11 @@ def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
 @config_file
 @config_flags
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with the series.")],
-    out: Annotated[Path, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
-                                           "test_predictions.csv, config.toml).")],
+    data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file with the series (with --resume: the "
+                                                     "run's own by default).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
+                                                  "test_predictions.csv, config.toml); with --resume, the run "
+                                                  "folder itself by default.", show_default=False)] = None,
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).")] = 1,
     strategy: Annotated[str | None, typer.Option(help="direct (one head for all steps; default for horizon > 1) or "
                                                       "recursive (one-step model fed its own forecasts).")] = None,
@@ -394,6 +400,9 @@ def train(
                                                       "store instead of MLFLOW_TRACKING_URI.")] = None,
     init_from: Annotated[Path | None, typer.Option(help="Fine-tune: start every network from this run's final "
                                                         "weights (the same model flags are needed).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run's training, interrupted or finished, from "
+                                                     "its saved optimiser state up to --epochs in all (the same "
+                                                     "data and model flags), writing back into it.")] = None,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
@@ -401,6 +410,23 @@ def train(
     said = Output(json_out, quiet)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     samples = flags["samples"]
+    resumed = None
+    if resume is not None:
+        from .resume import plan_resume
+
+        if init_from is not None:
+            raise LstmcastError("--resume continues a run's own training and --init-from starts a new one from a "
+                                "run's weights; give one of them")
+        given = _given.get()
+        resumed = plan_resume(resume, {k: getattr(cfg, k) for k in given if hasattr(cfg, k)}, data)
+        cfg, data, out = resumed.config, resumed.data, out or resumed.run
+        samples = samples if "samples" in given else resumed.samples
+        run_flags = flags_from_config(cfg, samples)
+        _settings.set({k: run_flags.get(k, v) for k, v in _settings.get().items()})  # the run's, in train's order
+    elif data is None:
+        raise LstmcastError("Missing argument 'DATA'.")
+    elif out is None:
+        raise LstmcastError("Missing option '--out'.")
     tracker = None
     if log is not None:
         from .tracking import open_tracker
@@ -445,6 +471,8 @@ def train(
         progress.stop()
     if tracker is not None:
         tracker.finish(result.metrics)
+    if resumed is not None:
+        result.notes[:0] = resumed.notes
     _report_train(result, said)
 
 
@@ -467,7 +495,8 @@ def _report_train(result: RunResult, said: Output) -> None:
         else:
             what = f"after epoch {m['epochs_run']}: saved the best checkpoint so far (epoch {m['best_epoch']})"
         err_console.print(f"[yellow]Interrupted[/yellow] {what} to {run}/ "
-                          f"({', '.join(p.name for p in result.paths.values())})", highlight=False, soft_wrap=True)
+                          f"({', '.join(p.name for p in result.paths.values())}); `lstmcast train --resume {run}` "
+                          "continues it", highlight=False, soft_wrap=True)
         raise typer.Exit(code=130)
 
 

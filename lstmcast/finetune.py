@@ -8,16 +8,13 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .configfile import flag_text
 from .errors import LstmcastError
 
 __all__ = ["SHAPE_FIELDS", "init_weights"]
 
 # The settings that fix the networks' shapes; the inputs (features, calendar) are checked when the weights load.
 SHAPE_FIELDS = ("cell", "hidden", "layers", "ensemble", "loss", "quantiles", "features")
-
-
-def _flag_value(v: object) -> str:
-    return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
 
 
 def init_weights(run_dir: Path, cfg: TrainConfig) -> list[dict[str, torch.Tensor]]:
@@ -30,8 +27,8 @@ def init_weights(run_dir: Path, cfg: TrainConfig) -> list[dict[str, torch.Tensor
     diff = [(f, a, b) for f, a, b in pairs if (list(a) if isinstance(a, (list, tuple)) else a)
             != (list(b) if isinstance(b, (list, tuple)) else b)]
     if diff:
-        had = " ".join(f"--{f.replace('_', '-')} {_flag_value(a) or '(none)'}" for f, a, _ in diff)
-        asks = " ".join(f"--{f.replace('_', '-')} {_flag_value(b) or '(none)'}" for f, _, b in diff)
+        had = " ".join(flag_text(f, a) for f, a, _ in diff)
+        asks = " ".join(flag_text(f, b) for f, _, b in diff)
         raise LstmcastError(f"--init-from {run}: that run's networks were trained with {had}, this training asks for "
                             f"{asks}; give the same model flags (--config {run / 'config.toml'} repeats them all)")
     state = ckpt.payload["model"]
