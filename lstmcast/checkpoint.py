@@ -26,6 +26,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT", "VERSIO
 
 FORMAT = "lstmcast-checkpoint"
 VERSION = 1  # the format this lstmcast writes; raise it whenever a stored field changes name, shape or meaning
+# (a new optional field that older readers may ignore, such as `resume`, keeps the number: they still load it)
 OLDEST = 1  # the oldest format it reads
 # UPGRADES[n] turns a format-n payload into format n+1 (fill a new field with the value that reproduces the
 # old behaviour, rename a key, ...). Raising VERSION means adding UPGRADES[VERSION - 1] and keeping
@@ -117,11 +118,12 @@ def _state(fitted: Fitted) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metrics: dict[str, Any],
-                    evaluation: Fitted | None = None) -> Path:
+                    evaluation: Fitted | None = None, resume: dict[str, Any] | None = None) -> Path:
     """Write the checkpoint atomically; only tensors and plain str/int/float/list/dict values.
 
     `fitted` is the forecast model. `evaluation`, when it is a different model (the final one was
-    refitted on every point), is kept beside it to reproduce the hold-out scores without leakage."""
+    refitted on every point), is kept beside it to reproduce the hold-out scores without leakage.
+    `resume` (resume.training_state) is each network's optimiser and training state, for `train --resume`."""
     prep = fitted.prep
     panel = prep.panel
     keep = np.minimum(panel.lengths, max(TAIL, prep.n_prev))
@@ -154,6 +156,8 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
                   "epochs": len(fitted.history)},
         "metrics": jsonable(metrics, finite=False),
     }
+    if resume is not None:
+        payload["resume"] = resume
     if ev is not None:
         payload["eval"] = {"model": _state(ev), "stats": _stats_dict(ev.prep), "best_epoch": int(ev.best_epoch)}
     buf = BytesIO()  # serialise in memory: a full disk then raises OSError (with its errno), not torch's RuntimeError

@@ -28,10 +28,10 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .config import (CELLS, DESEASONS, DEVICES, FILLS, LOSSES, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRANSFORMS,
-                     WINDOW_NORMS, TrainConfig)
+                     TRAININGS, WINDOW_NORMS, TrainConfig)
 from .backtest import RETRAIN, FoldInfo, backtest_run
 from .compare import compare_run
-from .configfile import coerce, read_config, to_toml, unknown_key
+from .configfile import coerce, flags_from_config, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .errors import LstmcastError
 from .io import STDOUT, jsonable, pause_point, write_error, write_table
@@ -106,7 +106,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LstmcastError as e:
-            err_console.print(f"[red]Error:[/red] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -280,7 +280,7 @@ PANELS = {**dict.fromkeys(("column", "time_column", "id_column", "features", "ca
           **dict.fromkeys(("n_prev", "cell", "hidden", "layers", "dropout", "ensemble", "loss", "quantiles", "scaler",
                            "transform", "deseason", "window_norm"), MODEL),
           **dict.fromkeys(("val_size", "refit", "epochs", "batch_size", "lr", "optimizer", "patience", "seed", "device",
-                           "precision", "threads"), TRAINING),
+                           "precision", "threads", "training", "compile"), TRAINING),
           "samples": FORECAST}
 
 
@@ -341,7 +341,7 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                "fp16) on CUDA. Forecasting always runs in fp32."),
     ("threads", int | None, None, "CPU threads for torch (default: torch's, one per core); 1 keeps a run from "
                                   "slowing down when other processes share the cores."),
-    ("training", str, "windows", "windows: every window encoded afresh; forking: one recurrent pass over chunks "
+    ("training", Literal[TRAININGS], "windows", "windows: every window encoded afresh; forking: one recurrent pass over chunks "
                                  "of the series with a forecast and a loss at every position after an --n-prev "
                                  "warm-up (MQ-RNN, DeepAR), inputs as differences, about 6x faster on the sine "
                                  "at the same accuracy; recursive forecasts then carry the state."),
@@ -371,8 +371,9 @@ def config_flags(fn: F) -> F:
 
 
 # Flags that say where this invocation writes and how it talks, not how the run goes: not in a --config file.
-NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "verbose"}
+NOT_IN_FILE = {"data", "out", "config", "json_out", "quiet", "verbose", "log", "log_dir", "init_from", "resume"}
 _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstmcast_settings")
+_given: contextvars.ContextVar[set[str]] = contextvars.ContextVar("lstmcast_given")  # set on the command line or in --config
 
 
 def _flag_type(annotation: Any) -> type:
@@ -416,12 +417,15 @@ def config_file(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
+        given = {k for k in kinds if getattr(ctx.get_parameter_source(k), "name", None) == "COMMANDLINE"}
         if config is not None:
             for name, value in _read_flags(config, kinds).items():
                 source = ctx.get_parameter_source(name)
                 if source is None or source.name != "COMMANDLINE":
                     kwargs[name] = value
+                    given.add(name)
         _settings.set({k: kwargs[k] for k in kinds})
+        _given.set(given)
         return fn(**kwargs)
 
     new = params[:at] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params[at:]]
@@ -508,9 +512,12 @@ def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
 @config_file
 @config_flags
 def train(
-    data: DataArg,
-    out: Annotated[Path, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
-                                           "test_predictions.csv, config.toml).")],
+    data: Annotated[Path | None, typer.Argument(help="CSV or Parquet file with the series, or - for stdin (with "
+                                                     "--resume: the run's own by default).",
+                                                show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder to write (model.pt, history.csv, metrics.json, "
+                                                  "test_predictions.csv, config.toml); with --resume, the run "
+                                                  "folder itself by default.", show_default=False)] = None,
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score (>= 1).",
                                          rich_help_panel=FORECAST)] = 1,
     strategy: Annotated[Literal[STRATEGIES] | None, typer.Option(
@@ -519,20 +526,67 @@ def train(
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
     verbose: VerboseFlag = False,
+    log: Annotated[Literal["tensorboard", "mlflow"] | None, typer.Option(
+        help="Also log parameters, per-epoch losses, metrics and the plot to tensorboard or mlflow (pip install "
+             "'lstmcast[tensorboard]' or 'lstmcast[mlflow]').", rich_help_panel=OUTPUT)] = None,
+    log_dir: Annotated[Path | None, typer.Option(help="tensorboard: folder for the event files (default "
+                                                      "tensorboard/RUN_NAME beside the run folder); mlflow: a local "
+                                                      "store instead of MLFLOW_TRACKING_URI.",
+                                                 rich_help_panel=OUTPUT)] = None,
+    init_from: Annotated[Path | None, typer.Option(help="Fine-tune: start every network from this run's final "
+                                                        "weights (the same model flags are needed).",
+                                                   rich_help_panel=TRAINING)] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue this run's training, interrupted or finished, from "
+                                                     "its saved optimiser state up to --epochs in all (the same "
+                                                     "data and model flags), writing back into it.",
+                                                rich_help_panel=TRAINING)] = None,
     flags: dict[str, Any] | None = None,
 ) -> None:
     """Train an LSTM on DATA, score it on the held-out end against naive baselines, and write a run folder."""
     assert flags is not None
     said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
-    progress, callbacks = _training_progress(said)
-    with _showing(progress):
-        result = train_run(data, cfg, out, samples=flags["samples"], settings=_settings_file("train", data, out),
-                           **callbacks)
+    samples = flags["samples"]
+    resumed = None
+    if resume is not None:
+        from .resume import plan_resume
+
+        if init_from is not None:
+            raise LstmcastError("--resume continues a run's own training and --init-from starts a new one from a "
+                                "run's weights; give one of them")
+        given = _given.get()
+        resumed = plan_resume(resume, {k: getattr(cfg, k) for k in given if hasattr(cfg, k)}, data)
+        cfg, data, out = resumed.config, resumed.data, out or resumed.run
+        samples = samples if "samples" in given else resumed.samples
+        run_flags = flags_from_config(cfg, samples)
+        _settings.set({k: run_flags.get(k, v) for k, v in _settings.get().items()})  # the run's, in train's order
+    elif data is None:
+        raise LstmcastError("Missing argument 'DATA'.")
+    elif out is None:
+        raise LstmcastError("Missing option '--out'.")
+    tracker = None
+    if log is not None:
+        from .tracking import open_tracker
+
+        tracker = open_tracker(log, out, {**cfg.to_dict(), "data": str(data)}, log_dir)
+    progress, callbacks = _training_progress(said, tracker)
+    try:
+        with _showing(progress):
+            result = train_run(data, cfg, out, samples=samples, settings=_settings_file("train", data, out),
+                               init_from=init_from, resume=resumed.state if resumed is not None else None,
+                               **callbacks)
+    except BaseException:
+        if tracker is not None:
+            tracker.fail()  # nothing was written to the run folder: no log of it either
+        raise
+    if tracker is not None:
+        tracker.finish(result.metrics)
+    if resumed is not None:
+        result.notes[:0] = resumed.notes
     _report_train(result, said)
 
 
-def _training_progress(said: Output) -> tuple[Progress, dict[str, Callable[..., None]]]:
+def _training_progress(said: Output, tracker: Any = None) -> tuple[Progress, dict[str, Callable[..., None]]]:
     """A progress bar for the stages of a training job, and the on_stage/on_start/on_epoch callbacks that
     drive it (and print --verbose's line per epoch)."""
     progress = _progress_bar(disable=not said.chatty)
@@ -551,12 +605,16 @@ def _training_progress(said: Output) -> tuple[Progress, dict[str, Callable[..., 
                    + f": batch {batch}, {epochs} epochs")
         task[0] = progress.add_task("train", total=epochs, info="")
         progress.start()
+        if tracker is not None:
+            tracker.on_start()
 
     def on_epoch(e: EpochInfo) -> None:
         val = f"{e.val_loss:.4g}" if e.val_loss is not None else "-"
         info = f"train {e.train_loss:.4g}  val {val}{' *' if e.best else ''}  {e.seconds:.1f}s"
         progress.update(task[0], completed=e.epoch, info=info)
         said.detail(f"epoch {e.epoch}/{e.epochs}: {info}")
+        if tracker is not None:
+            tracker.on_epoch(e)
         pause_point("train:epoch")
 
     return progress, {"on_stage": on_stage, "on_start": on_start, "on_epoch": on_epoch}
@@ -581,7 +639,8 @@ def _report_train(result: RunResult, said: Output) -> None:
         else:
             what = f"after epoch {m['epochs_run']}: saved the best checkpoint so far (epoch {m['best_epoch']})"
         err_console.print(f"[yellow]Interrupted[/yellow] {what} to {run}/ "
-                          f"({', '.join(p.name for p in result.paths.values())})", highlight=False, soft_wrap=True)
+                          f"({', '.join(p.name for p in result.paths.values())}); `lstmcast train --resume {run}` "
+                          "continues it", highlight=False, soft_wrap=True)
         raise typer.Exit(code=130)
 
 
@@ -639,6 +698,45 @@ def plot(
     """Plot predicted vs actual on the test part, the loss curves, and the forecast when there is one."""
     result = plot_run(run_dir, out, forecast, series)
     Output(quiet=quiet).print(f"Wrote {result.paths['plot']}")
+
+
+@app.command(epilog=_example("lstmcast export runs/sine --format onnx",
+                             "lstmcast export runs/sine --format torchscript --out sine.pt"))
+@user_errors
+def export(
+    run_dir: RunDirArg,
+    format: Annotated[Literal["onnx", "torchscript"], typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="File to write (default RUN_DIR/model.onnx, or "
+                                                  "RUN_DIR/model.torchscript.pt); FILE.json describes it.")] = None,
+) -> None:
+    """Export the forecast model (ensemble and window normalisation included) to ONNX or TorchScript, checked
+    against torch; FILE.json says how to scale inputs and turn the raw output into a forecast."""
+    from .export import export_run  # torch.onnx is slow to import: only for this command
+
+    result = export_run(run_dir, format, out)
+    _notes(result.notes)
+    out_console.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
+
+
+@app.command(epilog=_example("printf '0.31\\n0.28\\n' | lstmcast stream runs/sine",
+                             "tail -f readings.txt | lstmcast stream runs/sales --series store_1 --horizon 3"))
+@user_errors
+def stream(
+    run_dir: RunDirArg,
+    horizon: Annotated[int | None, typer.Option(help="Steps to forecast after each value (default: the model's "
+                                                     "--horizon).")] = None,
+    series: Annotated[str | None, typer.Option(help="The series to continue, for a many-series model.")] = None,
+    samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.")] = 200,
+) -> None:
+    """Read the series' next values from stdin, one per line, and print the forecast after each (CSV, flushed per
+    line), starting from the history stored in the run."""
+    import sys
+
+    from .checkpoint import load_checkpoint
+    from .stream import Stream, stream_lines
+
+    for text in stream_lines(Stream(load_checkpoint(run_dir), horizon, series, samples), sys.stdin):
+        typer.echo(text, nl=False)  # click flushes stdout after every echo
 
 
 @app.command("generate-memory", epilog=_example("lstmcast generate-memory --out memory.csv --lag 40"))

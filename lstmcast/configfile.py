@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["read_config", "coerce", "unknown_key", "to_toml", "flags_from_config"]
+__all__ = ["read_config", "coerce", "unknown_key", "to_toml", "flags_from_config", "flag_text"]
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number",
           str: "a string (or a list, for a comma-separated flag)"}
@@ -95,3 +95,15 @@ def flags_from_config(cfg: TrainConfig, samples: int = 200) -> dict[str, Any]:
         flags[k] = v
     flags["samples"] = samples
     return flags
+
+
+def flag_text(name: str, value: Any) -> str:
+    """A TrainConfig field's value as the flag that sets it, for messages: --hidden 8, --no-refit, --n-prev auto."""
+    flag = f"--{name.replace('_', '-')}"
+    if isinstance(value, bool):
+        return flag if value else f"--no-{flag[2:]}"
+    if value is None:
+        return f"{flag} auto"
+    if isinstance(value, (list, tuple)):
+        return f"{flag} {','.join(f'{x:g}' if isinstance(x, float) else str(x) for x in value) or '(none)'}"
+    return f"{flag} {value}"

@@ -62,7 +62,7 @@ class Forecaster(nn.Module):
         z = out[:, -1, :]  # (B, hidden): the state after the last observed step
         if self.n_future:
             assert future is not None, "this model needs known-future inputs"
-            z = torch.cat([z, future.reshape(len(future), -1)], dim=1)  # (B, hidden + H*C)
+            z = torch.cat([z, future.reshape(future.shape[0], -1)], dim=1)  # (B, hidden + H*C); shape[0] keeps an export's batch dynamic
         raw = self.head(z).view(-1, self.horizon, self.n_outputs)  # (B, H, K)
         if self.relative:
             raw = raw + anchor * self.level_mask  # (B, H, K): shift location outputs back

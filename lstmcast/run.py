@@ -17,10 +17,12 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import STDIN, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame, refill_training
 from .errors import LstmcastError
+from .finetune import init_weights
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
 from .io import (FIGURE_FORMATS, STDOUT, TABLE_FORMATS, ensure_dir, lock_if_inside, output_format, write_csv,
                  write_json, write_table, writes_run_folder)
 from .metrics import grouped_point_metrics, mase, mask_unobserved, point_metrics, probabilistic_metrics
+from .resume import training_state
 from .train import EpochInfo, Fitted, fit, refit
 from .windows import window_origins
 
@@ -220,19 +222,23 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
                    "plot.png")
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
-              on_stage: Callable[[str], None] | None = None) -> RunResult:
+              on_stage: Callable[[str], None] | None = None, init_from: Path | None = None,
+              resume: dict[str, Any] | None = None) -> RunResult:
     """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT.
     OUT is locked for the whole run and replaced as a whole at the end (see io.run_folder).
 
     The evaluation model is trained before each series' test part and scored on it; then (cfg.refit)
     the forecast model is trained afresh on every point for the epochs the evaluation found best.
-    on_stage(text) announces each stage before its on_start."""
+    on_stage(text) announces each stage before its on_start. init_from (a run folder) fine-tunes: both
+    stages start from that run's final weights (see finetune.init_weights). resume (a checkpoint's training
+    state, see resume.plan_resume) continues every network of both stages after its last finished epoch."""
     data = Path(data)
+    init = init_weights(init_from, cfg) if init_from is not None else None
     panel = load_for(data, cfg)
     out = ensure_dir(Path(out))
     stage = on_stage or (lambda text: None)
     stage("Evaluation model: trained before the held-out test part")
-    fitted = fit(panel, cfg, on_epoch, on_start)
+    fitted = fit(panel, cfg, on_epoch, on_start, init=init, resume=resume["evaluation"] if resume else None)
     prep = fitted.prep
     holdout = bool((prep.train_ends < prep.ends).any())
     preds: pd.DataFrame | None = None
@@ -250,7 +256,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
         n_all = int(panel.lengths.sum())
         stage(f"Final model: refit on all {n_all} points for the evaluation's best number of epochs "
               f"({_epochs_text(fitted.best_epochs)})")
-        final = refit(fitted, panel, on_epoch, on_start)
+        final = refit(fitted, panel, on_epoch, on_start, init=init, resume=resume["final"] if resume else None)
         notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
         what = ("the evaluation model's best" if holdout else "the best on the validation windows")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
@@ -269,7 +275,8 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     # What a reader of metrics.json needs to trust or redo the numbers: the settings, the data, the software.
     metrics.update({"config": cfg.to_dict(), "data": info, "versions": versions()})
     paths = {
-        "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted),
+        "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted,
+                                      resume=training_state(cfg, fitted, final)),
         "history": write_csv(_history_frame(fitted.history), out / "history.csv"),
         "metrics": write_json(metrics, out / "metrics.json"),
     }

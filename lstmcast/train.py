@@ -20,6 +20,7 @@ from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
 from .model import Ensemble, Forecaster
+from .resume import MemberState
 from .scaling import Scaler, detect_period
 from .windows import ForkSet, WindowSet, window_origins
 
@@ -80,6 +81,7 @@ class Fitted:
     batch_size: int = 0
     epochs: int = 0
     best_epochs: list[int] = field(default_factory=list)  # each ensemble member's
+    states: list[MemberState] = field(default_factory=list)  # each planned member's, for --resume
 
 
 def resolve_device(name: str) -> torch.device:
@@ -450,13 +452,18 @@ def mean_loss(model: nn.Module, loss: Loss, windows: WindowSet, batch: int) -> f
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
         on_start: Callable[[int, int, int, int], None] | None = None, *, epochs: int | list[int] | None = None,
-        val_size: float | None = None, batch: int | None = None, keep_last: bool = False) -> Fitted:
+        val_size: float | None = None, batch: int | None = None, keep_last: bool = False,
+        init: list[dict[str, torch.Tensor]] | None = None, resume: list[dict[str, Any] | None] | None = None
+        ) -> Fitted:
     """Train on the training windows; keep the weights of the best validation epoch (or the last
     epoch's with keep_last, as a refit with a fixed budget does). `epochs`, `val_size` and `batch`
     override the config's for this fit only.
 
     on_start(training windows, validation windows, batch size, epochs) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
+    `init` (one state dict per network) starts each network from those weights instead of random ones (fine-tuning).
+    `resume` (one saved MemberState per network, None for one never trained) continues each network after its
+    last finished epoch; a network whose state is past its epochs here starts afresh.
     """
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -486,19 +493,25 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     if on_start is not None:
         on_start(len(tr_o), len(va_o), batch, sum(plan))
     members, histories, bests = [], [], []
+    saved = list(resume or [])[:k_members]
+    states = [MemberState(s if s is not None and s["epoch"] <= plan[k] else None)
+              for k, s in enumerate(saved + [None] * (k_members - len(saved)))]
     interrupted = False
     done = 0
     for k in range(k_members):
         torch.manual_seed(cfg.seed + k)  # member k: its own initial weights and batch order
         model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
                             prep.n_prev, members=1).to(device)
+        if init is not None:
+            _load_init(model, init[k], prep.input_names)
 
         def report(e: EpochInfo, k: int = k, done: int = done) -> None:
             if on_epoch is not None:
                 on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
 
         hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, step_batch,
-                                             plan[k], cfg.seed + k, device, keep_last, report, prep.notes, amp)
+                                             plan[k], cfg.seed + k, device, keep_last, report, prep.notes, amp,
+                                             states[k])
         done += plan[k]
         if not hist:
             if not members:
@@ -513,7 +526,8 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     model.eval()
     return Fitted(model=model, loss=loss, config=replace(cfg, ensemble=len(members)) if interrupted else cfg,
                   prep=prep, history=_mean_history(histories), best_epoch=int(np.median(bests)),
-                  interrupted=interrupted, device=device, batch_size=batch, epochs=plan[0], best_epochs=bests)
+                  interrupted=interrupted, device=device, batch_size=batch, epochs=plan[0], best_epochs=bests,
+                  states=states)
 
 
 def _mean_history(histories: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -535,9 +549,10 @@ class _Diverged(Exception):
 
 def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet | ForkSet, val: WindowSet, batch: int,
                epochs: int, seed: int, device: torch.device, keep_last: bool,
-               on_epoch: Callable[[EpochInfo], None], notes: list[str], amp: torch.dtype | None = None
-               ) -> tuple[list[dict[str, Any]], int, bool]:
+               on_epoch: Callable[[EpochInfo], None], notes: list[str], amp: torch.dtype | None = None,
+               state: MemberState | None = None) -> tuple[list[dict[str, Any]], int, bool]:
     """Train one network in place; leave it at its best epoch (or its last with keep_last).
+    `state` starts it from a saved state when it holds one, and keeps the state after every epoch.
     Returns (history, best epoch, interrupted)."""
     # alpha=0.9 is Keras's RMSprop rho, the tutorial's optimiser; torch's 0.99 adapts too slowly for 15 epochs
     opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
@@ -547,13 +562,19 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
     scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
+    first = 1
+    if state is not None and state.saved is not None:  # --resume: go on after the last finished epoch
+        first, best_val, best_epoch, best_state, since_best = state.restore(model, opt, gen, history)
+        if state.stopped(cfg.patience):
+            first = epochs + 1  # early stopping had ended it; a larger --patience lets it go on
+            notes.append(_early_stop(first - 1, cfg.patience))
     interrupted = False
     model.train()
     eager = _forward(model, train)
     forward, tried = _compiled(eager, cfg.compile), not cfg.compile
     fork = isinstance(train, ForkSet)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(first, epochs + 1):
             t0 = time.perf_counter()
             total, scored = 0.0, 0
             for b in _batches(len(train), batch, torch.randperm(len(train), generator=gen).to(device)):
@@ -565,8 +586,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
                     except Exception as e:  # noqa: BLE001 - any compiler failure: train eagerly instead
                         if tried:
                             raise
-                        first = (str(e).strip().splitlines() or [""])[0][:200]
-                        notes.append(f"--compile failed ({type(e).__name__}: {first}); trained without it")
+                        why = (str(e).strip().splitlines() or [""])[0][:200]
+                        notes.append(f"--compile failed ({type(e).__name__}: {why}); trained without it")
                         forward = eager
                         out = forward(x, f)
                     tried = True
@@ -598,9 +619,11 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
                 since_best += 1
             seconds = time.perf_counter() - t0
             history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds})
+            if state is not None:
+                state.snap(epoch, model, opt, gen, (best_val, best_epoch, best_state, since_best), history)
             on_epoch(EpochInfo(epoch, epochs, train_loss, val_loss, seconds, better))
             if cfg.patience is not None and since_best >= cfg.patience:
-                notes.append(f"early stop at epoch {epoch}: no better validation loss for {cfg.patience} epochs")
+                notes.append(_early_stop(epoch, cfg.patience))
                 break
     except KeyboardInterrupt:
         interrupted = True
@@ -610,12 +633,28 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
     return history, best_epoch, interrupted
 
 
+def _early_stop(epoch: int, patience: int | None) -> str:
+    return f"early stop at epoch {epoch}: no better validation loss for {patience} epochs"
+
+
+def _load_init(model: nn.Module, state: dict[str, torch.Tensor], names: list[str]) -> None:
+    """Fine-tuning's starting weights; a network of another shape is the user's mismatch, said plainly."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        detail = next((ln.strip() for ln in str(e).splitlines() if "size mismatch" in ln or "key" in ln.lower()), "")
+        raise LstmcastError(f"--init-from: that run's network does not fit this data's inputs ({', '.join(names)}): "
+                            f"{detail[:160]}") from None
+
+
 def refit(fitted: Fitted, panel: Panel, on_epoch: Callable[[EpochInfo], None] | None = None,
-          on_start: Callable[[int, int, int, int], None] | None = None) -> Fitted:
+          on_start: Callable[[int, int, int, int], None] | None = None,
+          init: list[dict[str, torch.Tensor]] | None = None, resume: list[dict[str, Any] | None] | None = None
+          ) -> Fitted:
     """The forecast model: the same set-up trained afresh on every point of `panel` (scaler included)
     for the number of epochs the evaluation fit found best, with no validation part held back."""
     cfg = fitted.config
     prep = prepare(panel, replace(cfg, test_size=0.0), n_prev=fitted.prep.n_prev)
     prep.notes[:] = [n for n in prep.notes if not n.startswith("--n-prev auto")]
     return fit(prep, cfg, on_epoch, on_start, epochs=[max(1, e) for e in fitted.best_epochs], val_size=0.0,
-               batch=fitted.batch_size, keep_last=True)
+               batch=fitted.batch_size, keep_last=True, init=init, resume=resume)

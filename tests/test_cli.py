@@ -300,7 +300,7 @@ def test_ctrl_c_in_train_saves_and_exits_130(tmp_path: Path, sine_csv: Path, mon
     assert result.exit_code == 130, result.output
     assert result.stderr.splitlines()[-1] == (
         f"Interrupted after epoch 1: saved the best checkpoint so far (epoch 1) to {run}/ (model.pt, history.csv, "
-        "metrics.json, test_predictions.csv, config.toml)")
+        f"metrics.json, test_predictions.csv, config.toml); `lstmcast train --resume {run}` continues it")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["interrupted"] and metrics["epochs_run"] == 1 and not metrics["final_model"]["refit"]
     assert invoke("predict", run, "--horizon", "2").exit_code == 0  # what was saved is usable
@@ -324,7 +324,7 @@ def test_ctrl_c_while_refitting(tmp_path: Path, sine_csv: Path, monkeypatch: pyt
     assert result.stderr.splitlines()[-1] == (
         "Interrupted while refitting the final model on all points (after 1 of its epochs): saved it as it stood, "
         f"with the evaluation model's scores, to {run}/ (model.pt, history.csv, metrics.json, test_predictions.csv, "
-        "config.toml)")
+        f"config.toml); `lstmcast train --resume {run}` continues it")
 
 
 @pytest.mark.parametrize("command", ["backtest", "compare"])
