@@ -345,7 +345,7 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                  "of the series with a forecast and a loss at every position after an --n-prev "
                                  "warm-up (MQ-RNN, DeepAR), inputs as differences, about 6x faster on the sine "
                                  "at the same accuracy; recursive forecasts then carry the state."),
-    ("compile", bool, False, "torch.compile the network for training; falls back to eager with a note when it "
+    ("compile", bool, False, "torch.compile the network for training; trains eagerly with a note when it "
                              "cannot compile (no C++ compiler, unsupported op)."),
     ("samples", int, 200, "Sample paths for recursive probabilistic forecasts."),
 ]
