@@ -58,11 +58,14 @@ def test_four_epochs_resumed_to_eight_equal_eight_straight(tmp_path: Path, strai
     run = tmp_path / "run"
     assert invoke("train", data, "--out", run, *TINY, "--epochs", "4").exit_code == 0
     before = (run / "model.pt").read_bytes()
+    first_four = pd.read_csv(run / "history.csv")["seconds"]
     elsewhere = invoke("train", "--resume", run, "--epochs", "8", "--out", tmp_path / "copy", "--json")
     assert elsewhere.exit_code == 0, elsewhere.output
     assert (run / "model.pt").read_bytes() == before  # --out elsewhere leaves the run as it was
     assert json.loads(elsewhere.stdout)["notes"][0] == f"resumed {run} after 4 epochs, to 8 epochs"
     assert_same_run(tmp_path / "copy", straight)
+    # the first 4 epochs were carried over, not trained again: their recorded times are the first run's
+    pd.testing.assert_series_equal(pd.read_csv(tmp_path / "copy" / "history.csv")["seconds"][:4], first_four)
     result = invoke("train", "--resume", run, "--epochs", "8")
     assert result.exit_code == 0, result.output
     assert_same_run(run, straight)
