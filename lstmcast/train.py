@@ -566,8 +566,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
     if state is not None and state.saved is not None:  # --resume: go on after the last finished epoch
         first, best_val, best_epoch, best_state, since_best = state.restore(model, opt, gen, history)
         if state.stopped(cfg.patience):
+            notes.append(_early_stop(first - 1, cfg.patience))  # the epoch it stopped at, as a straight run says
             first = epochs + 1  # early stopping had ended it; a larger --patience lets it go on
-            notes.append(_early_stop(first - 1, cfg.patience))
     interrupted = False
     model.train()
     eager = _forward(model, train)

@@ -107,7 +107,7 @@ def _invoke(*args: str) -> object:
 
 def test_export_errors_are_one_line(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = _invoke("export", str(run), "--format", "tflite")
-    assert bad.exit_code == 2 and bad.output == "Error: unknown --format 'tflite'; use onnx or torchscript\n"
+    assert bad.exit_code == 2 and bad.output == "Error: --format must be one of onnx, torchscript; got 'tflite'\n"
     clash = _invoke("export", str(run), "--format", "torchscript", "--out", str(run / "model.pt"))
     assert clash.exit_code == 2
     assert clash.output == f"Error: --out {run / 'model.pt'} is the run's checkpoint; choose another file\n"
