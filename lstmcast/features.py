@@ -45,9 +45,11 @@ def calendar_features(times: np.ndarray, freq: str | None, is_datetime: bool) ->
     if not is_datetime:
         raise LstmcastError("--calendar needs a datetime time column; this data has integer steps")
     idx = pd.DatetimeIndex(times)
-    cols = []
-    for p in _parts_for(freq):
+    parts = _parts_for(freq)
+    out = np.empty((len(idx), 2 * len(parts)), np.float32)  # filled column by column: no float64 (N, C) copy
+    for j, p in enumerate(parts):  # a loop over 1-3 calendar parts, not over points
         period, get = _PARTS[p]
         angle = 2.0 * np.pi * np.asarray(get(idx), dtype=np.float64) / period
-        cols += [np.sin(angle), np.cos(angle)]
-    return np.stack(cols, axis=1).astype(np.float32)
+        out[:, 2 * j] = np.sin(angle)
+        out[:, 2 * j + 1] = np.cos(angle)
+    return out

@@ -313,7 +313,7 @@ def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray,
         future = calendar_features(panel.time, panel.freq, panel.is_datetime)
         cols.append(future)
         names += calendar_names(panel.freq)
-    inputs = np.concatenate(cols, axis=1).astype(np.float32)
+    inputs = np.concatenate(cols, axis=1).astype(np.float32, copy=False)  # every column is float32 already
     return Prepared(panel=panel, n_prev=stats.n_prev, season_length=stats.season_length, train_ends=train_ends,
                     scaler=stats.scaler, cov_loc=stats.cov_loc, cov_scale=stats.cov_scale, inputs=inputs,
                     target=target, future=future, input_names=names, notes=notes, phase=phase)
