@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CELLS", "build_recurrent", "PeepholeLSTM", "CIFGLSTM"]
+__all__ = ["CELLS", "REGISTRY", "build_recurrent", "PeepholeLSTM", "CIFGLSTM"]
 
-CELLS: tuple[str, ...] = ("lstm", "gru", "rnn", "peephole", "cifg")
 
 _FUSED: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -205,17 +205,31 @@ class CIFGLSTM(_GatedLSTM):
         super().__init__(input_size, hidden_size, num_layers, dropout, peephole=peephole, coupled=True)
 
 
-def build_recurrent(
-    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0
-) -> nn.Module:
-    """Encoder: forward(x (batch, time, input)) -> (out (batch, time, hidden), state)."""
-    if cell in _FUSED:
+def _fused(cell: str) -> Callable[[int, int, int, float], nn.Module]:
+    def make(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
         kwargs: dict[str, object] = {"dropout": dropout} if num_layers > 1 else {}
         if cell == "rnn":
             kwargs["nonlinearity"] = "tanh"
         return _FUSED[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True, **kwargs)
-    if cell == "peephole":
-        return PeepholeLSTM(input_size, hidden_size, num_layers=num_layers, dropout=dropout)
-    if cell == "cifg":
-        return CIFGLSTM(input_size, hidden_size, num_layers=num_layers, dropout=dropout)
-    raise ValueError(f"unknown cell {cell!r}; valid cells: {', '.join(CELLS)}")
+    return make
+
+
+# The one registry of cells: the CLI's choices, TrainConfig's validation, the help text and the checkpoint's
+# rebuild all read it, so a new cell is one line here (and its class).
+REGISTRY: dict[str, Callable[[int, int, int, float], nn.Module]] = {
+    "lstm": _fused("lstm"),
+    "gru": _fused("gru"),
+    "rnn": _fused("rnn"),
+    "peephole": lambda i, h, n, d: PeepholeLSTM(i, h, num_layers=n, dropout=d),
+    "cifg": lambda i, h, n, d: CIFGLSTM(i, h, num_layers=n, dropout=d),
+}
+CELLS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def build_recurrent(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0
+) -> nn.Module:
+    """Encoder: forward(x (batch, time, input)) -> (out (batch, time, hidden), state)."""
+    if cell not in REGISTRY:
+        raise ValueError(f"unknown cell {cell!r}; valid cells: {', '.join(CELLS)}")
+    return REGISTRY[cell](input_size, hidden_size, num_layers, dropout)

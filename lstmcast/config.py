@@ -6,12 +6,12 @@ import difflib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .cells import CELLS  # the registries own the names: config, CLI and checkpoint read them from there
 from .errors import LstmcastError
+from .losses import LOSSES
 
 __all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS", "TRAININGS"]
 
-CELLS = ("lstm", "gru", "rnn", "peephole", "cifg")
-LOSSES = ("mse", "mae", "huber", "quantile", "gaussian")
 OPTIMIZERS = ("rmsprop", "adam")
 SCALERS = ("standard", "minmax", "none")
 FILLS = ("interpolate", "ffill", "zero", "drop")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -12,6 +12,7 @@ from torch import Tensor
 
 __all__ = [
     "LOSSES",
+    "REGISTRY",
     "Loss",
     "MSELoss",
     "MAELoss",
@@ -21,7 +22,6 @@ __all__ = [
     "make_loss",
 ]
 
-LOSSES: tuple[str, ...] = ("mse", "mae", "huber", "quantile", "gaussian")
 
 _MIN_SCALE = 1e-6
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -277,12 +277,15 @@ def make_loss(
         raise ValueError(f"unknown loss {name!r}; valid losses are: {', '.join(LOSSES)}")
     # Levels are only checked where they are used (as TrainConfig does), so a stray --quantiles
     # value cannot break an mse run; QuantileLoss validates them itself.
-    if name == "mse":
-        return MSELoss()
-    if name == "mae":
-        return MAELoss()
-    if name == "huber":
-        return HuberLoss(huber_delta)
-    if name == "quantile":
-        return QuantileLoss(quantiles)
-    return GaussianLoss()
+    return REGISTRY[name](quantiles, huber_delta)
+
+
+# The one registry of losses (see cells.REGISTRY): name -> builder from (quantiles, huber delta).
+REGISTRY: dict[str, Callable[[Sequence[float], float], Loss]] = {
+    "mse": lambda q, d: MSELoss(),
+    "mae": lambda q, d: MAELoss(),
+    "huber": lambda q, d: HuberLoss(d),
+    "quantile": lambda q, d: QuantileLoss(q),
+    "gaussian": lambda q, d: GaussianLoss(),
+}
+LOSSES: tuple[str, ...] = tuple(REGISTRY)
