@@ -62,6 +62,7 @@ class LSTMForecaster:
         self.history_: pd.DataFrame | None = None
         self.holdout_predictions_: pd.DataFrame | None = None
         self.interrupted_ = False
+        self.backtest_metrics_: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         default = TrainConfig()
@@ -77,6 +78,48 @@ class LSTMForecaster:
         Columns are found as by `lstmcast train` (the time column by name or dates, the only numeric column
         as the target). A frame with `unique_id`, `ds` and `y` columns (the long shape of statsforecast and
         NeuralForecast) is read as many series, unless columns are named. `on_epoch` sees every epoch."""
+        cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
+        text = to_toml(flags_from_config(cfg, self.samples),
+                       ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
+                        "shell: lstmcast train DATA --out RUN --config config.toml"])
+        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
+            src = _as_file(data, frame, columns, Path(tmp))
+            result = train_run(src, cfg, Path(tmp) / "run", on_epoch=on_epoch, samples=self.samples,
+                               settings=("config.toml", text))
+            self._adopt(Path(tmp) / "run")
+        self.notes_ = list(result.notes)
+        self.interrupted_ = result.interrupted
+        if result.interrupted:
+            warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
+        return self
+
+    def backtest(self, data: pd.DataFrame | str | Path, *, folds: int = 3, horizon: int | None = None,
+                 step: int | None = None, retrain: str = "always", target_col: str | None = None,
+                 time_col: str | None = None, id_col: str | None = None, features: list[str] | None = None,
+                 fill: str | None = None, freq: str | None = None) -> pd.DataFrame:
+        """Rolling-origin evaluation with these settings, as `lstmcast backtest` (statsforecast's
+        cross_validation): `folds` origins `step` apart (default: the horizon) at the end of every series, a
+        model trained before each (retrain="never": once, at the first) and the baselines on the same targets
+        -> the long forecast table (fold, cutoff, step, actual, the model's column "lstm" and the baselines'
+        columns). The scores per fold and their mean are left in `backtest_metrics_`. Needs no fit()."""
+        from .backtest import RETRAIN, backtest as run_backtest
+        from .run import load_for
+
+        if retrain not in RETRAIN:
+            raise LstmcastError(f"retrain must be one of {', '.join(RETRAIN)}; got {retrain!r}")
+        cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
+        h = cfg.horizon if horizon is None else horizon
+        cfg = replace(cfg, horizon=h)
+        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
+            panel = load_for(_as_file(data, frame, columns, Path(tmp)), cfg)
+        result = run_backtest(panel, {"lstm": cfg}, h, folds, step, retrain, self.samples)
+        self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
+        return result.forecasts
+
+    def _data_config(self, data: pd.DataFrame | str | Path, target_col: str | None, time_col: str | None,
+                     id_col: str | None, features: list[str] | None, fill: str | None, freq: str | None
+                     ) -> tuple[TrainConfig, pd.DataFrame | None, list[str]]:
+        """The settings with what describes this data filled in, the frame (None for a file), its columns."""
         cfg = self.config
         given = {"column": target_col, "time_column": time_col, "id_column": id_col, "features": features,
                  "fill": fill, "freq": freq}
@@ -86,32 +129,12 @@ class LSTMForecaster:
         if frame is not None and frame.index.name is not None:
             frame = frame.reset_index()  # a named index (a DatetimeIndex "date") is a column of the data
         if frame is None and not isinstance(data, (str, Path)):
-            raise LstmcastError(f"fit() takes a DataFrame or a file path, got {type(data).__name__}")
+            raise LstmcastError(f"expected a DataFrame or a file path, got {type(data).__name__}")
         columns = [str(c) for c in frame.columns] if frame is not None else _file_columns(Path(data))
         if (all(data_cfg[k] is None for k in ("column", "time_column", "id_column"))
                 and set(LONG_COLUMNS) <= set(columns)):
             data_cfg.update(column="y", time_column="ds", id_column="unique_id")
-        cfg = replace(cfg, **data_cfg)
-        text = to_toml(flags_from_config(cfg, self.samples),
-                       ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
-                        "shell: lstmcast train DATA --out RUN --config config.toml"])
-        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
-            src = Path(data) if frame is None else Path(tmp) / "data.parquet"
-            if frame is not None:
-                frame = frame.copy()
-                frame.columns = columns
-                try:
-                    frame.to_parquet(src, index=False)  # exact values: the job reads it as `train` reads a file
-                except (ValueError, TypeError) as e:  # pyarrow's ArrowInvalid and ArrowTypeError among them
-                    raise LstmcastError(f"cannot use this DataFrame: {str(e).splitlines()[0]}") from None
-            result = train_run(src, cfg, Path(tmp) / "run", on_epoch=on_epoch, samples=self.samples,
-                               settings=("config.toml", text))
-            self._adopt(Path(tmp) / "run")
-        self.notes_ = list(result.notes)
-        self.interrupted_ = result.interrupted
-        if result.interrupted:
-            warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
-        return self
+        return replace(cfg, **data_cfg), frame, columns
 
     def _adopt(self, run_dir: Path, ckpt: Checkpoint | None = None) -> None:
         """Hold a run folder's files in memory (for save) and its final model (for predict)."""
@@ -179,6 +202,20 @@ class LSTMForecaster:
         est = cls(config=ckpt.config, samples=samples)
         est._adopt(ckpt.path.parent, ckpt)
         return est
+
+
+def _as_file(data: pd.DataFrame | str | Path, frame: pd.DataFrame | None, columns: list[str], tmp: Path) -> Path:
+    """The data as a file the jobs read: the path itself, or the frame written to TMP/data.parquet."""
+    if frame is None:
+        return Path(data)  # type: ignore[arg-type]
+    src = tmp / "data.parquet"
+    frame = frame.copy()
+    frame.columns = columns
+    try:
+        frame.to_parquet(src, index=False)  # exact values: the job reads it as `train` reads a file
+    except (ValueError, TypeError) as e:  # pyarrow's ArrowInvalid and ArrowTypeError among them
+        raise LstmcastError(f"cannot use this DataFrame: {str(e).splitlines()[0]}") from None
+    return src
 
 
 def _file_columns(path: Path) -> list[str]:

@@ -98,7 +98,7 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     (lambda: LSTMForecaster(cell="transformer"), "--cell must be one of lstm, gru, rnn, peephole, cifg; got 'transformer'"),
     (lambda: LSTMForecaster().predict(3), "this LSTMForecaster is not fitted yet; call fit(data) or "
                                           "LSTMForecaster.load(dir)"),
-    (lambda: LSTMForecaster().fit([1.0, 2.0]), "fit() takes a DataFrame or a file path, got list"),
+    (lambda: LSTMForecaster().fit([1.0, 2.0]), "expected a DataFrame or a file path, got list"),
     (lambda: LSTMForecaster.load("nowhere"), "no checkpoint at nowhere/model.pt"),
 ])
 def test_api_errors(make: object, message: str) -> None:
@@ -127,3 +127,23 @@ def test_ctrl_c_during_fit_keeps_the_best_model(sine_csv: Path) -> None:
         est = LSTMForecaster(**SMALL).fit(sine_csv, on_epoch=ctrl_c)
     assert est.interrupted_ and est.metrics_["epochs_run"] == 1 and not est.metrics_["final_model"]["refit"]
     assert len(est.predict(3)) == 3
+
+
+def test_api_backtest_gives_the_cli_backtest(tmp_path: Path) -> None:
+    frame = long_frame()
+    est = LSTMForecaster(**SMALL)
+    api = est.backtest(frame, folds=2, horizon=3, retrain="never")
+    assert est.checkpoint_ is None  # a backtest needs no fit and leaves the estimator unfitted
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    out = tmp_path / "bt"
+    result = invoke("backtest", tmp_path / "long.csv", "--out", out, "--id-column", "unique_id", "--time-column", "ds",
+                    "--column", "y", "--horizon", "3", "--folds", "2", "--retrain", "never", *FLAGS)
+    assert result.exit_code == 0, result.output
+    cli = read_exact(out / "backtest.csv")
+    assert len(api) == 2 * 2 * 3 and list(api["fold"].unique()) == [0, 1]  # 2 series x 2 folds x 3 steps
+    np.testing.assert_array_equal(api["lstm"].to_numpy(), cli["lstm"].to_numpy())
+    np.testing.assert_array_equal(api["actual"].to_numpy(), cli["actual"].to_numpy())
+    saved = json.loads((out / "backtest.json").read_text())
+    assert est.backtest_metrics_["mean"] == saved["mean"]
+    with pytest.raises(LstmcastError, match="retrain must be one of always, never; got 'sometimes'"):
+        est.backtest(frame, retrain="sometimes")
