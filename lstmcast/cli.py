@@ -28,6 +28,7 @@ from .backtest import FoldInfo, backtest_run
 from .compare import compare_run
 from .configfile import coerce, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
+from .distributed import SharedError, is_main, rank
 from .errors import LstmcastError
 from .io import jsonable, pause_point, write_csv, write_error
 from .run import RunResult, plot_run, predict_run, train_run
@@ -83,7 +84,11 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LstmcastError as e:
-            err_console.print(f"[red]Error:[/red] {e}", highlight=False, soft_wrap=True)
+            # torchrun: rank 0 speaks for every rank about what they all found; another rank's own trouble
+            # (its copy of the data missing, say) is printed by that rank, named
+            if is_main() or not isinstance(e, SharedError):
+                where = "" if is_main() else f"rank {rank()}: "
+                err_console.print(f"[red]Error:[/red] {where}{e}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -335,6 +340,10 @@ class Output:
     json: bool = False
     quiet: bool = False
 
+    def __post_init__(self) -> None:
+        if not is_main():  # torchrun: rank 0 alone reports; the other ranks train in silence
+            self.json, self.quiet = False, True
+
     @property
     def chatty(self) -> bool:
         return not (self.json or self.quiet)
@@ -355,6 +364,8 @@ class Output:
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (what was written, the "
                                                        "metrics, the notes) and nothing else; notes go to stderr.")]
 QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.")]
+JobsFlag = Annotated[int, typer.Option(help="Fits run side by side in this many processes on this machine, each with "
+                                            "cores/N torch threads (unless --threads); same results as 1.")]
 
 
 def _files(result: RunResult) -> dict[str, str]:
@@ -531,6 +542,7 @@ def backtest(
                                               "before the first origin and slide.")] = "always",
     strategy: Annotated[str | None, typer.Option(help="direct, recursive, or both as 'direct,recursive' to compare "
                                                       "them in one table.")] = None,
+    jobs: JobsFlag = 1,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
     flags: dict[str, Any] | None = None,
@@ -551,7 +563,7 @@ def backtest(
         pause_point("backtest:fold")
 
     try:
-        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold,
+        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold, jobs,
                               settings=_settings_file("backtest", data, out))
     finally:
         progress.stop()
@@ -580,6 +592,7 @@ def compare(
     seeds: Annotated[int, typer.Option(help="Seeds per cell (seed, seed+1, ...).")] = 3,
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.")] = 1,
     strategy: Annotated[str | None, typer.Option(help="direct or recursive.")] = None,
+    jobs: JobsFlag = 1,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
     flags: dict[str, Any] | None = None,
@@ -593,14 +606,11 @@ def compare(
     task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
     progress.start()
 
-    started = [0]
-
     def on_fit(cell: str, seed: int) -> None:
-        progress.update(task, completed=started[0], info=f"{cell} seed {seed}")
-        started[0] += 1
+        progress.update(task, advance=1, info=f"{cell} seed {seed} done")
 
     try:
-        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"],
+        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"], jobs=jobs,
                              settings=_settings_file("compare", data, out))
         progress.update(task, completed=len(names) * seeds)
     finally:
