@@ -31,6 +31,7 @@ from .data import generate_memory, generate_sine
 from .distributed import SharedError, is_main, rank
 from .errors import LstmcastError
 from .io import jsonable, pause_point, write_csv, write_error
+from .parallel import check_jobs
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
 
@@ -550,6 +551,7 @@ def backtest(
     """Rolling-origin backtest of the LSTM against naive, seasonal naive, drift and mean forecasts."""
     assert flags is not None
     said = Output(json_out, quiet)
+    check_jobs(jobs)  # before the progress bar
     strategies = _split_list(strategy) or [None]
     models = {(f"lstm_{s}" if len(strategies) > 1 else "lstm"): _config(flags, horizon=horizon, strategy=s)
               for s in strategies}
@@ -601,6 +603,7 @@ def compare(
     assert flags is not None
     said = Output(json_out, quiet)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
+    check_jobs(jobs)  # before the progress bar
     names = _split_list(cells)
     progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
