@@ -13,8 +13,8 @@ import pandas as pd
 from .config import CELLS, TrainConfig
 from .errors import Interrupted, LstmcastError
 from .io import ensure_dir, write_csv, write_json, writes_run_folder
-from .run import RunResult, evaluate, load_for
 from .parallel import check_jobs, run_jobs
+from .run import RunResult, evaluate, load_for
 from .train import Prepared, fit, prepare
 
 __all__ = ["compare_run", "summarise"]

@@ -12,7 +12,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -157,7 +156,7 @@ def join(device: torch.device) -> Group:
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
     try:
-        dist.init_process_group(backend, timeout=timedelta(minutes=int(os.environ.get("LSTMCAST_DIST_TIMEOUT", "30"))))
+        dist.init_process_group(backend)
     except (RuntimeError, ValueError) as e:
         raise LstmcastError(f"cannot join the torchrun process group ({backend}): {str(e).splitlines()[0]}; check "
                             "--rdzv-endpoint (or MASTER_ADDR/MASTER_PORT) and that every node was started") from None
@@ -180,7 +179,8 @@ def guard() -> Iterator[None]:
         yield
     except RuntimeError as e:
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if not (isinstance(e, dist.DistError) or any(w in text.lower() for w in ("gloo", "nccl", "connection"))):
+        from_peers = isinstance(e, dist.DistError) or any(w in text.lower() for w in ("gloo", "nccl", "connection"))
+        if not (launched() and from_peers):
             raise
-        raise LstmcastError(f"rank {rank()} lost contact with the other torchrun processes: {text}; one of them "
-                            "failed or was stopped (see its error above)") from None
+        raise LstmcastError(f"lost contact with the other torchrun processes: {text}; one of them failed or was "
+                            "stopped (see its error above)") from None

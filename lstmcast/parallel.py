@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import torch
@@ -62,7 +62,7 @@ def run_jobs(fn: Callable[[Any, T], R], shared: Any, tasks: Sequence[T], jobs: i
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(n, initializer=_start, initargs=(fn, shared, threads_per_job(jobs)))
     try:
-        for i, result in _unordered(pool, tasks):
+        for i, result in pool.imap_unordered(_run, list(enumerate(tasks))):
             out[i] = result
             if on_done is not None:
                 on_done(i, result)
@@ -73,10 +73,6 @@ def run_jobs(fn: Callable[[Any, T], R], shared: Any, tasks: Sequence[T], jobs: i
         pool.terminate()
         pool.join()
     return out
-
-
-def _unordered(pool: Any, tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-    yield from pool.imap_unordered(_run, list(enumerate(tasks)))
 
 
 def _start(fn: Callable[[Any, Any], Any], shared: Any, threads: int) -> None:

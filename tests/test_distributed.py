@@ -99,7 +99,7 @@ def test_ranks_that_read_different_data_stop_with_one_error_from_rank_0(tmp_path
     procs = []
     for rank, data in enumerate([sine_csv, other]):  # what torchrun sets, by hand: each rank its own file
         env = _env(tmp_path, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2", RANK=str(rank),
-                   LOCAL_RANK=str(rank), LSTMCAST_DIST_TIMEOUT="1")
+                   LOCAL_RANK=str(rank))
         procs.append(subprocess.Popen([sys.executable, "-m", "lstmcast", "train", str(data), "--out",
                                        str(tmp_path / "run"), *FLAGS], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
