@@ -89,7 +89,7 @@ def user_errors(fn: F) -> F:
             # (its copy of the data missing, say) is printed by that rank, named
             if is_main() or not isinstance(e, SharedError):
                 where = "" if is_main() else f"rank {rank()}: "
-                err_console.print(f"[red]Error:[/red] {where}{e}", highlight=False, soft_wrap=True)
+                err_console.print(f"[red]Error:[/red] {escape(where + str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise

@@ -8,6 +8,7 @@ import atexit
 import inspect
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -178,7 +179,9 @@ def guard() -> Iterator[None]:
     try:
         yield
     except RuntimeError as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        # gloo's first line: "[/.../pair.cc:537] Connection closed by peer [host]:port. This is typically ..."
+        first = str(e).splitlines()[0] if str(e) else ""
+        text = re.sub(r"\[[^\]]*\.(?:cc|cpp|h):\d+\]\s*", "", first).split(". ")[0] or type(e).__name__
         from_peers = isinstance(e, dist.DistError) or any(w in text.lower() for w in ("gloo", "nccl", "connection"))
         if not (launched() and from_peers):
             raise

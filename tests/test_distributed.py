@@ -140,3 +140,20 @@ def test_jobs_errors(sine_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert res.output.strip() == ("Error: --jobs runs fits side by side on one machine; under torchrun every fit is "
                                   "already spread over the ranks: drop --jobs or launch without torchrun")
     assert not (tmp_path / "bt").exists() and not (tmp_path / "cmp").exists()
+
+
+def test_a_lost_peer_is_one_line_and_other_errors_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmcast.distributed import guard
+    from lstmcast.errors import LstmcastError
+
+    gloo = RuntimeError("[/__w/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Connection closed by peer "
+                        "[127.0.0.1]:3480. This is typically caused by a remote worker crashing.\nmore")
+    with pytest.raises(RuntimeError, match="pair.cc"), guard():  # a single process: not ours to reword
+        raise gloo
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(LstmcastError) as e, guard():
+        raise gloo
+    assert str(e.value) == ("lost contact with the other torchrun processes: Connection closed by peer "
+                            "[127.0.0.1]:3480; one of them failed or was stopped (see its error above)")
+    with pytest.raises(RuntimeError, match="^shapes differ$"), guard():  # a bug stays a bug
+        raise RuntimeError("shapes differ")
