@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +159,27 @@ def test_a_lost_peer_is_one_line_and_other_errors_pass(monkeypatch: pytest.Monke
                             "[127.0.0.1]:3480; one of them failed or was stopped (see its error above)")
     with pytest.raises(RuntimeError, match="^shapes differ$"), guard():  # a bug stays a bug
         raise RuntimeError("shapes differ")
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="finds the workers through /proc and ps")
+def test_ctrl_c_stops_every_job_and_writes_nothing(tmp_path: Path, sine_csv: Path) -> None:
+    flag, out = tmp_path / "paused", tmp_path / "bt"
+    # the parent stops in its progress callback once a fit has finished (the other job runs or waits)
+    env = _env(tmp_path, LSTMCAST_PAUSE_AT="backtest:fold", LSTMCAST_PAUSE_FILE=str(flag))
+    proc = subprocess.Popen([sys.executable, "-m", "lstmcast", "backtest", str(sine_csv), "--out", str(out), "--folds",
+                             "2", "--jobs", "2", *FLAGS], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kids = subprocess.run(["ps", "--ppid", str(proc.pid), "-o", "pid="], capture_output=True, text=True).stdout.split()
+    assert len(kids) >= 2  # the two workers (and multiprocessing's resource tracker)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the parent; the workers ignore theirs
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "Interrupted: stopped all 2 jobs; nothing was written"
+    assert not out.exists() and not list(tmp_path.glob(".bt*"))
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{k}").exists() for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [k for k in kids if Path(f"/proc/{k}").exists()]
