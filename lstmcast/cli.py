@@ -366,7 +366,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
                                                        "metrics, the notes) and nothing else; notes go to stderr.")]
 QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tables or notes; errors only.")]
 JobsFlag = Annotated[int, typer.Option(help="Fits run side by side in this many processes on this machine, each with "
-                                            "cores/N torch threads (unless --threads); same results as 1.")]
+                                            "cores/N torch threads (unless --threads); the results equal --jobs 1's "
+                                            "at the same --threads.")]
 
 
 def _files(result: RunResult) -> dict[str, str]:
