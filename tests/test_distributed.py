@@ -61,8 +61,9 @@ def test_shards_split_a_batch_disjointly_and_weight_it_to_the_whole_batch_mean()
 def test_torchrun_two_processes_match_one_process(tmp_path: Path, sine_csv: Path) -> None:
     """Same global shuffle and batches, DDP's gradient average equals the mean over the batch: the two runs
     take the same optimiser steps and differ only by float32 rounding of the all-reduced sums (about 1e-7
-    relative after 2 epochs here). rtol 1e-4 leaves room for that to grow, and fails on any real difference
-    (a shard trained twice, a lost window, an unweighted last batch move the losses by > 1e-2)."""
+    relative after 2 epochs here). rtol 1e-4 leaves room for that to grow and still fails on a real
+    difference: shards without their weights (an uneven last batch averaged as if even) moved the losses by
+    6e-3 and the predictions by 1e-2."""
     one = tmp_path / "one"
     train_run(sine_csv, tiny_config(ensemble=2, batch_size=25, threads=1), one)
     two = tmp_path / "two"
