@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .baselines import BASELINES, baseline_forecasts
 from .config import TrainConfig
@@ -20,6 +21,7 @@ from .forecast import format_times
 from .forecast import interval_columns, predict_at, report_levels
 from .io import ensure_dir, jsonable, write_csv, write_json, writes_run_folder
 from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
+from .parallel import check_jobs, run_jobs
 from .run import RunResult, diagnostics, load_for, mase_scales
 from .train import Fitted, auto_n_prev, fit, prepare
 
@@ -132,20 +134,80 @@ def _nanmean(x: np.ndarray, axis: int | None = None) -> Any:
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+@dataclass
+class _FoldWork:
+    """What every fit of a backtest shares (sent once to each --jobs worker)."""
+
+    panel: Panel
+    cfgs: dict[str, TrainConfig]
+    origins: np.ndarray  # (K, S)
+    flat_o: np.ndarray  # (K*S,) fold-major
+    retrain: str
+    samples: int
+    jobs: int
+
+
+@dataclass
+class _FoldFit:
+    """One fit's forecasts for the rows it covers, and what the scores and notes need from it."""
+
+    rows: slice
+    point: np.ndarray
+    q: np.ndarray | None
+    levels: list[float]
+    normal: np.ndarray | None
+    notes: list[str]
+    seconds: float
+    fitted: Fitted
+
+
+def _fit_fold(work: _FoldWork, task: tuple[str, int]) -> _FoldFit:
+    """Fit model `label` on the points before fold k's origins and forecast its rows (every fold's
+    origins when retrain=never: inference only)."""
+    label, k = task
+    cfg, panel, k_folds = work.cfgs[label], work.panel, len(work.origins)
+    n_s = panel.n_series
+    t0 = time.perf_counter()
+    fitted = fit(prepare(panel, cfg, n_train=work.origins[k] - panel.starts[:-1]), cfg)
+    if fitted.interrupted:  # fit keeps a model cut short by Ctrl-C; scoring it would mislead
+        raise Interrupted(f"Interrupted while fitting {label} for fold {k + 1} of {k_folds}; nothing "
+                          "was written (a backtest scores only complete fits)")
+    seconds = time.perf_counter() - t0
+    if not np.array_equal(fitted.prep.train_ends, work.origins[k]):
+        raise AssertionError("prepare moved the training ends away from the fold's origins")
+    rows = slice(k * n_s, (k + 1) * n_s) if work.retrain == "always" else slice(None)
+    p, q = predict_at(fitted, work.flat_o[rows], cfg.horizon, samples=work.samples, seed=cfg.seed)
+    levels: list[float] = []
+    normal = None
+    if q is not None:
+        levels = report_levels(fitted)
+        # one pass of a gaussian model, unscaled affinely (no log), stays Normal: closed-form CRPS
+        log = np.asarray(getattr(fitted.prep.scaler, "log", np.zeros(n_s, bool)), dtype=bool)
+        one_pass = cfg.loss == "gaussian" and cfg.horizon <= cfg.model_horizon
+        normal = np.tile(one_pass & ~log, len(work.flat_o[rows]) // n_s)[:, None]
+    if work.jobs > 1 and fitted.device.type != "cpu":  # the model travels back to the parent process
+        fitted.model.cpu()
+        fitted.device = torch.device("cpu")
+    notes = [n for n in fitted.prep.notes if n not in panel.notes]
+    return _FoldFit(rows, p, q, levels, normal, notes, seconds, fitted)
+
+
 def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: int, step: int | None = None,
              retrain: str = "always", samples: int = 200,
-             on_fold: Callable[[FoldInfo], None] | None = None) -> BacktestResult:
+             on_fold: Callable[[FoldInfo], None] | None = None, jobs: int = 1) -> BacktestResult:
     """Forecast H steps from K rolling origins per series with every model (label -> config) and
     with the baselines, on the very same targets; score each fold and the mean over folds.
 
     retrain=always refits each model on the points before each fold's origins (scaler included);
     retrain=never fits once at the first fold's origins and reuses that model for every fold.
+    jobs > 1 runs the fits in that many processes (parallel.run_jobs); the results are the same.
     """
     step = horizon if step is None else step
     reserved = {"fold", "cutoff", "step", "actual", panel.time_name, *BASELINES}
     if panel.id_name:
         reserved.add(panel.id_name)
     _check_args(models, horizon, folds, step, retrain, samples, reserved)
+    check_jobs(jobs)
     cfgs = {label: replace(cfg, horizon=horizon) for label, cfg in models.items()}
     first = next(iter(cfgs.values()))
     notes = list(panel.notes)
@@ -179,44 +241,33 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
     scales = np.stack(fold_scales)  # (K, S)
     train_ends = np.broadcast_to(origins[:1], origins.shape) if retrain == "never" else origins  # (K, S)
 
-    points: dict[str, np.ndarray] = {}
+    points = {label: np.empty((k_folds * n_s, h)) for label in cfgs}
     quants: dict[str, tuple[np.ndarray, list[float]]] = {}
     normal: dict[str, np.ndarray] = {}  # (K*S, 1) True where the quantiles are a gaussian model's exact Normal
     seconds = {label: np.zeros(k_folds) for label in cfgs}
-    for label, cfg in cfgs.items():
-        point = np.empty((k_folds * n_s, h))
-        q_all: np.ndarray | None = None
-        fitted: Fitted | None = None
-        for k in range(k_folds):
-            trained = retrain == "always" or k == 0
-            if trained:
-                t0 = time.perf_counter()
-                fitted = fit(prepare(panel, cfg, n_train=origins[k] - starts), cfg)
-                if fitted.interrupted:  # fit keeps a model cut short by Ctrl-C; scoring it would mislead
-                    raise Interrupted(f"Interrupted while fitting {label} for fold {k + 1} of {k_folds}; nothing "
-                                      "was written (a backtest scores only complete fits)")
-                seconds[label][k] = time.perf_counter() - t0
-                if not np.array_equal(fitted.prep.train_ends, origins[k]):
-                    raise AssertionError("prepare moved the training ends away from the fold's origins")
-                # always: this fold's origins; never: every fold's origins in one batched pass (inference only)
-                rows = slice(k * n_s, (k + 1) * n_s) if retrain == "always" else slice(None)
-                p, q = predict_at(fitted, flat_o[rows], h, samples=samples, seed=cfg.seed)
-                point[rows] = p
-                if q is not None:
-                    if q_all is None:
-                        q_all = np.empty((k_folds * n_s, h, q.shape[-1]))
-                    q_all[rows] = q
-                    quants[label] = (q_all, report_levels(fitted))
-                    # one pass of a gaussian model, unscaled affinely (no log), stays Normal: closed-form CRPS
-                    log = np.asarray(getattr(fitted.prep.scaler, "log", np.zeros(n_s, bool)), dtype=bool)
-                    one_pass = cfg.loss == "gaussian" and h <= cfg.model_horizon
-                    normal.setdefault(label, np.zeros((k_folds * n_s, 1), bool))[rows] = np.tile(
-                        one_pass & ~log, len(flat_o[rows]) // n_s)[:, None]
-                notes += [f"{label} fold {k}: {n}" for n in fitted.prep.notes if n not in panel.notes]  # early stops
-            assert fitted is not None
+    # always: one fit per (model, fold); never: one per model, at the first fold's origins
+    tasks = [(label, k) for label in cfgs for k in range(k_folds if retrain == "always" else 1)]
+    work = _FoldWork(panel, cfgs, origins, flat_o, retrain, samples, jobs)
+    fold_notes: list[list[str]] = [[] for _ in tasks]
+
+    def done(i: int, r: _FoldFit) -> None:
+        label, k = tasks[i]
+        seconds[label][k] = r.seconds
+        points[label][r.rows] = r.point
+        if r.q is not None:
+            if label not in quants:
+                quants[label] = (np.empty((k_folds * n_s, h, r.q.shape[-1])), r.levels)
+                normal[label] = np.zeros((k_folds * n_s, 1), bool)
+            quants[label][0][r.rows] = r.q
+            normal[label][r.rows] = r.normal
+        fold_notes[i] = [f"{label} fold {k}: {n}" for n in r.notes]  # early stops
+        for kk in range(k, k + 1 if retrain == "always" else k_folds):
             if on_fold is not None:
-                on_fold(FoldInfo(label, k, k_folds, trained, float(seconds[label][k]), fitted))
-        points[label] = point
+                on_fold(FoldInfo(label, kk, k_folds, kk == k, float(seconds[label][kk]), r.fitted))
+        r.fitted = None  # type: ignore[assignment]  # on_fold had it; do not hold every fold's model
+
+    run_jobs(_fit_fold, work, tasks, jobs, done)
+    notes += [n for part in fold_notes for n in part]  # in task order, whatever order the jobs finished in
 
     names: dict[str, np.ndarray] = {**points, **{b: base[b] for b in BASELINES}}
     per_fold: list[dict[str, Any]] = []
@@ -322,7 +373,7 @@ def _frame(panel: Panel, origins: np.ndarray, tidx: np.ndarray, actual: np.ndarr
 @writes_run_folder("backtest.csv", "backtest.json", "backtest.png", "backtest.toml")
 def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon: int, folds: int,
                  step: int | None = None, retrain: str = "always", samples: int = 200,
-                 on_fold: Callable[[FoldInfo], None] | None = None) -> RunResult:
+                 on_fold: Callable[[FoldInfo], None] | None = None, jobs: int = 1) -> RunResult:
     """Backtest DATA and write backtest.csv, backtest.json and backtest.png into OUT."""
     from .plot import plot_backtest_figure  # matplotlib only when a figure is drawn
 
@@ -330,7 +381,7 @@ def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon:
         raise LstmcastError("no models to backtest; give at least one configuration")
     data = Path(data)
     panel = load_for(data, next(iter(models.values())))
-    result = backtest(panel, models, horizon, folds, step, retrain, samples, on_fold)
+    result = backtest(panel, models, horizon, folds, step, retrain, samples, on_fold, jobs)
     out = ensure_dir(Path(out))
     metrics = {**result.metrics, "notes": list(result.notes),
                "data": data_source(data, len(panel.values))}

@@ -33,8 +33,10 @@ from .backtest import RETRAIN, FoldInfo, backtest_run
 from .compare import compare_run
 from .configfile import coerce, flags_from_config, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
+from .distributed import SharedError, is_main, rank
 from .errors import LstmcastError
 from .io import STDOUT, jsonable, pause_point, write_error, write_table
+from .parallel import check_jobs
 from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
 from .train import EpochInfo
@@ -106,7 +108,11 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LstmcastError as e:
-            err_console.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+            # torchrun: rank 0 speaks for every rank about what they all found; another rank's own trouble
+            # (its copy of the data missing, say) is printed by that rank, named
+            if is_main() or not isinstance(e, SharedError):
+                where = "" if is_main() else f"rank {rank()}: "
+                err_console.print(f"[red]Error:[/red] {escape(where + str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -458,6 +464,10 @@ class Output:
         if self.quiet and self.verbose:
             raise LstmcastError("--quiet and --verbose ask for opposite things; give one of them")
 
+    def __post_init__(self) -> None:
+        if not is_main():  # torchrun: rank 0 alone reports; the other ranks train in silence
+            self.json, self.quiet = False, True
+
     @property
     def chatty(self) -> bool:
         return not (self.json or self.quiet)
@@ -488,6 +498,9 @@ QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, tab
 VerboseFlag = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr: a line per epoch (per fold "
                                                                    "or fit for backtest and compare).",
                                            rich_help_panel=OUTPUT)]
+JobsFlag = Annotated[int, typer.Option(help="Fits run side by side in this many processes on this machine, each with "
+                                            "cores/N torch threads (unless --threads); the results equal --jobs 1's "
+                                            "at the same --threads.", rich_help_panel=TRAINING)]
 
 
 def _files(result: RunResult) -> dict[str, str]:
@@ -791,6 +804,7 @@ def backtest(
                                                       rich_help_panel=BACKTEST)] = "always",
     strategy: Annotated[str | None, typer.Option(help="direct, recursive, or both as 'direct,recursive' to compare "
                                                       "them in one table.", rich_help_panel=BACKTEST)] = None,
+    jobs: JobsFlag = 1,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
     verbose: VerboseFlag = False,
@@ -799,6 +813,7 @@ def backtest(
     """Rolling-origin backtest of the LSTM against naive, seasonal naive, drift and mean forecasts."""
     assert flags is not None
     said = Output(json_out, quiet, verbose)
+    check_jobs(jobs)  # before the progress bar
     strategies = _split_list(strategy) or [None]
     models = {(f"lstm_{s}" if len(strategies) > 1 else "lstm"): _config(flags, horizon=horizon, strategy=s)
               for s in strategies}
@@ -813,7 +828,7 @@ def backtest(
 
     progress.start()
     with _showing(progress):
-        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold,
+        result = backtest_run(data, models, out, horizon, folds, step, retrain, flags["samples"], on_fold, jobs,
                               settings=_settings_file("backtest", data, out))
     m = result.metrics
     said.notes(result.notes)
@@ -842,6 +857,7 @@ def compare(
     horizon: Annotated[int, typer.Option(help="Steps ahead to forecast and score.", rich_help_panel=FORECAST)] = 1,
     strategy: Annotated[Literal[STRATEGIES] | None, typer.Option(help="direct or recursive.",
                                                                  rich_help_panel=FORECAST)] = None,
+    jobs: JobsFlag = 1,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
     verbose: VerboseFlag = False,
@@ -851,19 +867,20 @@ def compare(
     assert flags is not None
     said = Output(json_out, quiet, verbose)
     cfg = _config(flags, horizon=horizon, strategy=strategy)
+    check_jobs(jobs)  # before the progress bar
     names = _split_list(cells)
     progress = _progress_bar("fit", disable=not said.chatty)
     task = progress.add_task("compare", total=max(1, len(names) * seeds), info="")
-    started = [0]
+    done = [0]
 
-    def on_fit(cell: str, seed: int) -> None:
-        progress.update(task, completed=started[0], info=f"{cell} seed {seed}")
-        started[0] += 1
-        said.detail(f"fit {started[0]}/{len(names) * seeds}: {cell} seed {seed}")
+    def on_fit(cell: str, seed: int) -> None:  # called as each fit finishes (in any order with --jobs)
+        done[0] += 1
+        progress.update(task, completed=done[0], info=f"{cell} seed {seed} done")
+        said.detail(f"fit {done[0]}/{len(names) * seeds}: {cell} seed {seed} done")
 
     progress.start()
     with _showing(progress):
-        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"],
+        result = compare_run(data, cfg, names, seeds, out, on_fit=on_fit, samples=flags["samples"], jobs=jobs,
                              settings=_settings_file("compare", data, out))
         progress.update(task, completed=len(names) * seeds)
     said.notes(result.notes)

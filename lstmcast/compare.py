@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,9 @@ import pandas as pd
 from .config import CELLS, TrainConfig
 from .errors import Interrupted, LstmcastError
 from .io import ensure_dir, write_csv, write_json, writes_run_folder
+from .parallel import check_jobs, run_jobs
 from .run import RunResult, evaluate, load_for
-from .train import fit, prepare
+from .train import Prepared, fit, prepare
 
 __all__ = ["compare_run", "summarise"]
 
@@ -30,40 +31,63 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+@dataclass
+class _CellFit:
+    """One fit's compare.csv row, its validation losses, the baselines' scores and the notes it added."""
+
+    row: dict[str, Any]
+    val_losses: list[float | None]
+    baselines: dict[str, Any]
+    notes: list[str]
+
+
+def _fit_cell(work: tuple[Prepared, TrainConfig, int], task: tuple[str, int]) -> _CellFit:
+    """Fit one cell with one seed on the shared split and score it."""
+    prep, cfg, samples = work
+    cell, seed = task
+    c = replace(cfg, cell=cell, seed=seed)
+    own = replace(prep, notes=list(prep.notes))  # fit adds its notes (an early stop) here, in any process
+    fitted = fit(own, c)
+    if fitted.interrupted:  # a run cut short by Ctrl-C would skew the cell's mean, and the winner
+        raise Interrupted(f"Interrupted while fitting {cell} with seed {seed}; nothing was written (a "
+                          "comparison scores only complete fits)")
+    _, m = evaluate(fitted, samples=samples)
+    row: dict[str, Any] = {"cell": cell, "seed": seed,
+                           "parameters": sum(p.numel() for p in fitted.model.parameters()),
+                           "seconds_per_epoch": float(np.mean([h["seconds"] for h in fitted.history]))}
+    row.update(m["model"])
+    baselines = {b: m[b] for b in ("naive", "seasonal_naive") if b in m}
+    return _CellFit(row, [h["val_loss"] for h in fitted.history], baselines, own.notes[len(prep.notes):])
+
+
 @writes_run_folder("compare.csv", "compare.json", "compare.png", "compare.toml")
 def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out: Path,
-                on_fit: Callable[[str, int], None] | None = None, samples: int = 200) -> RunResult:
+                on_fit: Callable[[str, int], None] | None = None, samples: int = 200, jobs: int = 1) -> RunResult:
     """Fit every cell with seeds cfg.seed .. cfg.seed+seeds-1 on one prepared split; write compare.csv,
-    compare.json and compare.png into OUT."""
+    compare.json and compare.png into OUT. on_fit(cell, seed) runs as each fit finishes; jobs > 1 runs
+    the fits in that many processes (parallel.run_jobs), with the same results."""
     bad = [c for c in cells if c not in CELLS]
     if bad or not cells:
         raise LstmcastError(f"--cells must be a comma-separated subset of {', '.join(CELLS)}; got {','.join(cells) or '(none)'}")
     if seeds < 1:
         raise LstmcastError(f"--seeds must be at least 1, got {seeds}")
+    check_jobs(jobs)
     panel = load_for(Path(data), cfg)
     out = ensure_dir(Path(out))
     prep = prepare(panel, cfg)  # one split, scaler and window set shared by every run
-    rows: list[dict[str, Any]] = []
-    baselines: dict[str, Any] = {}
+    tasks = [(cell, cfg.seed + k) for cell in cells for k in range(seeds)]
+
+    def done(i: int, r: _CellFit) -> None:
+        if on_fit is not None:
+            on_fit(*tasks[i])
+
+    results = run_jobs(_fit_cell, (prep, cfg, samples), tasks, jobs, done)
     histories: dict[str, list[list[float | None]]] = {}
-    for cell in cells:
-        for k in range(seeds):
-            c = replace(cfg, cell=cell, seed=cfg.seed + k)
-            if on_fit is not None:
-                on_fit(cell, c.seed)
-            fitted = fit(prep, c)
-            if fitted.interrupted:  # a run cut short by Ctrl-C would skew the cell's mean, and the winner
-                raise Interrupted(f"Interrupted while fitting {cell} with seed {c.seed}; nothing was written (a "
-                                  "comparison scores only complete fits)")
-            _, m = evaluate(fitted, samples=samples)
-            baselines = {b: m[b] for b in ("naive", "seasonal_naive") if b in m}
-            row: dict[str, Any] = {"cell": cell, "seed": c.seed,
-                                   "parameters": sum(p.numel() for p in fitted.model.parameters()),
-                                   "seconds_per_epoch": float(np.mean([h["seconds"] for h in fitted.history]))}
-            row.update({k2: v for k2, v in m["model"].items()})
-            rows.append(row)
-            histories.setdefault(cell, []).append([h["val_loss"] for h in fitted.history])
-    per_run = pd.DataFrame(rows)
+    for (cell, _), r in zip(tasks, results):
+        histories.setdefault(cell, []).append(r.val_losses)
+    per_run = pd.DataFrame([r.row for r in results])
+    baselines = results[-1].baselines
+    notes = list(prep.notes) + [n for r in results for n in r.notes]
     summary = summarise(per_run)
     metric = "mase" if "mase" in per_run else "mse"
     best = summary.loc[summary[f"{metric}_mean"].idxmin(), "cell"]
@@ -79,4 +103,4 @@ def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out:
         "json": write_json(result_json, out / "compare.json"),
         "plot": plot_compare_figure(summary, baselines, histories, out / "compare.png"),
     }
-    return RunResult(paths=paths, metrics=result_json, notes=list(prep.notes))
+    return RunResult(paths=paths, metrics=result_json, notes=notes)

@@ -376,14 +376,23 @@ def writes_run_folder(*owns: str) -> Callable[[F], F]:
 
     The decorated job also takes `settings=(name, text)`: the run's settings file (the CLI's config.toml),
     written and committed with the job's own files, as result.paths["settings"]. A name in `owns` that
-    this run does not write is not carried over from the previous run."""
+    this run does not write is not carried over from the previous run.
+
+    Under torchrun only rank 0 locks and writes OUT; the other ranks run the job (they train beside rank 0)
+    with a scratch folder that is removed at the end, so they leave nothing behind."""
 
     def deco(fn: F) -> F:
         sig = inspect.signature(fn)
 
         @functools.wraps(fn)
         def wrapper(*args: Any, settings: tuple[str, str] | None = None, **kwargs: Any) -> Any:
+            from .distributed import is_main  # torch only when a job runs
+
             bound = sig.bind(*args, **kwargs)
+            if not is_main():
+                with tempfile.TemporaryDirectory(prefix="lstmcast-rank-") as scratch:
+                    bound.arguments["out"] = Path(scratch)
+                    return fn(*bound.args, **bound.kwargs)
             out = Path(bound.arguments["out"])
             with run_folder(out, owns + ((settings[0],) if settings else ())) as stage:
                 bound.arguments["out"] = stage

@@ -16,6 +16,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import Panel, refill_training, season_length_for, season_phase
+from .distributed import SINGLE, Group, config_fingerprint, fingerprint, guard, join
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
@@ -438,16 +439,19 @@ def _batches(n: int, size: int, perm: torch.Tensor | None) -> list[torch.Tensor 
 
 
 @torch.no_grad()
-def mean_loss(model: nn.Module, loss: Loss, windows: WindowSet, batch: int) -> float:
-    """Loss over a whole set of windows in eval mode (dropout off), back to train mode after."""
+def mean_loss(model: nn.Module, loss: Loss, windows: WindowSet, batch: int, group: Group = SINGLE) -> float:
+    """Loss over a whole set of windows in eval mode (dropout off), back to train mode after. Under
+    torchrun each rank scores its own part and the sums are added up: every rank gets the same number."""
     was = model.training
     model.eval()
     total = 0.0
-    for b in _batches(len(windows), batch, None):
-        x, y, f = windows[b]
+    part = group.span(len(windows))
+    for b in _batches(part.stop - part.start, batch, None):
+        x, y, f = windows[slice(b.start + part.start, b.stop + part.start)]
         total += float(loss(loss.link(model(x, f)), y)) * len(y)
     model.train(was)
-    return total / max(len(windows), 1)
+    total, n = group.sum(total, part.stop - part.start)
+    return total / max(n, 1)
 
 
 def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo], None] | None = None,
@@ -467,6 +471,11 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     """
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    group = join(device)  # torchrun: this rank's process group (and its own GPU); else a single process
+    if group.active and cfg.training == "forking":
+        raise LstmcastError("--training forking does not run under torchrun yet (its forward pass bypasses "
+                            "DistributedDataParallel); use --training windows, or one process")
+    device = group.device if group.active else device
     amp = resolve_precision(cfg.precision, device)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
@@ -490,6 +499,10 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     k_members = cfg.ensemble
     fixed = list(epochs) if isinstance(epochs, list) else [epochs] * k_members
     plan = [e or cfg.epochs_for(len(tr_o), batch) for e in fixed]
+    if group.active:
+        group.agree({"training windows": len(tr_o), "validation windows": len(va_o), "batch size": batch,
+                     "epochs": sum(plan), "inputs": prep.inputs.shape[1], "data": fingerprint(prep.inputs),
+                     "flags": config_fingerprint(cfg.to_dict())})
     if on_start is not None:
         on_start(len(tr_o), len(va_o), batch, sum(plan))
     members, histories, bests = [], [], []
@@ -509,9 +522,10 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
             if on_epoch is not None:
                 on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
 
-        hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, step_batch,
-                                             plan[k], cfg.seed + k, device, keep_last, report, prep.notes, amp,
-                                             states[k])
+        with guard():
+            hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, step_batch, plan[k],
+                                                 cfg.seed + k, device, keep_last, report, prep.notes, amp, states[k],
+                                                 group=group)
         done += plan[k]
         if not hist:
             if not members:
@@ -550,10 +564,12 @@ class _Diverged(Exception):
 def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet | ForkSet, val: WindowSet, batch: int,
                epochs: int, seed: int, device: torch.device, keep_last: bool,
                on_epoch: Callable[[EpochInfo], None], notes: list[str], amp: torch.dtype | None = None,
-               state: MemberState | None = None) -> tuple[list[dict[str, Any]], int, bool]:
+               state: MemberState | None = None, group: Group = SINGLE) -> tuple[list[dict[str, Any]], int, bool]:
     """Train one network in place; leave it at its best epoch (or its last with keep_last).
     `state` starts it from a saved state when it holds one, and keeps the state after every epoch.
-    Returns (history, best epoch, interrupted)."""
+    Returns (history, best epoch, interrupted). Under torchrun each rank trains on its shard of every
+    batch and DDP averages the gradients: the same step as one process on the whole batch."""
+    net = group.wrap(model)
     # alpha=0.9 is Keras's RMSprop rho, the tutorial's optimiser; torch's 0.99 adapts too slowly for 15 epochs
     opt = (torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9) if cfg.optimizer == "rmsprop"
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
@@ -570,7 +586,7 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
             first = epochs + 1  # early stopping had ended it; a larger --patience lets it go on
     interrupted = False
     model.train()
-    eager = _forward(model, train)
+    eager = _forward(net, train)  # net: the DDP wrapper under torchrun (windows only), else the model
     forward, tried = _compiled(eager, cfg.compile), not cfg.compile
     fork = isinstance(train, ForkSet)
     try:
@@ -578,7 +594,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
             t0 = time.perf_counter()
             total, scored = 0.0, 0
             for b in _batches(len(train), batch, torch.randperm(len(train), generator=gen).to(device)):
-                x, y, f = train[b]
+                mine, weight = group.shard(b)  # type: ignore[arg-type]  # a permutation's slice
+                x, y, f = train[mine]
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                     try:
@@ -595,8 +612,13 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
                     keep = ~torch.isnan(y[..., 0])
                     out, y = out[keep], y[keep]
                 batch_loss = loss(loss.link(out.float()), y)  # the loss in fp32 whatever the precision
-                if not torch.isfinite(batch_loss):
-                    what = (f"training loss became {batch_loss.item()} at epoch {epoch}; try a smaller --lr "
+                seen, n_seen = batch_loss.detach(), len(y)
+                if group.active:  # the whole batch's mean on every rank: one verdict on divergence, one history
+                    s, n = group.sum(seen * len(y) * (weight > 0), len(y) * (weight > 0))
+                    seen, n_seen = torch.tensor(s / n), int(n)
+                    batch_loss = batch_loss * weight
+                if not torch.isfinite(seen):
+                    what = (f"training loss became {seen.item()} at epoch {epoch}; try a smaller --lr "
                             f"(now {cfg.lr:g})" + (" or --scaler standard" if cfg.scaler == "none" else ""))
                     if not history:
                         raise LstmcastError(what)
@@ -606,10 +628,10 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
                 scaler.scale(batch_loss).backward()
                 scaler.step(opt)
                 scaler.update()
-                total += float(batch_loss.detach()) * len(y)
-                scored += len(y)
+                total += float(seen) * n_seen
+                scored += n_seen
             train_loss = total / max(scored, 1)
-            val_loss = mean_loss(model, loss, val, 4096) if len(val) else None
+            val_loss = mean_loss(model, loss, val, 4096, group) if len(val) else None
             score = val_loss if val_loss is not None else train_loss
             better = score < best_val or keep_last
             if better:
