@@ -463,10 +463,8 @@ class Output:
     def __post_init__(self) -> None:
         if self.quiet and self.verbose:
             raise LstmcastError("--quiet and --verbose ask for opposite things; give one of them")
-
-    def __post_init__(self) -> None:
         if not is_main():  # torchrun: rank 0 alone reports; the other ranks train in silence
-            self.json, self.quiet = False, True
+            self.json, self.quiet, self.verbose = False, True, False
 
     @property
     def chatty(self) -> bool:
