@@ -23,7 +23,8 @@ from .io import ensure_dir, jsonable, write_csv, write_json, writes_run_folder
 from .metrics import mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .parallel import check_jobs, run_jobs
 from .run import RunResult, diagnostics, load_for, mase_scales
-from .train import Fitted, auto_n_prev, fit, prepare
+from .prepare import auto_n_prev, prepare
+from .train import Fitted, fit
 
 __all__ = ["RETRAIN", "FoldInfo", "BacktestResult", "fold_origins", "backtest", "backtest_run"]
 

@@ -19,7 +19,8 @@ from .errors import LstmcastError
 from .io import atomic_path, jsonable
 from .losses import make_loss
 from .scaling import Scaler
-from .train import Fitted, Prepared, Stats, build_model, prepare, resolve_device
+from .prepare import Prepared, Stats, prepare
+from .train import Fitted, build_model, resolve_device
 from .windows import concat_ranges
 
 __all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT", "VERSION", "OLDEST", "UPGRADES"]

@@ -15,7 +15,8 @@ from .errors import Interrupted, LstmcastError
 from .io import ensure_dir, write_csv, write_json, writes_run_folder
 from .parallel import check_jobs, run_jobs
 from .run import RunResult, evaluate, load_for
-from .train import Prepared, fit, prepare
+from .prepare import Prepared, prepare
+from .train import fit
 
 __all__ = ["compare_run", "summarise"]
 

@@ -11,7 +11,8 @@ import torch
 from .data import future_times
 from .errors import LstmcastError
 from .features import calendar_features
-from .train import Fitted, Prepared
+from .prepare import Prepared
+from .train import Fitted
 
 __all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future", "frame_from_forecasts"]
 

@@ -20,7 +20,7 @@ from .checkpoint import Checkpoint
 from .data import Panel, future_times
 from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts
-from .train import prepare
+from .prepare import prepare
 
 __all__ = ["Stream", "parse_value", "stream_lines"]
 

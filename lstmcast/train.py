@@ -1,4 +1,6 @@
-"""Prepare windows from a Panel and fit the network: one batched pass per step, no per-sample work."""
+"""Fit the network on a Prepared panel (prepare.py): device, precision, compile, torchrun, the ensemble and the
+two stages (evaluation fit, refit); one batched pass per step, no per-sample work. The preparation names are
+re-exported here for code that imported them from train."""
 
 from __future__ import annotations
 
@@ -10,20 +12,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from .config import TrainConfig
-from .data import Panel, refill_training, season_length_for, season_phase
+from .data import Panel
 from .distributed import SINGLE, Group, config_fingerprint, fingerprint, guard, join
 from .errors import LstmcastError
-from .features import calendar_features, calendar_names
 from .losses import Loss, make_loss
 from .model import Ensemble, Forecaster
+from .prepare import (MIN_HOLDOUT_WINDOWS, Prepared, SplitPlan, Stats, auto_n_prev, plan_split, prepare,  # noqa: F401
+                      resolve_season, training_windows, use_calendar)
 from .resume import MemberState
-from .scaling import Scaler, detect_period
-from .windows import ForkSet, WindowSet, window_origins
+from .windows import ForkSet, WindowSet
 
 __all__ = ["Stats", "Prepared", "Fitted", "EpochInfo", "SplitPlan", "plan_split", "prepare", "fit", "refit", "resolve_device", "resolve_precision", "cpu_has_bf16", "auto_n_prev", "build_model", "resolve_window_norm", "use_calendar", "fork_span"]
 
@@ -38,33 +39,6 @@ class EpochInfo:
     val_loss: float | None
     seconds: float
     best: bool
-
-
-@dataclass
-class Prepared:
-    """A panel cut into scaled model inputs, with the split and the fitted statistics."""
-
-    panel: Panel
-    n_prev: int
-    season_length: int | None
-    train_ends: np.ndarray  # (S,) absolute index of each series' first test point
-    scaler: Scaler
-    cov_loc: np.ndarray  # (F,) feature means on training points
-    cov_scale: np.ndarray  # (F,)
-    inputs: np.ndarray  # (N, I) float32: scaled target, scaled features, calendar
-    target: np.ndarray  # (N,) float32 scaled target
-    future: np.ndarray  # (N, C) float32 calendar of each point (known ahead)
-    input_names: list[str]
-    notes: list[str] = field(default_factory=list)
-    phase: np.ndarray | None = None  # (N,) position of each point in its season (0 without one)
-
-    @property
-    def ends(self) -> np.ndarray:
-        return self.panel.starts[1:]
-
-    @property
-    def series_starts(self) -> np.ndarray:
-        return self.panel.starts[:-1]
 
 
 @dataclass
@@ -121,240 +95,6 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def auto_n_prev(season_length: int | None, typical_train: int, horizon: int, deseason: bool = True) -> int:
-    """The input window: at least 2*horizon, and 30 steps (three seasons when those are shorter; three
-    seasons whatever their length when the season is left in the data, so the seasonal anchor fits),
-    bounded so that a typical training part holds at least four times as many windows as the window is long."""
-    m = season_length if season_length and season_length > 1 else None
-    base = 30 if m is None else (min(3 * m, 30) if deseason else 3 * m)
-    want = max(base, 2 * horizon, 4)
-    cap = max(1, (typical_train - horizon + 1) // 5)
-    if m is not None and not deseason:  # the seasonal anchor reads the last season: the window must hold it
-        cap = max(cap, m)
-    return int(min(want, cap))
-
-
-MIN_HOLDOUT_WINDOWS = 4  # a hold-out is kept only if the training part still gives this many windows
-
-
-@dataclass
-class SplitPlan:
-    """How each series is cut: the window, its training points, and which series are kept."""
-
-    n_prev: int
-    n_train: np.ndarray  # (S,) training points of each kept series (== length: no hold-out)
-    keep: np.ndarray  # (S,) bool
-    notes: list[str]
-
-
-def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: list[str],
-               n_prev: int | None = None) -> SplitPlan:
-    """The test part holds max(round(test_size * n), horizon) points when the series allows it; a
-    series too short for that trains on everything (no hold-out score); one too short for a single
-    training window is skipped (an error when none is left). The auto window follows the median
-    series, so one short series does not shrink the window of all the others."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    h, big_h = cfg.model_horizon, cfg.horizon
-    notes: list[str] = []
-    test = np.zeros_like(lengths)
-    if cfg.test_size > 0:
-        test = np.minimum(np.maximum(np.round(lengths * cfg.test_size).astype(np.int64), big_h), lengths)
-    fixed = n_prev if n_prev is not None else cfg.n_prev
-    if fixed is None:
-        typical = int(np.median(lengths - test))
-        ds = cfg.deseason != "none"
-        w = auto_n_prev(season, typical, h, ds)
-        if typical - w - h + 1 < MIN_HOLDOUT_WINDOWS:  # the typical series cannot spare a hold-out
-            w = auto_n_prev(season, int(np.median(lengths)), h, ds)
-        notes.append(f"--n-prev auto picked {w} steps")
-    else:
-        w = int(fixed)
-    hold = (test > 0) & (lengths - test - w - h + 1 >= MIN_HOLDOUT_WINDOWS)
-    n_train = np.where(hold, lengths - test, lengths)
-    keep = n_train - w - h + 1 >= 1
-    if not keep.any():
-        longest = int(lengths.max())
-        what = "the series has" if len(lengths) == 1 else "every series is too short; the longest has"
-        need = w + h
-        if fixed is None:
-            advice = (f"use a smaller --horizon (at most {longest - w})" if h > 1 and longest > w
-                      else "the series needs more points")
-            raise LstmcastError(f"{what} {longest} points but --horizon {big_h} needs at least {need} "
-                                f"(a window of {w} and {h} target{'s' * (h > 1)}); {advice}")
-        raise LstmcastError(f"{what} {longest} points but --n-prev {w} + --horizon {h} needs at least {need}; "
-                            f"use a smaller --n-prev (or --n-prev auto)")
-    if cfg.test_size > 0 and not hold[keep].any():
-        notes.append(f"no hold-out score was possible: the series is too short to spare {int(test.max())} test "
-                     f"points; trained on all {int(lengths[keep].max())} points")
-    elif cfg.test_size > 0 and not hold[keep].all():
-        short = [ids[i] for i in np.flatnonzero(keep & ~hold)]
-        notes.append(f"{len(short)} series too short for a hold-out train on all their points and are not scored: "
-                     f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
-    if not keep.all():
-        short = [ids[i] for i in np.flatnonzero(~keep)]
-        notes.append(f"skipped {len(short)} series shorter than {w + h} points (--n-prev {w} + {h}-step targets): "
-                     f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
-    return SplitPlan(w, n_train, keep, notes)
-
-
-@dataclass
-class Stats:
-    """Statistics fitted at training time, reused as-is when predicting."""
-
-    n_prev: int
-    season_length: int | None
-    ids: list[str]
-    scaler: Scaler
-    cov_loc: np.ndarray
-    cov_scale: np.ndarray
-
-
-def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True,
-            n_train: np.ndarray | None = None, n_prev: int | None = None) -> Prepared:
-    """Split by time, fit scalers on training points only, and build the model's input columns.
-
-    With `stats` (from a checkpoint) nothing is refitted: the saved window, scaler and feature
-    statistics are applied. With split=False the whole panel is history (forecasting past its end).
-    `n_train` (S,) sets each series' training points explicitly (a backtest fold's origin)
-    instead of --test-size; `n_prev` fixes the window (the final refit reuses the evaluation's).
-    """
-    if stats is not None:
-        return _prepare_with(panel, cfg, stats, split)
-    notes = list(panel.notes)
-    if cfg.resolved_strategy == "recursive" and cfg.horizon > 1 and panel.feature_names:
-        raise LstmcastError(
-            "--strategy recursive cannot forecast past one step with --features (future feature values are "
-            "unknown); use --strategy direct"
-        )
-    season = resolve_season(panel, cfg)
-    if season and season > 1 and cfg.season_length is None and season_length_for(panel.freq, panel.is_datetime) is None:
-        notes.append(f"found a cycle of {season} steps in the autocorrelation; using it as the season "
-                     "(set --season-length to choose)")
-    h_model = cfg.model_horizon
-    if n_train is not None:  # a backtest fold: the origins are given, only the window is checked
-        n_train = np.asarray(n_train, dtype=np.int64)
-        if n_prev is None:
-            n_prev = (cfg.n_prev if cfg.n_prev is not None
-                      else auto_n_prev(season, int(np.median(n_train)), h_model, cfg.deseason != "none"))
-        need = n_prev + h_model + 1
-        ok = (n_train >= need) & (panel.lengths - n_train >= cfg.horizon)
-        if not ok.any() or (panel.n_series == 1 and not ok.all()):
-            raise LstmcastError(
-                f"the training part before the first origin has {int(n_train.max())} points but --n-prev {n_prev} "
-                f"with {h_model}-step targets needs at least {need}; use fewer --folds, a smaller "
-                "--step or a smaller --n-prev"
-            )
-        if not ok.all():
-            short = [panel.ids[i] for i in np.flatnonzero(~ok)]
-            notes.append(f"skipped {len(short)} series whose training part is shorter than {need} points: "
-                         f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
-            panel, n_train = panel.select(ok), n_train[ok]
-    else:
-        plan = plan_split(panel.lengths, cfg, season, panel.ids, n_prev=n_prev)
-        notes += plan.notes
-        n_prev = plan.n_prev
-        n_train = plan.n_train[plan.keep]
-        if not plan.keep.all():
-            panel = panel.select(plan.keep)
-    train_ends = panel.starts[:-1] + n_train
-    if cfg.fill is not None and not panel.observed.all():  # re-impute so training points read no test value
-        panel = replace(panel, values=refill_training(panel.values, panel.observed, panel.starts, train_ends,
-                                                      cfg.fill, panel.ids))
-
-    phase = season_phase(panel.time, panel.freq, panel.is_datetime, season or 1)
-    scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends, phase=phase, m=season or 1,
-                                    log=cfg.transform, deseason=cfg.deseason != "none")
-    cov_loc, cov_scale = np.zeros(0), np.ones(0)
-    if panel.feature_names:
-        sid = panel.series_index()
-        tr = panel.covariates[np.arange(len(sid)) < train_ends[sid]]
-        cov_loc, cov_scale = tr.mean(axis=0), tr.std(axis=0)
-        cov_scale = np.where(cov_scale > 1e-12, cov_scale, 1.0)
-    stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
-    return _build(panel, cfg, stats, train_ends, notes)
-
-
-def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
-    """--season-length, else the frequency's (monthly 12, ...), else a clear cycle in the autocorrelation
-    of the longest series' first 90% (so the test part is not read) when the time has no calendar."""
-    if cfg.season_length is not None:
-        return cfg.season_length
-    season = season_length_for(panel.freq, panel.is_datetime)
-    if season is not None:
-        return season
-    s = int(np.argmax(panel.lengths))
-    lo, hi = int(panel.starts[s]), int(panel.starts[s + 1])
-    return detect_period(panel.values[lo:lo + int(0.9 * (hi - lo))])
-
-
-def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:
-    """--calendar as given; by default on for sub-daily datetime series, whose daily cycle the
-    hour of day explains (it turned the hourly electricity backtest from a loss into a win)."""
-    if cfg.calendar is not None:
-        return cfg.calendar
-    if not panel.is_datetime or panel.freq is None:
-        return False
-    try:
-        return pd.Timedelta(pd.tseries.frequencies.to_offset(panel.freq)) < pd.Timedelta("1D")
-    except (ValueError, TypeError):
-        return False  # month/quarter/year offsets have no fixed length: not sub-daily
-
-
-def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray, notes: list[str]) -> Prepared:
-    """Model inputs (N, I): scaled target, scaled features, calendar."""
-    sid = panel.series_index()
-    phase = season_phase(panel.time, panel.freq, panel.is_datetime, stats.season_length or 1)
-    target = stats.scaler.transform(panel.values, sid, phase).astype(np.float32)
-    cols, names = [target[:, None]], [panel.target]
-    if panel.feature_names:
-        cols.append(((panel.covariates - stats.cov_loc) / stats.cov_scale).astype(np.float32))
-        names += panel.feature_names
-    future = np.zeros((len(sid), 0), np.float32)
-    if use_calendar(cfg, panel):
-        future = calendar_features(panel.time, panel.freq, panel.is_datetime)
-        cols.append(future)
-        names += calendar_names(panel.freq)
-    inputs = np.concatenate(cols, axis=1).astype(np.float32, copy=False)  # every column is float32 already
-    return Prepared(panel=panel, n_prev=stats.n_prev, season_length=stats.season_length, train_ends=train_ends,
-                    scaler=stats.scaler, cov_loc=stats.cov_loc, cov_scale=stats.cov_scale, inputs=inputs,
-                    target=target, future=future, input_names=names, notes=notes, phase=phase)
-
-
-def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> Prepared:
-    """Apply saved statistics to (possibly new) data of the same series."""
-    if panel.feature_names != (list(cfg.features) or []):
-        raise LstmcastError(f"the model was trained with --features {','.join(cfg.features) or '(none)'}; "
-                            f"the data gives {','.join(panel.feature_names) or '(none)'}")
-    where = {k: i for i, k in enumerate(stats.ids)}
-    unknown = [i for i in panel.ids if i not in where]
-    if unknown:
-        raise LstmcastError(f"series {unknown[0]!r} was not in the training data ({len(unknown)} unknown series); "
-                            f"the model knows: {', '.join(stats.ids[:5])}{' ...' if len(stats.ids) > 5 else ''}")
-    rows = np.array([where[i] for i in panel.ids], dtype=np.int64)
-    sc = stats.scaler
-    scaler = sc.select(rows)
-    lengths = panel.lengths
-    if split:
-        plan = plan_split(lengths, cfg, stats.season_length, list(panel.ids), n_prev=stats.n_prev)
-        n_train = plan.n_train
-        short = ~plan.keep
-    else:
-        n_train = lengths.copy()
-        short = lengths < stats.n_prev
-    if short.any():
-        i = int(np.flatnonzero(short)[0])
-        name = f"series {panel.ids[i]!r}" if panel.ids[i] else "the series"
-        need = stats.n_prev + (cfg.model_horizon if split else 0)
-        raise LstmcastError(f"{name} has {int(lengths[i])} points; this model's --n-prev {stats.n_prev} needs at "
-                            f"least {need}")
-    local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale)
-    train_ends = panel.starts[:-1] + n_train
-    if cfg.fill is not None and not panel.observed.all():
-        panel = replace(panel, values=refill_training(panel.values, panel.observed, panel.starts, train_ends,
-                                                      cfg.fill, panel.ids))
-    return _build(panel, cfg, local, train_ends, list(panel.notes))
-
-
 def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> str:
     """auto: last (the network forecasts a correction to the last value of the seasonally adjusted
     series, ES-RNN's level normalisation; an untrained network is the M4 benchmark Naive2), except for a
@@ -391,26 +131,6 @@ def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, seas
 
     k = cfg.ensemble if members is None else members
     return one() if k == 1 else Ensemble([one() for _ in range(k)])
-
-
-def training_windows(prep: Prepared, h_model: int, val_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Origins of training and validation windows: all targets inside each series' training part;
-    validation takes the last `val_size` of each series' windows (in time), and the h_model - 1 origins
-    before it are dropped (a gap, as TimeSeriesSplit(gap=...)) so no training target is a validation target."""
-    starts = prep.series_starts
-    origins = window_origins(starts, prep.train_ends, prep.n_prev, h_model, starts)
-    if val_size <= 0:
-        return origins, origins[:0]
-    sid = np.searchsorted(prep.panel.starts, origins, side="right") - 1
-    n_win = np.bincount(sid, minlength=len(starts))
-    n_val = np.where(n_win > 1, np.ceil(n_win * val_size), 0).astype(np.int64)
-    # A series with no room for a training window before the gap keeps all its windows for training.
-    n_val = np.where(n_win - n_val - (h_model - 1) >= 1, n_val, 0)
-    first_val = prep.train_ends - h_model + 1 - n_val  # origins >= this are validation
-    is_val = origins >= first_val[sid]
-    # A training window's last target, origin + h_model - 1, must come before the first validation target.
-    in_gap = ~is_val & (n_val[sid] > 0) & (origins + h_model > first_val[sid])
-    return origins[~is_val & ~in_gap], origins[is_val]
 
 
 def fork_span(n_prev: int) -> int:
