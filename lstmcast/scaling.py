@@ -15,9 +15,13 @@ import numpy as np
 from .errors import LstmcastError
 from .windows import concat_ranges
 
-__all__ = ["Scaler", "seasonal_indices", "season_test", "detect_period", "SEASON_DECAY"]
+__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "SEASON_DECAY", "DECAYS"]
 
-SEASON_DECAY = 0.8  # weight per cycle back in the seasonal indices: about 9 cycles' worth of data in effect
+SEASON_DECAY = 0.8  # the decay of a series whose training part has too few cycles to choose one
+# Candidate weights per cycle back, chosen per series as Holt-Winters fits its seasonal smoothing: the one whose
+# indices, built from the cycles before each cycle, best forecast that cycle's detrended values.
+DECAYS = (0.5, 0.65, 0.8, 0.9, 1.0)
+FIT_CYCLES = 40  # the decay is chosen on each series' last 40 cycles at most
 
 
 class Scaler:
@@ -145,8 +149,9 @@ def _centred_ma(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, m: int) -> 
 def seasonal_indices(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase: np.ndarray,
                      m: int) -> np.ndarray:
     """(S, m) additive seasonal indices of each series from its training part (classical decomposition:
-    weighted mean detrended value at each season position, recent cycles weighted more, centred on
-    zero); zero where the season is not significant or the training part holds fewer than three seasons."""
+    weighted mean detrended value at each season position, recent cycles weighted more (by each series'
+    own decay, see season_decay), centred on zero); zero where the season is not significant or the
+    training part holds fewer than three seasons."""
     n_series = len(starts) - 1
     ma, ok = _centred_ma(y, starts[:-1], train_ends, m)
     sid = np.searchsorted(starts[1:], np.arange(len(y)), side="right")
@@ -155,13 +160,45 @@ def seasonal_indices(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, 
     # Recent cycles count more (weight SEASON_DECAY per cycle back): a pattern that drifts over the
     # years is forecast from its latest form, as Holt-Winters' seasonal smoothing does.
     back = (train_ends[sid] - 1 - np.arange(len(y)))[ok] // m
-    w = SEASON_DECAY ** back.astype(np.float64)
+    decay = season_decay(det, key, back, sid[ok], n_series, m)
+    w = decay[sid[ok]] ** back.astype(np.float64)
     s = np.bincount(key, det * w, minlength=n_series * m)
     c = np.bincount(key, w, minlength=n_series * m)
     idx = np.where(c > 0, s / np.maximum(c, 1), 0.0).reshape(n_series, m)
     idx -= idx.mean(axis=1, keepdims=True)
     keep = season_test(y, starts, train_ends, m) & (train_ends - starts[:-1] >= 3 * m)
     return np.where(keep[:, None], idx, 0.0)
+
+
+def season_decay(det: np.ndarray, key: np.ndarray, back: np.ndarray, sid: np.ndarray, n_series: int,
+                 m: int) -> np.ndarray:
+    """(S,) weight per cycle back for each series' seasonal indices, one of DECAYS: the one whose weighted
+    mean of the older cycles best forecasts each cycle's detrended values `det` (squared error summed over
+    the cycles that have at least two older ones; `key` = series * m + season position, `back` = cycles
+    before the last, `sid` = series of each value). SEASON_DECAY where no cycle can be forecast so."""
+    n_cycles = int(min(FIT_CYCLES, back.max() + 1)) if len(back) else 0
+    out = np.full(n_series, SEASON_DECAY)
+    if n_cycles < 3:
+        return out
+    near = back < n_cycles
+    col = n_cycles - 1 - back[near]  # oldest cycle first
+    d = np.zeros((n_series * m, n_cycles))
+    seen = np.zeros_like(d)
+    d[key[near], col] = det[near]
+    seen[key[near], col] = 1.0
+    c = np.arange(n_cycles)
+    older = c[None, :] < c[:, None]  # (cycle, earlier cycle)
+    enough = seen @ older.T.astype(np.float64) >= 2  # (S*m, cycles): at least two older values to average
+    row_series = np.arange(n_series * m) // m
+    sse = np.zeros((len(DECAYS), n_series))
+    for i, decay in enumerate(DECAYS):  # five candidates, each a matrix product over all series at once
+        w = np.where(older, float(decay) ** np.clip(c[:, None] - 1 - c[None, :], 0, None), 0.0)
+        num, den = d @ w.T, seen @ w.T
+        pred = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        err = np.where(enough & (seen > 0), (d - pred) ** 2, 0.0).sum(axis=1)
+        sse[i] = np.bincount(row_series, err, minlength=n_series)
+    fitted = (enough & (seen > 0)).reshape(n_series, m, n_cycles).any(axis=(1, 2))
+    return np.where(fitted, np.asarray(DECAYS)[np.argmin(sse, axis=0)], out)
 
 
 def _acf_at(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, lags: np.ndarray) -> np.ndarray:

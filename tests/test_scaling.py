@@ -74,3 +74,30 @@ def test_seasonal_indices_follow_a_pattern_that_drifts() -> None:
     assert np.abs(idx - new).max() < 0.5 * np.abs(old - new).max()
     w = SEASON_DECAY ** np.arange(n // m)  # weights of the seasons, latest first: the new form's share
     assert 0.5 < w[:5].sum() / w.sum() < 0.8
+
+
+def test_season_decay_is_chosen_per_series_from_its_own_cycles() -> None:
+    """A steady pattern under noise wants a long memory (the average of many cycles); one that drifts a
+    little every cycle wants a short one. Each series of one panel gets its own, and the indices follow."""
+    m, cycles = 4, 30
+    n = m * cycles
+    t = np.arange(n)
+    rng = np.random.default_rng(1)
+    base = np.array([3.0, -1.0, 0.5, -2.5])
+    steady = 50.0 + base[t % m] + rng.normal(0, 0.8, n)
+    drift = np.linspace(0, 1, cycles)[t // m]  # the pattern turns from `base` into its mirror image
+    drifting = 50.0 + ((1 - 2 * drift) * base[t % m]) + rng.normal(0, 0.05, n)
+    y = np.concatenate([steady, drifting])
+    starts, ends = np.array([0, n, 2 * n]), np.array([n, 2 * n])
+    phase = np.concatenate([t, t])
+    from lstmcast.scaling import _centred_ma, season_decay
+
+    ma, ok = _centred_ma(y, starts[:-1], ends, m)
+    sid = np.repeat([0, 1], n)
+    back = (ends[sid] - 1 - np.arange(2 * n))[ok] // m
+    decay = season_decay((y - ma)[ok], sid[ok] * m + phase[ok] % m, back, sid[ok], 2, m)
+    assert decay[0] >= 0.9 and decay[1] <= 0.65, decay
+    idx = seasonal_indices(y, starts, ends, phase, m)
+    # the drifting series' indices sit near its latest form (-base), far from the all-cycle average (0)
+    assert np.abs(idx[1] + base).max() < 0.35 * np.abs(base).max()
+    assert np.abs(idx[0] - base).max() < 0.3
