@@ -159,9 +159,12 @@ def test_nothing_left_or_fewer_epochs(finished: Path) -> None:
     assert error_line("train", "--resume", finished, "--epochs", "12") == (
         f"Error: --resume {finished}: nothing left to train: every network stopped early under --patience 3; a larger "
         "--patience lets them go on\n")
+    notes = json.loads((finished / "metrics.json").read_text())["notes"]
+    ran = max(int(n.split()[4].rstrip(":")) for n in notes if n.startswith("early stop at epoch"))
+    assert 5 < ran < 9  # the networks stopped early after different epochs, the last one between 6 and 8
     assert error_line("train", "--resume", finished, "--epochs", "5") == (
-        f"Error: --resume {finished}: the run has trained 6 epochs already and --epochs 5 asks for fewer; --epochs is "
-        "the total number of epochs, so ask for more than 6\n")  # its networks stopped early after 5 and 6
+        f"Error: --resume {finished}: the run has trained {ran} epochs already and --epochs 5 asks for fewer; --epochs "
+        f"is the total number of epochs, so ask for more than {ran}\n")
     result = invoke("train", "--resume", finished, "--patience", "10", "--epochs", "9", "--quiet")
     assert result.exit_code == 0, result.output  # the networks that had stopped early go on to epoch 9
     assert pd.read_csv(finished / "history.csv")["epoch"].tolist() == list(range(1, 10))
