@@ -10,43 +10,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from . import __version__
 from .checkpoint import load_checkpoint
 from .errors import LstmcastError
+from .forecast import inputs_at
 from .io import atomic_path, lock_if_inside, write_json
 from .model import Ensemble, Forecaster
 from .run import RunResult
 from .train import Fitted
+from .windows import concat_ranges
 
-__all__ = ["FORMATS", "TOLERANCE", "CHECK_BATCHES", "export_run", "Exportable", "describe"]
+__all__ = ["FORMATS", "TOLERANCE", "CHECK_BATCHES", "export_run", "describe"]
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}  # default file names in the run folder
 TOLERANCE = 1e-5  # largest raw-output difference from torch the export may show, relative to max(1, |output|)
 CHECK_BATCHES = (1, 37)  # batch sizes the exported file is run at before it is written
 OPSET = 17
-
-
-class Exportable(nn.Module):
-    """The forecast model as a traceable module: (B, W, I) [+ (B, H, C)] -> raw (B, H, K).
-
-    The ensemble median is taken by sorting (ONNX has no median operator); for an even number of members
-    the lower of the two middle values, as torch.median gives, so the output is the Ensemble's own."""
-
-    def __init__(self, model: Forecaster | Ensemble) -> None:
-        super().__init__()
-        self.members = nn.ModuleList(list(model.members) if isinstance(model, Ensemble) else [model])
-        self.n_future = self.members[0].n_future
-
-    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
-        outs = torch.stack([m(x, future) for m in self.members])  # (K, B, H, P)
-        k = len(self.members)
-        if k == 1:
-            return outs[0]
-        if k == 2:
-            return outs.mean(dim=0)
-        return outs.sort(dim=0).values[(k - 1) // 2]  # (B, H, P)
 
 
 def _needs(module: str, fmt: str) -> Any:
@@ -59,20 +39,17 @@ def _needs(module: str, fmt: str) -> Any:
 def _check_inputs(fitted: Fitted, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`batch` real input windows from the stored history (the latest origins, repeated when there are fewer)."""
     prep = fitted.prep
-    w, h = prep.n_prev, fitted.config.model_horizon
     starts, ends = prep.panel.starts[:-1], prep.panel.starts[1:]
-    origins = np.concatenate([np.arange(s + w, e + 1) for s, e in zip(starts, ends)])[::-1]
-    origins = np.resize(origins, batch)
-    win = np.lib.stride_tricks.sliding_window_view(prep.inputs, w, axis=0)[origins - w].transpose(0, 2, 1)
-    fidx = np.minimum(origins[:, None] + np.arange(h), len(prep.future) - 1)
-    return torch.from_numpy(np.ascontiguousarray(win)), torch.from_numpy(np.ascontiguousarray(prep.future[fidx]))
+    origins = np.resize(concat_ranges(starts + prep.n_prev, ends + 1)[::-1], batch)
+    win, fut = inputs_at(prep, origins, fitted.config.model_horizon)
+    return torch.from_numpy(np.ascontiguousarray(win)), torch.from_numpy(np.ascontiguousarray(fut))
 
 
-def _args(module: Exportable, x: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def _args(module: Forecaster | Ensemble, x: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return (x, f) if module.n_future else (x,)
 
 
-def _to_onnx(module: Exportable, x: torch.Tensor, f: torch.Tensor) -> tuple[bytes, Any]:
+def _to_onnx(module: Forecaster | Ensemble, x: torch.Tensor, f: torch.Tensor) -> tuple[bytes, Any]:
     """Serialised ONNX model and a function running it on numpy inputs (onnxruntime, CPU)."""
     _needs("onnx", "onnx")
     ort = _needs("onnxruntime", "onnx")
@@ -95,7 +72,7 @@ def _to_onnx(module: Exportable, x: torch.Tensor, f: torch.Tensor) -> tuple[byte
     return data, run
 
 
-def _to_torchscript(module: Exportable, x: torch.Tensor, f: torch.Tensor) -> tuple[bytes, Any]:
+def _to_torchscript(module: Forecaster | Ensemble, x: torch.Tensor, f: torch.Tensor) -> tuple[bytes, Any]:
     """Serialised TorchScript (traced) module and a function running the reloaded copy on numpy inputs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings; the traced module is checked at two batch sizes below
@@ -176,7 +153,7 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None) -> RunResult:
     if target.resolve() == ckpt.path.resolve():
         raise LstmcastError(f"--out {target} is the run's checkpoint; choose another file")
     fitted = ckpt.fitted(split=False)
-    module = Exportable(fitted.model).eval()
+    module = fitted.model.eval()  # Ensemble and Forecaster trace as they are (the median is a sort)
     x, f = _check_inputs(fitted, 2)
     try:
         data, run = (_to_onnx if fmt == "onnx" else _to_torchscript)(module, x, f)

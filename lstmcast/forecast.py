@@ -112,6 +112,19 @@ def _check_recursion(fitted: Fitted, steps: int) -> None:
         )
 
 
+def windows_before(prep: Prepared, origins: np.ndarray) -> np.ndarray:
+    """The model's input windows (K, W, I) ending just before each origin (K,): a strided view, no copy."""
+    return np.lib.stride_tricks.sliding_window_view(prep.inputs, prep.n_prev, axis=0)[origins - prep.n_prev
+                                                                                      ].transpose(0, 2, 1)
+
+
+def inputs_at(prep: Prepared, origins: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (K, W, I) before the origins and their known-future inputs (K, steps, C); steps past the
+    data repeat its last row (they are never scored)."""
+    idx = np.minimum(origins[:, None] + np.arange(steps), len(prep.future) - 1)
+    return windows_before(prep, origins), prep.future[idx]
+
+
 def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 200,
                seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """Forecasts made at origins (K,) (index of the first target; history is everything before)
@@ -122,10 +135,7 @@ def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 2
     if np.any(origins - prep.n_prev < prep.panel.starts[sid]):
         raise LstmcastError(f"a forecast origin has fewer than --n-prev {prep.n_prev} points of history in its series")
     h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
-    win = np.lib.stride_tricks.sliding_window_view(prep.inputs, prep.n_prev, axis=0)[origins - prep.n_prev]
-    win = win.transpose(0, 2, 1)  # (K, W, I)
-    idx = np.minimum(origins[:, None] + np.arange(h_total), len(prep.future) - 1)
-    fut = prep.future[idx]  # (K, h_total, C); steps past the data are never scored
+    win, fut = inputs_at(prep, origins, h_total)
     point, q = _run(fitted, win, fut, steps, samples, seed)
     return _unscale(prep, point, q, sid, origins - 1)
 
@@ -140,8 +150,7 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
     ends = panel.starts[1:]
     h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
     times = np.stack([future_times(panel.time[e - 1], h_total, panel.freq, panel.is_datetime) for e in ends])
-    win = np.lib.stride_tricks.sliding_window_view(prep.inputs, prep.n_prev, axis=0)[ends - prep.n_prev]
-    win = win.transpose(0, 2, 1)
+    win = windows_before(prep, ends)
     if prep.future.shape[1]:
         fut = calendar_features(times.reshape(-1), panel.freq, True).reshape(len(ends), h_total, -1)
     else:

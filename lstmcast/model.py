@@ -140,9 +140,12 @@ class Ensemble(nn.Module):
         return self._combine([m(x, future) for m in self.members])
 
     def _combine(self, outs: list[torch.Tensor]) -> torch.Tensor:
-        """K members' (B, H, P) -> their element-wise median (mean of two or fewer)."""
+        """K members' (B, H, P) -> their element-wise median (mean of two or fewer). The median is read from
+        a sort, the lower middle value for an even K as torch.median gives, so that the same module exports
+        to ONNX (which has no median operator)."""
         stacked = torch.stack(outs)  # (K, B, H, P)
-        return stacked.median(dim=0).values if len(self.members) > 2 else stacked.mean(dim=0)
+        k = len(outs)
+        return stacked.sort(dim=0).values[(k - 1) // 2] if k > 2 else stacked.mean(dim=0)
 
     def begin(self, x: torch.Tensor) -> list[Carry]:
         """Each member's carry (see Forecaster.begin)."""
