@@ -21,7 +21,7 @@ WINDOW_NORMS = ("auto", "last", "mean", "season", "none")
 TRANSFORMS = ("auto", "none")
 DESEASONS = ("auto", "none")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-TRAININGS = ("windows", "forking")
+TRAININGS = ("both", "windows", "forking")
 
 
 @dataclass
@@ -50,7 +50,7 @@ class TrainConfig:
     layers: int = 1
     dropout: float = 0.0
     loss: str = "mse"
-    ensemble: int = 5  # networks trained from seeds seed..seed+K-1; forecasts are their median
+    ensemble: int | None = None  # networks (None: 10 with training "both", else 5); see member_trainings
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     # optimisation
     epochs: int | None = None  # None: 15, more on short series (see epochs_for)
@@ -66,7 +66,8 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"  # auto: fp32 on CPU, bf16 (else fp16) mixed precision on CUDA
     threads: int | None = None  # torch CPU threads; None: torch's default (one per core)
-    training: str = "windows"  # windows: each window encoded afresh; forking: one pass, a loss at every position
+    # windows: each window encoded afresh; forking: one pass, a loss at every position; both: half of each
+    training: str = "both"
     compile: bool = False  # torch.compile the network for training (falls back to eager with a note)
 
     def __post_init__(self) -> None:
@@ -83,6 +84,23 @@ class TrainConfig:
     def model_horizon(self) -> int:
         """Steps the network's head emits: H for direct, 1 for recursive."""
         return self.horizon if self.resolved_strategy == "direct" else 1
+
+    @property
+    def networks(self) -> int:
+        """Networks in the ensemble: --ensemble, else 10 with --training both (5 of each kind), else 5."""
+        if self.ensemble is not None:
+            return self.ensemble
+        return 10 if self.training == "both" else 5
+
+    def member_trainings(self) -> list[str]:
+        """How each network trains, in training order. both: the first half (rounded up) on windows, the
+        rest forking; all on windows when --window-norm mean or none leaves forking no anchor."""
+        k = self.networks
+        if self.training == "both":
+            if self.window_norm in ("mean", "none"):
+                return ["windows"] * k
+            return ["windows"] * (k - k // 2) + ["forking"] * (k // 2)
+        return [self.training] * k
 
     def batch_for(self, n_windows: int) -> int:
         """The batch size used: --batch-size if given, else 600 (the tutorial's) lowered so that an epoch
@@ -126,7 +144,8 @@ class TrainConfig:
         _at_least("--horizon", self.horizon, 1)
         _at_least("--hidden", self.hidden, 1)
         _at_least("--layers", self.layers, 1)
-        _at_least("--ensemble", self.ensemble, 1)
+        if self.ensemble is not None:
+            _at_least("--ensemble", self.ensemble, 1)
         if self.epochs is not None:
             _at_least("--epochs", self.epochs, 1)
         if self.batch_size is not None:
@@ -160,6 +179,7 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Rebuild from `to_dict()`, ignoring keys a newer version may have added."""
         known = {f.name for f in fields(cls)}
+        d = {"training": "windows", **d}  # written before --training existed: windows was all there was
         return cls(**{k: v for k, v in d.items() if k in known})
 
 

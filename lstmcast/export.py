@@ -88,6 +88,19 @@ def _to_torchscript(module: Forecaster | Ensemble, x: torch.Tensor, f: torch.Ten
     return buf.getvalue(), run
 
 
+def _combine(model: Forecaster | Ensemble) -> dict[str, Any]:
+    """How the networks' outputs become one (done inside the exported model)."""
+    def one(k: int) -> str:
+        return "median" if k > 2 else ("mean" if k == 2 else "none")
+    if not isinstance(model, Ensemble):
+        return {"combine": "none"}
+    if len(model.groups) == 1:
+        return {"combine": one(model.groups[0])}
+    return {"combine": "mean of the groups' outputs",
+            "groups": [{"training": kind, "networks": k, "combine": one(k)}
+                       for kind, k in zip(("windows", "forking"), model.groups)]}
+
+
 def _link_text(loss_name: str) -> str:
     return {
         "gaussian": "raw[..., 0] is the mean; the std is softplus(raw[..., 1]) + 1e-6",
@@ -118,8 +131,8 @@ def describe(fitted: Fitted, fmt: str, file: str, check: dict[str, Any]) -> dict
         "inputs": inputs,
         "outputs": [{"name": "raw", "shape": ["batch", cfg.model_horizon, fitted.loss.n_outputs], "dtype": "float32"}],
         "model": {"cell": cfg.cell, "hidden": cfg.hidden, "layers": cfg.layers, "networks": k,
-                  "combine": "median" if k > 2 else ("mean" if k == 2 else "none"),
-                  "window_norm": model.level if model.relative else "none",
+                  **_combine(model),
+                  "window_norm": model.window_norm,
                   "window_norm_note": "inside the exported model: feed the scaled window as it is"},
         "loss": {"name": cfg.loss, "link": _link_text(cfg.loss),
                  **({"quantiles": list(cfg.quantiles)} if cfg.loss == "quantile" else {})},

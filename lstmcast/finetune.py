@@ -14,7 +14,7 @@ from .errors import LstmcastError
 __all__ = ["SHAPE_FIELDS", "init_weights"]
 
 # The settings that fix the networks' shapes; the inputs (features, calendar) are checked when the weights load.
-SHAPE_FIELDS = ("cell", "hidden", "layers", "ensemble", "loss", "quantiles", "features")
+SHAPE_FIELDS = ("cell", "hidden", "layers", "loss", "quantiles", "features", "training")
 
 
 def init_weights(run_dir: Path, cfg: TrainConfig) -> list[dict[str, torch.Tensor]]:
@@ -23,6 +23,7 @@ def init_weights(run_dir: Path, cfg: TrainConfig) -> list[dict[str, torch.Tensor
     old = ckpt.config
     run = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
     pairs = [(f, getattr(old, f), getattr(cfg, f)) for f in SHAPE_FIELDS]
+    pairs.append(("ensemble", old.networks, cfg.networks))
     pairs.append(("horizon", old.model_horizon, cfg.model_horizon))  # the head's width: steps per pass
     diff = [(f, a, b) for f, a, b in pairs if (list(a) if isinstance(a, (list, tuple)) else a)
             != (list(b) if isinstance(b, (list, tuple)) else b)]
@@ -32,6 +33,7 @@ def init_weights(run_dir: Path, cfg: TrainConfig) -> list[dict[str, torch.Tensor
         raise LstmcastError(f"--init-from {run}: that run's networks were trained with {had}, this training asks for "
                             f"{asks}; give the same model flags (--config {run / 'config.toml'} repeats them all)")
     state = ckpt.payload["model"]
-    if old.ensemble == 1:
+    if old.networks == 1:
         return [dict(state)]
-    return [{k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"members.{i}.")} for i in range(old.ensemble)]
+    return [{k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"members.{i}.")}
+            for i in range(old.networks)]

@@ -46,6 +46,11 @@ class Forecaster(nn.Module):
         self.encoder = build_recurrent(cell, n_inputs + forking, hidden, layers, dropout)
         self.head = nn.Linear(hidden + horizon * n_future, horizon * n_outputs)
 
+    @property
+    def window_norm(self) -> str:
+        """The window normalisation in use: last, mean, season or none."""
+        return self.level if self.relative else "none"
+
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         if self.forking:  # the forecast after the window's last point: one position of forward_all
             fut = None if future is None else future[:, None]
@@ -79,7 +84,8 @@ class Forecaster(nn.Module):
         end = torch.arange(ext.shape[1] - n + 1, ext.shape[1] + 1, device=x.device)  # (T,) exclusive ends
         lo = (end - self.context).clamp(min=0)
         mean = (c[:, end] - c[:, lo]) / (end - lo)  # (B, T)
-        d = torch.diff(ext, dim=1, prepend=ext[:, :1])[:, -n:]  # (B, T)
+        prev = torch.cat([ext[:, :1], ext[:, :-1]], dim=1)  # the value before each (itself for the first)
+        d = (ext - prev)[:, -n:]  # (B, T); not torch.diff, which ONNX opset 17 lacks
         return torch.cat([d[..., None], (t - mean)[..., None], x[..., 1:]], dim=-1)
 
     def _heads(self, z: torch.Tensor, target: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
@@ -126,26 +132,42 @@ class Forecaster(nn.Module):
 
 class Ensemble(nn.Module):
     """K Forecasters trained from different seeds; the output is their element-wise median (N-BEATS
-    and the M4 winners' ensembling: the median of a few networks varies far less than any one)."""
+    and the M4 winners' ensembling: the median of a few networks varies far less than any one).
 
-    def __init__(self, members: list[Forecaster]) -> None:
+    `groups` splits the members, in order, into set-ups trained differently (--training both: windows
+    networks, then forking ones); the output is then the mean of each group's median, so that the
+    set-ups weigh equally whatever their sizes, and two set-ups that err differently average out."""
+
+    def __init__(self, members: list[Forecaster], groups: tuple[int, ...] | None = None) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.groups = tuple(g for g in (groups or (len(members),)) if g > 0)
+        if sum(self.groups) != len(members):
+            raise ValueError(f"groups {self.groups} do not add up to {len(members)} members")
         first = members[0]
         self.horizon, self.n_outputs, self.n_future = first.horizon, first.n_outputs, first.n_future
         self.relative, self.level, self.season = first.relative, first.level, first.season
-        self.forking = first.forking
+        self.forking = all(m.forking for m in members)  # the state is carried only when every member can
+
+    @property
+    def window_norm(self) -> str:
+        """The members' window normalisations ("last", or e.g. "none+last" when set-ups differ)."""
+        seen = dict.fromkeys(m.level if m.relative else "none" for m in self.members)
+        return "+".join(seen)
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         return self._combine([m(x, future) for m in self.members])
 
     def _combine(self, outs: list[torch.Tensor]) -> torch.Tensor:
-        """K members' (B, H, P) -> their element-wise median (mean of two or fewer). The median is read from
-        a sort, the lower middle value for an even K as torch.median gives, so that the same module exports
-        to ONNX (which has no median operator)."""
-        stacked = torch.stack(outs)  # (K, B, H, P)
-        k = len(outs)
-        return stacked.sort(dim=0).values[(k - 1) // 2] if k > 2 else stacked.mean(dim=0)
+        """K members' (B, H, P) -> the mean over groups of each group's element-wise median (mean of two or
+        fewer). The median is read from a sort, the lower middle value for an even count as torch.median
+        gives, so that the same module exports to ONNX (which has no median operator)."""
+        parts, at = [], 0
+        for k in self.groups:
+            stacked = torch.stack(outs[at:at + k])  # (k, B, H, P)
+            parts.append(stacked.sort(dim=0).values[(k - 1) // 2] if k > 2 else stacked.mean(dim=0))
+            at += k
+        return parts[0] if len(parts) == 1 else torch.stack(parts).mean(dim=0)
 
     def begin(self, x: torch.Tensor) -> list[Carry]:
         """Each member's carry (see Forecaster.begin)."""

@@ -142,7 +142,7 @@ def plan_resume(run_dir: Path, asked: dict[str, Any] | None = None, data: Path |
         raise LstmcastError(f"--resume {run}: the run has trained {ran} epochs already and --epochs {target} asks for "
                             f"fewer; --epochs is the total number of epochs, so ask for more than {ran}")
     stopped = [s.stopped(cfg.patience) for s in done]
-    pending = len(done) < cfg.ensemble or any(
+    pending = len(done) < cfg.networks or any(
         s.saved is None or (int(s.saved["epoch"]) < target and not stop) for s, stop in zip(done, stopped))
     if not pending and not state["interrupted"]:
         if all(stopped):

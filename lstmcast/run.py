@@ -265,7 +265,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     elif not cfg.refit and holdout:
         notes.append("--no-refit: the forecast model is the evaluation model, which never saw the test part")
     interrupted = fitted.interrupted or final.interrupted
-    metrics.update({"window_norm": fitted.model.level if fitted.model.relative else "none", "best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
+    metrics.update({"window_norm": fitted.model.window_norm, "best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
                     "interrupted": interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
                     "final_model": {"refit": final is not fitted,
                                     "points": int((final.prep.train_ends - final.prep.series_starts).sum()),

@@ -95,15 +95,16 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> str:
+def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int, training: str | None = None) -> str:
     """auto: last (the network forecasts a correction to the last value of the seasonally adjusted
     series, ES-RNN's level normalisation; an untrained network is the M4 benchmark Naive2), except for a
     one-step model on data without any season, which sees absolute values: a relative-only network
     cannot tell a cycle's crest from its middle and drifts when fed its own forecasts (seen on the sine
-    before its cycle was detected)."""
+    before its cycle was detected). `training` is the network's own (windows or forking; default: the run's)."""
+    training = training or cfg.training
     if cfg.window_norm == "auto":
         seasonal = bool(season and season > 1)
-        if cfg.training == "forking":  # differences in, so every position needs an anchor: never "none"
+        if training == "forking":  # differences in, so every position needs an anchor: never "none"
             return "season" if seasonal and cfg.deseason == "none" and n_prev >= season else "last"  # type: ignore[operator]
         if not seasonal and cfg.model_horizon == 1:
             return "none"
@@ -117,20 +118,29 @@ def resolve_window_norm(cfg: TrainConfig, season: int | None, n_prev: int) -> st
 
 
 def build_model(cfg: TrainConfig, n_inputs: int, n_future: int, loss: Loss, season: int | None = None,
-                n_prev: int = 0, members: int | None = None) -> Forecaster | Ensemble:
+                n_prev: int = 0, training: str | None = None) -> Forecaster | Ensemble:
     """The network a config describes (used for training and to rebuild from a checkpoint): one
-    Forecaster, or an Ensemble of cfg.ensemble of them."""
-    norm = resolve_window_norm(cfg, season, n_prev)
-    level = loss.level_outputs() if norm != "none" else None
+    Forecaster trained as `training` (windows or forking) when given, else the run's whole ensemble
+    (cfg.member_trainings(): windows networks, then forking ones)."""
 
-    def one() -> Forecaster:
+    def one(kind: str) -> Forecaster:
+        norm = resolve_window_norm(cfg, season, n_prev, kind)
         return Forecaster(n_inputs=n_inputs, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, cell=cfg.cell,
-                          horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future, level_outputs=level,
-                          level=norm, season=season or 1, forking=cfg.training == "forking",
-                          context=n_prev)
+                          horizon=cfg.model_horizon, n_outputs=loss.n_outputs, n_future=n_future,
+                          level_outputs=loss.level_outputs() if norm != "none" else None, level=norm,
+                          season=season or 1, forking=kind == "forking", context=n_prev)
 
-    k = cfg.ensemble if members is None else members
-    return one() if k == 1 else Ensemble([one() for _ in range(k)])
+    if training is not None:
+        return one(training)
+    kinds = cfg.member_trainings()
+    if len(kinds) == 1:
+        return one(kinds[0])
+    return Ensemble([one(k) for k in kinds], groups=_groups(kinds))
+
+
+def _groups(kinds: list[str]) -> tuple[int, ...]:
+    """Ensemble groups: the windows networks, then the forking ones."""
+    return kinds.count("windows"), kinds.count("forking")
 
 
 def fork_span(n_prev: int) -> int:
@@ -192,9 +202,6 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     group = join(device)  # torchrun: this rank's process group (and its own GPU); else a single process
-    if group.active and cfg.training == "forking":
-        raise LstmcastError("--training forking does not run under torchrun yet (its forward pass bypasses "
-                            "DistributedDataParallel); use --training windows, or one process")
     device = group.device if group.active else device
     amp = resolve_precision(cfg.precision, device)
     if cfg.threads is not None:
@@ -210,13 +217,14 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     val_set = WindowSet(*points, torch.from_numpy(va_o), prep.n_prev, h)
     loss = make_loss(cfg.loss, cfg.quantiles)
     batch = batch or cfg.batch_for(len(tr_o))
-    train_set: WindowSet | ForkSet
-    if cfg.training == "forking":  # a batch holds about as many scored positions as windows mode's windows
+    kinds = cfg.member_trainings()
+    sets: dict[str, tuple[WindowSet | ForkSet, int]] = {}
+    if "windows" in kinds:
+        sets["windows"] = WindowSet(*points, torch.from_numpy(tr_o), prep.n_prev, h), batch
+    if "forking" in kinds:  # a batch holds about as many scored positions as windows mode's windows
         span = fork_span(prep.n_prev)
-        train_set, step_batch = ForkSet(*points, tr_o, prep.n_prev, h, span), max(1, round(batch / span))
-    else:
-        train_set, step_batch = WindowSet(*points, torch.from_numpy(tr_o), prep.n_prev, h), batch
-    k_members = cfg.ensemble
+        sets["forking"] = ForkSet(*points, tr_o, prep.n_prev, h, span), max(1, round(batch / span))
+    k_members = len(kinds)
     fixed = list(epochs) if isinstance(epochs, list) else [epochs] * k_members
     plan = [e or cfg.epochs_for(len(tr_o), batch) for e in fixed]
     if group.active:
@@ -232,9 +240,11 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     interrupted = False
     done = 0
     for k in range(k_members):
-        torch.manual_seed(cfg.seed + k)  # member k: its own initial weights and batch order
+        # member k: its own initial weights and batch order, seeded by its place among networks trained alike
+        seed = cfg.seed + kinds[:k].count(kinds[k])
+        torch.manual_seed(seed)
         model = build_model(cfg, prep.inputs.shape[1], prep.future.shape[1], loss, prep.season_length,
-                            prep.n_prev, members=1).to(device)
+                            prep.n_prev, training=kinds[k]).to(device)
         if init is not None:
             _load_init(model, init[k], prep.input_names)
 
@@ -242,10 +252,14 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
             if on_epoch is not None:
                 on_epoch(EpochInfo(done + e.epoch, sum(plan), e.train_loss, e.val_loss, e.seconds, e.best))
 
+        train_set, step_batch = sets[kinds[k]]
+        # A forking network's forward pass bypasses DDP: under torchrun every rank trains it whole, alike
+        # (forking networks train about 10x faster than windows ones, so this costs little).
+        mine = group if kinds[k] == "windows" else SINGLE
         with guard():
             hist, best, interrupted = _train_one(model, loss, cfg, train_set, val_set, step_batch, plan[k],
-                                                 cfg.seed + k, device, keep_last, report, prep.notes, amp, states[k],
-                                                 group=group)
+                                                 seed, device, keep_last, report, prep.notes, amp, states[k],
+                                                 group=mine)
         done += plan[k]
         if not hist:
             if not members:
@@ -256,9 +270,16 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
         bests.append(best)
         if interrupted:
             break
-    model = members[0] if len(members) == 1 else Ensemble(members)  # type: ignore[arg-type]
+    config = cfg
+    if interrupted:  # the networks that ran; a mixed ensemble cut short in its forking half keeps its windows half
+        kinds = kinds[:len(members)]
+        if "forking" in kinds and "windows" in kinds and len(kinds) < k_members:
+            keep = kinds.count("windows")
+            members, histories, bests, kinds = members[:keep], histories[:keep], bests[:keep], kinds[:keep]
+        config = replace(cfg, ensemble=len(members), training=cfg.training if len(set(kinds)) > 1 else kinds[0])
+    model = members[0] if len(members) == 1 else Ensemble(members, groups=_groups(kinds))  # type: ignore[arg-type]
     model.eval()
-    return Fitted(model=model, loss=loss, config=replace(cfg, ensemble=len(members)) if interrupted else cfg,
+    return Fitted(model=model, loss=loss, config=config,
                   prep=prep, history=_mean_history(histories), best_epoch=int(np.median(bests)),
                   interrupted=interrupted, device=device, batch_size=batch, epochs=plan[0], best_epochs=bests,
                   states=states)

@@ -49,7 +49,9 @@ def test_onnx_forecasts_match_torch(run: Path, tmp_path: Path, batch: int) -> No
     meta = json.loads((tmp_path / "m.onnx.json").read_text())
     assert [i["name"] for i in meta["inputs"]] == ["x"] and meta["inputs"][0]["shape"] == ["batch", 10, 1]
     assert meta["outputs"][0]["shape"] == ["batch", 3, 1]
-    assert meta["model"]["networks"] == 3 and meta["model"]["combine"] == "median"
+    assert meta["model"]["networks"] == 3 and meta["model"]["combine"] == "mean of the groups' outputs"
+    assert meta["model"]["groups"] == [{"training": "windows", "networks": 2, "combine": "mean"},
+                                       {"training": "forking", "networks": 1, "combine": "none"}]
     assert meta["checked"]["batch_sizes"] == [1, 37] and meta["checked"]["max_difference"] <= 1e-5
 
     fitted = load_checkpoint(run).fitted(split=False)
@@ -68,7 +70,7 @@ def test_onnx_forecasts_match_torch(run: Path, tmp_path: Path, batch: int) -> No
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 @pytest.mark.parametrize("cell", ["gru", "peephole", "cifg"])
 def test_every_cell_exports_to_both_formats(tmp_path: Path, sine_csv: Path, cell: str) -> None:
-    train_run(sine_csv, tiny_config(cell=cell, epochs=1, ensemble=2), tmp_path / "run")
+    train_run(sine_csv, tiny_config(cell=cell, epochs=1, ensemble=2, training="windows"), tmp_path / "run")
     for fmt, name in (("onnx", "model.onnx"), ("torchscript", "model.torchscript.pt")):
         result = runner.invoke(app, ["export", str(tmp_path / "run"), "--format", fmt], env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.output

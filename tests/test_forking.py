@@ -202,7 +202,7 @@ def test_forking_refuses_a_window_norm_it_cannot_share(sine_csv: Path) -> None:
     result = CliRunner().invoke(app, ["train", str(sine_csv), "--out", "never", "--training", "stream"],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 2
-    assert "Error: --training must be one of windows, forking; got 'stream'" in result.output
+    assert "Error: --training must be one of both, windows, forking; got 'stream'" in result.output
     assert not Path("never").exists()
 
 

@@ -19,7 +19,7 @@ from lstmcast.windows import WindowSet
 runner = CliRunner()
 # Two layers with dropout: the resumed run must also restore torch's generator (the dropout masks).
 TINY = ["--n-prev", "10", "--hidden", "8", "--batch-size", "32", "--device", "cpu", "--ensemble", "2", "--layers", "2",
-        "--dropout", "0.3", "--lr", "0.01", "--patience", "3", "--quiet"]
+        "--dropout", "0.3", "--lr", "0.01", "--patience", "3", "--quiet", "--training", "windows"]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -37,7 +37,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "straight"
 
 
-def assert_same_run(a: Path, b: Path) -> None:
+def assert_same_run(a: Path, b: Path, epochs: int = 8) -> None:
     """Same weights of both models, scores, predictions, losses and settings (all but the time taken)."""
     pa, pb = (torch.load(p / "model.pt", weights_only=True) for p in (a, b))
     for model in ("model", "eval"):
@@ -50,7 +50,7 @@ def assert_same_run(a: Path, b: Path) -> None:
     pd.testing.assert_frame_equal(ha, hb)
     assert (a / "test_predictions.csv").read_text() == (b / "test_predictions.csv").read_text()
     ca, cb = ((p / "config.toml").read_text().splitlines() for p in (a, b))
-    assert ca[2:] == cb[2:] and "epochs = 8" in ca  # all but the header line naming the folder
+    assert ca[2:] == cb[2:] and f"epochs = {epochs}" in ca  # all but the header line naming the folder
 
 
 def test_four_epochs_resumed_to_eight_equal_eight_straight(tmp_path: Path, straight: Path) -> None:
@@ -71,6 +71,19 @@ def test_four_epochs_resumed_to_eight_equal_eight_straight(tmp_path: Path, strai
     result = invoke("train", "--resume", run, "--epochs", "8")
     assert result.exit_code == 0, result.output
     assert_same_run(run, straight)
+
+
+def test_a_mixed_ensemble_resumed_equals_straight(tmp_path: Path, straight: Path) -> None:
+    """--training both (windows networks, then forking ones): each kind's state is carried over."""
+    data = straight.parent / "sine.csv"
+    both = [*TINY[:-2], "--training", "both", "--ensemble", "2"]
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert invoke("train", data, "--out", ref, *both, "--epochs", "6").exit_code == 0
+    assert invoke("train", data, "--out", run, *both, "--epochs", "3").exit_code == 0
+    result = invoke("train", "--resume", run, "--epochs", "6")
+    assert result.exit_code == 0, result.output
+    assert_same_run(run, ref, epochs=6)
+    assert len([k for k in torch.load(run / "model.pt", weights_only=True)["model"] if k.endswith("head.bias")]) == 2
 
 
 def test_ctrl_c_in_mid_epoch_then_resume_equals_straight(tmp_path: Path, straight: Path,

@@ -215,7 +215,7 @@ def test_ensemble_forecasts_the_median_of_its_members(tmp_path: Path, sine_csv: 
     from lstmcast.model import Ensemble
     from lstmcast.run import train_run
 
-    cfg = tiny_config(ensemble=3, horizon=2, epochs=2)
+    cfg = tiny_config(ensemble=3, horizon=2, epochs=2, training="windows")
     fitted = fit(load_panel(sine_csv), cfg)
     assert isinstance(fitted.model, Ensemble) and len(fitted.model.members) == 3
     assert len(fitted.best_epochs) == 3
@@ -273,3 +273,27 @@ def test_bf16_training_matches_fp32_within_noise(sine_csv: Path) -> None:
         scores[p] = evaluate(fitted)[1]["model"]["rmse"]
         assert all(v.dtype == torch.float32 for v in fitted.model.state_dict().values())
     assert scores["bf16"] < 1.5 * scores["fp32"] + 0.02, scores
+
+
+def test_training_both_averages_a_windows_ensemble_and_a_forking_one(sine_csv: Path) -> None:
+    """--training both trains the networks `--training windows` and `--training forking` would (same seeds,
+    same weights) and forecasts the mean of the two kinds' medians; 10 networks by default, 5 otherwise."""
+    from lstmcast.config import TrainConfig
+    from lstmcast.model import Ensemble
+
+    assert (TrainConfig().networks, TrainConfig(training="windows").networks, TrainConfig(ensemble=3).networks) == (10, 5, 3)
+    assert TrainConfig(ensemble=5).member_trainings() == ["windows"] * 3 + ["forking"] * 2
+    assert TrainConfig(window_norm="none").member_trainings() == ["windows"] * 10  # forking needs an anchor
+    panel = load_panel(sine_csv)
+    both = fit(panel, tiny_config(ensemble=6, horizon=2, epochs=2, training="both"))
+    wins = fit(panel, tiny_config(ensemble=3, horizon=2, epochs=2, training="windows"))
+    fork = fit(panel, tiny_config(ensemble=3, horizon=2, epochs=2, training="forking"))
+    model = both.model
+    assert isinstance(model, Ensemble) and model.groups == (3, 3) and not model.forking
+    assert [m.forking for m in model.members] == [False] * 3 + [True] * 3
+    for mine, theirs in zip(model.members, [*wins.model.members, *fork.model.members]):
+        assert all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
+    x = torch.randn(4, 10, 1)
+    torch.testing.assert_close(model(x), (wins.model(x) + fork.model(x)) / 2)
+    np.testing.assert_allclose(evaluate(both)[0]["predicted"],
+                               (evaluate(wins)[0]["predicted"] + evaluate(fork)[0]["predicted"]) / 2, rtol=1e-5)
