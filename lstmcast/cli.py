@@ -635,13 +635,20 @@ def _training_progress(said: Output, tracker: Any = None) -> tuple[Progress, dic
     return progress, {"on_stage": on_stage, "on_start": on_start, "on_epoch": on_epoch}
 
 
+def _test_part(m: dict[str, Any]) -> str:
+    """'400 held-out points, one step ahead' or '296 held-out points, 249 forecasts of 48 steps' (the table's title)."""
+    held = m.get("leakage_audit", {}).get("split", {}).get("test_points", m["test_points"])
+    if m["horizon"] == 1:
+        return f"{held} held-out points, one step ahead"
+    return f"{held} held-out points, {m['test_forecasts']} forecasts of {m['horizon']} steps"
+
+
 def _report_train(result: RunResult, said: Output) -> None:
     m = result.metrics
     run = result.paths["checkpoint"].parent
     said.notes(result.notes)
     if m.get("holdout", True):
-        said.print(_metrics_table(m, f"Test part (evaluation model): {m['test_points']} points, horizon "
-                                     f"{m['horizon']}, original scale"))
+        said.print(_metrics_table(m, f"Test part (evaluation model): {_test_part(m)}, original scale"))
         _print_probabilistic(m["model"], said)
     said.print(f"Run written to {run}/: " + ", ".join(p.name for p in result.paths.values()))
     said.document({"command": "train", "run": str(run), "files": _files(result), "interrupted": result.interrupted,

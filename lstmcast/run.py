@@ -217,9 +217,10 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "seconds"])
 
 
-# forecast.csv and plot.png come from the model: a new model must not inherit a previous model's.
+# forecast.csv, plot.png and the exports' default files (export.FORMATS) come from the model: a new model must
+# not inherit a previous model's.
 @writes_run_folder("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml", "forecast.csv",
-                   "plot.png")
+                   "plot.png", "model.onnx", "model.onnx.json", "model.torchscript.pt", "model.torchscript.pt.json")
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
               on_stage: Callable[[str], None] | None = None, init_from: Path | None = None,

@@ -295,11 +295,14 @@ def test_per_series_scores_and_plot_of_one_series(tmp_path: Path, long_csv: Path
 def test_retrain_drops_the_previous_models_forecast(tmp_path: Path, sine_csv: Path, run: Path) -> None:
     assert invoke("predict", run, "--horizon", "3", "-q").exit_code == 0
     assert invoke("plot", run, "-q").exit_code == 0
+    assert invoke("export", run, "--format", "torchscript").exit_code == 0
+    (run / "notes.txt").write_text("mine")  # a file of the user's own stays
     assert (run / "forecast.csv").exists() and (run / "plot.png").exists()
+    assert (run / "model.torchscript.pt").exists() and (run / "model.torchscript.pt.json").exists()
     result = invoke("train", sine_csv, "--out", run, *TINY, "-q", "--seed", "1")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in run.iterdir()) == ["config.toml", "history.csv", "metrics.json", "model.pt",
-                                                     "test_predictions.csv"]
+                                                     "notes.txt", "test_predictions.csv"]
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o027])
