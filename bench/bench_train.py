@@ -117,7 +117,7 @@ def main() -> None:
     for label, cfg in [("the tutorial's model: one LSTM 300", TrainConfig(epochs=a.epochs, hidden=300, ensemble=1,
                                                                          device=a.device, precision=a.precision,
                                                                          training=a.training)),
-                       ("the defaults: five LSTM 64", TrainConfig(epochs=a.epochs, device=a.device,
+                       ("five LSTM 64 of one kind", TrainConfig(epochs=a.epochs, ensemble=5, device=a.device,
                                                                   precision=a.precision, training=a.training))]:
         spe, n, _ = timed_fit(sine, cfg)  # seconds per epoch of one network (each member reports its own)
         print(f"sine, {label} (n_prev {cfg.n_prev or 'auto'}, batch {cfg.batch_for(n)}): {n} training windows, "
