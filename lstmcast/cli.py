@@ -311,9 +311,11 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                             "the horizon, at most a fifth of the median training part."),
     ("test_size", float, 0.1, "Fraction of each series' last points held out as test, at least one --horizon; "
                               "0: no hold-out. Series too short to spare one train on all points, unscored."),
-    ("val_size", float, 0.05, "Fraction of the latest training windows used for validation, [0, 1)."),
+    ("val_size", float, 0.0, "Fraction of the latest training windows held out for validation, [0, 1): each network "
+                             "then keeps its epoch with the best validation loss (and --patience can stop it). 0: "
+                             "train the whole budget and keep the epoch with the lowest training loss."),
     ("refit", bool, True, "After scoring on the hold-out, refit on every point for the forecast model, for the "
-                          "evaluation's best number of epochs; --no-refit forecasts with the evaluation model."),
+                          "epochs each evaluation network kept; --no-refit forecasts with the evaluation model."),
     ("cell", Literal[CELLS], "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),
     ("hidden", int, 64, "Hidden units per layer (the tutorial's 300 is no more accurate on real series, and "
                         "slower)."),
@@ -341,7 +343,8 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                  "forecast), none (absolute scaled values); auto: last, except none for a one-step "
                                  "model of a series without any season, and season when --deseason none leaves a "
                                  "season in that fits in the window."),
-    ("patience", int | None, None, "Stop after this many epochs without a better validation loss."),
+    ("patience", int | None, None, "Stop after this many epochs without a better validation loss (training loss "
+                                   "with --val-size 0)."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),
     ("device", Literal[DEVICES], "auto", "auto, cpu or cuda."),
     ("precision", Literal[PRECISIONS], "auto", "Training precision: fp32, bf16 (mixed, autocast; CPUs with AVX512-BF16 or AMX, and "

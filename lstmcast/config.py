@@ -42,7 +42,9 @@ class TrainConfig:
     horizon: int = 1
     strategy: str | None = None  # None: direct for horizon > 1, recursive for horizon 1
     test_size: float = 0.1  # at least one horizon when the series allows it; 0: no hold-out, fit on all
-    val_size: float = 0.05
+    # 0: a fixed training budget, no epoch picked on validation (NeuralForecast's default too): on the 38-series
+    # benchmark, picking the best epoch on 5% of the windows chose epochs as early as 1 and cost accuracy
+    val_size: float = 0.0
     refit: bool = True  # after the hold-out evaluation, refit on every point for the forecast model
     # model
     cell: str = "lstm"

@@ -255,11 +255,11 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     validated = any(h["val_loss"] is not None for h in fitted.history)
     if cfg.refit and (holdout or validated) and not fitted.interrupted:
         n_all = int(panel.lengths.sum())
-        stage(f"Final model: refit on all {n_all} points for the evaluation's best number of epochs "
+        stage(f"Final model: refit on all {n_all} points for the epochs the evaluation kept "
               f"({_epochs_text(fitted.best_epochs)})")
         final = refit(fitted, panel, on_epoch, on_start, init=init, resume=resume["final"] if resume else None)
         notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
-        what = ("the evaluation model's best" if holdout else "the best on the validation windows")
+        what = ("each network's best on the validation windows" if validated else "as the evaluation model trained")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
                      f"{_epochs_text(fitted.best_epochs)} ({what})"
                      + ("; the scores are the evaluation model's on the held-out part" if holdout else ""))

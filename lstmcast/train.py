@@ -323,7 +323,7 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
     if state is not None and state.saved is not None:  # --resume: go on after the last finished epoch
         first, best_val, best_epoch, best_state, since_best = state.restore(model, opt, gen, history)
         if state.stopped(cfg.patience):
-            notes.append(_early_stop(first - 1, cfg.patience))  # the epoch it stopped at, as a straight run says
+            notes.append(_early_stop(first - 1, cfg.patience, len(val) > 0))  # the epoch it stopped at, as a straight run says
             first = epochs + 1  # early stopping had ended it; a larger --patience lets it go on
     interrupted = False
     model.train()
@@ -386,7 +386,7 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
                 state.snap(epoch, model, opt, gen, (best_val, best_epoch, best_state, since_best), history)
             on_epoch(EpochInfo(epoch, epochs, train_loss, val_loss, seconds, better))
             if cfg.patience is not None and since_best >= cfg.patience:
-                notes.append(_early_stop(epoch, cfg.patience))
+                notes.append(_early_stop(epoch, cfg.patience, val_loss is not None))
                 break
     except KeyboardInterrupt:
         interrupted = True
@@ -396,8 +396,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
     return history, best_epoch, interrupted
 
 
-def _early_stop(epoch: int, patience: int | None) -> str:
-    return f"early stop at epoch {epoch}: no better validation loss for {patience} epochs"
+def _early_stop(epoch: int, patience: int | None, validated: bool = True) -> str:
+    return f"early stop at epoch {epoch}: no better {'validation' if validated else 'training'} loss for {patience} epochs"
 
 
 def _load_init(model: nn.Module, state: dict[str, torch.Tensor], names: list[str]) -> None:

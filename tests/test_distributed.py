@@ -109,7 +109,7 @@ def test_ranks_that_read_different_data_stop_with_one_error_from_rank_0(tmp_path
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [2, 2]
     assert outs[0][1].strip() == ("Error: the torchrun processes disagree: rank 1 differs from rank 0 in training "
-                                  "windows (128 vs 111), validation windows (7 vs 6), data; start every process with the same data "
+                                  "windows (135 vs 117), data; start every process with the same data "
                                   "file and flags")
     assert outs[1][1] == ""  # the same finding: rank 0 alone reports it
     assert not (tmp_path / "run").exists()

@@ -301,7 +301,7 @@ def test_loss_turning_nan_keeps_the_last_good_epoch(tmp_path: Path, sine_csv: Pa
         return out * float("nan") if calls[0] > 8 else out  # 4 batches an epoch: NaN from epoch 3 on
 
     monkeypatch.setattr(cls, "__call__", flaky)
-    result = train_run(sine_csv, tiny_config(epochs=5, refit=False), tmp_path / "run")
+    result = train_run(sine_csv, tiny_config(epochs=5, refit=False, val_size=0.05), tmp_path / "run")
     assert result.metrics["epochs_run"] == 2 and result.metrics["best_epoch"] in (1, 2)
     assert any(n.startswith("training loss became nan at epoch 3; try a smaller --lr (now 0.01); stopped and kept "
                             "the weights of epoch") for n in result.notes), result.notes

@@ -19,7 +19,7 @@ from lstmcast.windows import WindowSet
 runner = CliRunner()
 # Two layers with dropout: the resumed run must also restore torch's generator (the dropout masks).
 TINY = ["--n-prev", "10", "--hidden", "8", "--batch-size", "32", "--device", "cpu", "--ensemble", "2", "--layers", "2",
-        "--dropout", "0.3", "--lr", "0.01", "--patience", "3", "--quiet", "--training", "windows"]
+        "--dropout", "0.3", "--lr", "0.01", "--patience", "3", "--quiet", "--training", "windows", "--val-size", "0.05"]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

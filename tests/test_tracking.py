@@ -15,7 +15,7 @@ from lstmcast.tracking import flat_metrics
 
 runner = CliRunner()
 TINY = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--ensemble", "1",
-        "--quiet"]
+        "--quiet", "--val-size", "0.05"]
 
 
 def invoke(*args: object) -> object:

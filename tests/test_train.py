@@ -297,3 +297,26 @@ def test_training_both_averages_a_windows_ensemble_and_a_forking_one(sine_csv: P
     torch.testing.assert_close(model(x), (wins.model(x) + fork.model(x)) / 2)
     np.testing.assert_allclose(evaluate(both)[0]["predicted"],
                                (evaluate(wins)[0]["predicted"] + evaluate(fork)[0]["predicted"]) / 2, rtol=1e-5)
+
+
+def test_by_default_every_network_trains_its_whole_budget_without_validation(sine_csv: Path, tmp_path: Path) -> None:
+    """--val-size 0 is the default: no window is held back from training, no epoch is picked on validation
+    (the lowest training loss is kept), the refit trains as long, and --patience then watches the training loss."""
+    from lstmcast.config import TrainConfig
+    from lstmcast.run import train_run
+
+    assert TrainConfig().val_size == 0.0
+    panel = load_panel(sine_csv)
+    cfg = tiny_config(epochs=6, ensemble=2, training="windows")
+    fitted = fit(panel, cfg)
+    assert [h["val_loss"] for h in fitted.history] == [None] * 6
+    tr_o, va_o = training_windows(fitted.prep, 1, cfg.val_size)
+    assert len(va_o) == 0 and len(tr_o) == fitted.prep.train_ends[0] - 10  # every window of the training part
+    result = train_run(sine_csv, cfg, tmp_path / "run")
+    kept = result.metrics["final_model"]["member_epochs"]
+    assert any(n.startswith(f"the forecast model was refit on all {len(panel.values)} points for {min(kept)}") and
+               n.endswith("(as the evaluation model trained); the scores are the evaluation model's on the held-out part")
+               for n in result.notes), result.notes
+    from lstmcast.train import _early_stop
+
+    assert _early_stop(3, 2, validated=False) == "early stop at epoch 3: no better training loss for 2 epochs"
