@@ -99,11 +99,13 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
     if history:
         h = pd.DataFrame(history)
         ax.plot(h["epoch"], h["train_loss"], marker="o", ms=3, label="train loss")
-        if h["val_loss"].notna().any():
+        validated = bool(h["val_loss"].notna().any())
+        if validated:
             ax.plot(h["epoch"], h["val_loss"], marker="o", ms=3, label="validation loss")
         best = ckpt.payload.get("best_epoch")
-        if best:
-            ax.axvline(best, color="0.6", ls="--", lw=1, label=f"best epoch {best}")
+        if best:  # without validation windows (--val-size 0) the kept epoch is the lowest training loss
+            ax.axvline(best, color="0.6", ls="--", lw=1,
+                       label=f"best epoch {best}" if validated else f"kept epoch {best} (lowest training loss)")
         if (h["train_loss"] > 0).all():
             ax.set_yscale("log")
     ax.set_title(f"Training loss ({ckpt.config.loss}, scaled units)")
