@@ -68,6 +68,7 @@ class Result:
     error: str = ""  # lstmcast's error line when it failed (then scored with the naive forecast)
     note: str = ""  # fallbacks and warnings that did not stop the method
     forecast: list[float] = field(default_factory=list)
+    origin: int = 0  # forecast origins back from the end: 0 holds out the last H points, k the H before k*H
 
     @property
     def failed(self) -> bool:
@@ -236,24 +237,26 @@ def _key(series: pd.Series, h: int, m: int, method: str, setup: Setup) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
-def _cache_file(method: str, setup: Setup, name: str) -> Path:
-    """bench/results/cache/<method or lstmcast-label>/<series>.json."""
+def _cache_file(method: str, setup: Setup, name: str, origin: int = 0) -> Path:
+    """bench/results/cache/<method or lstmcast-label>/<series>.json (<series>@<origin>.json for earlier origins)."""
     folder = method if method in ANCHORS else f"lstmcast-{setup.label}"
-    return RESULTS / "cache" / folder / f"{name}.json"
+    return RESULTS / "cache" / folder / (f"{name}.json" if origin == 0 else f"{name}@{origin}.json")
 
 
-def run_series(name: str, setup: Setup, log: Callable[[str], None]) -> list[Result]:
-    """Every method of setup.methods (and seasonal naive, the reference) on one series, cached per method."""
+def run_series(name: str, setup: Setup, log: Callable[[str], None], origin: int = 0) -> list[Result]:
+    """Every method of setup.methods (and seasonal naive, the reference) on one series, cached per method.
+    origin k > 0 first drops the last k*H points, so the hold-out is the H points before those."""
     spec = SPECS[name]
-    s = load(name)
     h, m = spec.horizon, season_length(spec.freq)
+    s = load(name)
+    s = s.iloc[:len(s) - origin * h]
     train, y = s.to_numpy()[:-h], s.to_numpy()[-h:]
     scale = mase_scale(train, m)
     methods = ["snaive", *[x for x in setup.methods if x != "snaive"]]
     out: list[Result] = []
     for method in methods:
         key = _key(s, h, m, method, setup)
-        path = _cache_file(method, setup, name)
+        path = _cache_file(method, setup, name, origin)
         if setup.cache and path.exists():
             cached = json.loads(path.read_text())
             if cached.get("key") == key:
@@ -272,18 +275,34 @@ def run_series(name: str, setup: Setup, log: Callable[[str], None]) -> list[Resu
             f = naive(train, h) if fc is None else fc
         seconds = time.perf_counter() - t0
         r = Result(name, spec.freq, len(s), h, setup.label if method == "lstmcast" else method,
-                   mase(y, f, scale), smape(y, f), seconds, error, note, [float(v) for v in f])
+                   mase(y, f, scale), smape(y, f), seconds, error, note, [float(v) for v in f], origin)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": key, "result": asdict(r)}))
         tmp.replace(path)  # an interrupted run never leaves half a cache file
         out.append(r)
-    log(f"{name:<18} {spec.freq:<11} n={len(s):<5} H={h:<3} "
+    log(f"{name + (f'@{origin}' if origin else ''):<18} {spec.freq:<11} n={len(s):<5} H={h:<3} "
         + "  ".join(f"{r.method} {r.mase:.3f}{' FAILED' if r.failed else ''} ({r.seconds:.1f}s)" for r in out))
     return out
 
 
 # ---------------------------------------------------------------- tables
+
+def _over_origins(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per series and method: MASE, sMAPE and seconds averaged over its origins, n the longest cut's,
+    errors and notes joined (identity with a single origin)."""
+    if df["origin"].nunique() == 1:
+        return df.drop(columns="origin")
+
+    def joined(v: pd.Series) -> str:
+        return "; ".join(dict.fromkeys(x for x in v if x))
+
+    return (df.groupby(["series", "method"], sort=False)
+            .agg(freq=("freq", "first"), n=("n", "max"), H=("H", "first"), mase=("mase", "mean"),
+                 smape=("smape", "mean"), seconds=("seconds", "mean"), error=("error", joined),
+                 note=("note", joined))
+            .reset_index()[["series", "freq", "n", "H", "method", "mase", "smape", "seconds", "error", "note"]])
+
 
 def summarise(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Per method: mean MASE, mean sMAPE, wins over seasonal naive (strictly lower MASE), s/series, failures."""
@@ -386,6 +405,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-cache", action="store_true", help="recompute every result (the cache is rewritten)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed to each lstmcast command")
     ap.add_argument("--lstmcast", default=None, help="lstmcast executable (default: the one beside this Python)")
+    ap.add_argument("--origins", type=int, default=1,
+                    help="forecast origins per series (default 1: the last H points). With K > 1 each series is "
+                         "also cut K-1 times, H points further back each time, and its scores are the means over "
+                         "the K hold-outs: steadier than one hold-out when comparing set-ups")
     ap.add_argument("--list", action="store_true", help="print the corpus and exit")
     return ap.parse_args(argv)
 
@@ -410,6 +433,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.freq:
         keep = {f.strip() for f in a.freq.split(",")}
         names = [n for n in names if SPECS[n].freq in keep]
+    if a.origins < 1:
+        sys.exit(f"--origins must be at least 1, got {a.origins}")
     label = a.label or ("lstmcast" if "lstmcast" in methods else "anchors")
     if label in ANCHORS or not label.replace("-", "").replace("_", "").replace(".", "").isalnum():
         sys.exit(f"--label {label!r}: use letters, digits, '-', '_' or '.', and not an anchor's name")
@@ -435,9 +460,11 @@ def main(argv: list[str] | None = None) -> None:
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-        per_series = list(pool.map(lambda n: run_series(n, setup, log), names))
+        jobs = [(n, k) for n in names for k in range(a.origins)]
+        per_series = list(pool.map(lambda job: run_series(job[0], setup, log, job[1]), jobs))
     elapsed = time.perf_counter() - t0
     df = pd.DataFrame([asdict(r) for rs in per_series for r in rs]).drop(columns="forecast")
+    df = _over_origins(df)
     df["method"] = df["method"].where(df["method"] != "lstmcast", label)
     order = [*ANCHORS, label]
     for other in [x.strip() for x in a.also.split(",") if x.strip()]:
@@ -468,7 +495,9 @@ def main(argv: list[str] | None = None) -> None:
             f"- machine: {cpu_name()}, {cores} cores available; {platform.python_version()}, "
             f"statsforecast {sf_version}, pandas {pd.__version__}; lstmcast commit {_git_commit()}",
             f"- corpus: {len(names)} series ({mix}); "
-            f"hold-out: the last H points (M4 horizons); jobs {a.jobs}, OMP_NUM_THREADS {n_threads}; "
+            + ("hold-out: the last H points (M4 horizons)" if a.origins == 1 else
+               f"hold-outs: {a.origins} origins per series, H points apart (M4 horizons), scores averaged over them")
+            + f"; jobs {a.jobs}, OMP_NUM_THREADS {n_threads}; "
             f"wall time {elapsed / 60:.1f} min (cached results count their original seconds)",
             f"- lstmcast args: `{a.lstmcast_args or '(defaults)'}`; its seconds are train + predict, two process "
             "start-ups included" if "lstmcast" in methods else "- lstmcast not run",
