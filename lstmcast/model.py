@@ -152,8 +152,7 @@ class Ensemble(nn.Module):
     @property
     def window_norm(self) -> str:
         """The members' window normalisations ("last", or e.g. "none+last" when set-ups differ)."""
-        seen = dict.fromkeys(m.level if m.relative else "none" for m in self.members)
-        return "+".join(seen)
+        return "+".join(dict.fromkeys(m.window_norm for m in self.members))
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         return self._combine([m(x, future) for m in self.members])
