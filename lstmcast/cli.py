@@ -313,7 +313,7 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                               "0: no hold-out. Series too short to spare one train on all points, unscored."),
     ("val_size", float, 0.0, "Fraction of the latest training windows held out for validation, [0, 1): each network "
                              "then keeps its epoch with the best validation loss (and --patience can stop it). 0: "
-                             "train the whole budget and keep the epoch with the lowest training loss."),
+                             "train the whole budget and keep the last epoch (with --patience: the lowest training loss)."),
     ("refit", bool, True, "After scoring on the hold-out, refit on every point for the forecast model, for the "
                           "epochs each evaluation network kept; --no-refit forecasts with the evaluation model."),
     ("cell", Literal[CELLS], "lstm", "Recurrent cell: lstm, gru, rnn, peephole or cifg."),

@@ -103,7 +103,8 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         if validated:
             ax.plot(h["epoch"], h["val_loss"], marker="o", ms=3, label="validation loss")
         best = ckpt.payload.get("best_epoch")
-        if best:  # without validation windows (--val-size 0) the kept epoch is the lowest training loss
+        # without validation windows the last epoch is kept (with --patience: the lowest training loss)
+        if best and (validated or best < int(h["epoch"].max())):
             ax.axvline(best, color="0.6", ls="--", lw=1,
                        label=f"best epoch {best}" if validated else f"kept epoch {best} (lowest training loss)")
         if (h["train_loss"] > 0).all():

@@ -259,7 +259,9 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
               f"({_epochs_text(fitted.best_epochs)})")
         final = refit(fitted, panel, on_epoch, on_start, init=init, resume=resume["final"] if resume else None)
         notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
-        what = ("each network's best on the validation windows" if validated else "as the evaluation model trained")
+        what = ("each network's best on the validation windows" if validated else
+                "each network's epoch of lowest training loss" if cfg.patience is not None else
+                "the whole budget, as the evaluation model trained")
         notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
                      f"{_epochs_text(fitted.best_epochs)} ({what})"
                      + ("; the scores are the evaluation model's on the held-out part" if holdout else ""))

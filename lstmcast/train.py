@@ -189,9 +189,10 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
         val_size: float | None = None, batch: int | None = None, keep_last: bool = False,
         init: list[dict[str, torch.Tensor]] | None = None, resume: list[dict[str, Any] | None] | None = None
         ) -> Fitted:
-    """Train on the training windows; keep the weights of the best validation epoch (or the last
-    epoch's with keep_last, as a refit with a fixed budget does). `epochs`, `val_size` and `batch`
-    override the config's for this fit only.
+    """Train on the training windows; keep the weights of the best validation epoch, or the last epoch's
+    (keep_last, as a refit with a fixed budget does, or without validation windows); with --patience and
+    no validation windows, the epoch of lowest training loss. `epochs`, `val_size` and `batch` override
+    the config's for this fit only.
 
     on_start(training windows, validation windows, batch size, epochs) runs once the data checks have passed.
     Ctrl-C stops after the current batch and returns the best model so far (`interrupted`).
@@ -216,6 +217,9 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     points = [torch.from_numpy(a).to(device) for a in (prep.inputs, prep.target, prep.future)]
     val_set = WindowSet(*points, torch.from_numpy(va_o), prep.n_prev, h)
     loss = make_loss(cfg.loss, cfg.quantiles)
+    # With no validation windows, the whole budget is the choice: the lowest running training loss (a mean
+    # over an epoch of changing weights) is no better guide than the last epoch. --patience still watches it.
+    keep_last = keep_last or (len(va_o) == 0 and cfg.patience is None)
     batch = batch or cfg.batch_for(len(tr_o))
     kinds = cfg.member_trainings()
     sets: dict[str, tuple[WindowSet | ForkSet, int]] = {}

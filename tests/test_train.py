@@ -300,8 +300,8 @@ def test_training_both_averages_a_windows_ensemble_and_a_forking_one(sine_csv: P
 
 
 def test_by_default_every_network_trains_its_whole_budget_without_validation(sine_csv: Path, tmp_path: Path) -> None:
-    """--val-size 0 is the default: no window is held back from training, no epoch is picked on validation
-    (the lowest training loss is kept), the refit trains as long, and --patience then watches the training loss."""
+    """--val-size 0 is the default: no window is held back from training, no epoch is picked (every network
+    keeps its last), the refit trains as long, and --patience then watches the training loss."""
     from lstmcast.config import TrainConfig
     from lstmcast.run import train_run
 
@@ -312,11 +312,15 @@ def test_by_default_every_network_trains_its_whole_budget_without_validation(sin
     assert [h["val_loss"] for h in fitted.history] == [None] * 6
     tr_o, va_o = training_windows(fitted.prep, 1, cfg.val_size)
     assert len(va_o) == 0 and len(tr_o) == fitted.prep.train_ends[0] - 10  # every window of the training part
+    assert fitted.best_epochs == [6, 6] and fitted.best_epoch == 6
     result = train_run(sine_csv, cfg, tmp_path / "run")
-    kept = result.metrics["final_model"]["member_epochs"]
-    assert any(n.startswith(f"the forecast model was refit on all {len(panel.values)} points for {min(kept)}") and
-               n.endswith("(as the evaluation model trained); the scores are the evaluation model's on the held-out part")
-               for n in result.notes), result.notes
+    assert result.metrics["final_model"]["member_epochs"] == [6, 6] and result.metrics["final_model"]["epochs"] == 6
+    assert (f"the forecast model was refit on all {len(panel.values)} points for 6 epochs (the whole budget, as the "
+            "evaluation model trained); the scores are the evaluation model's on the held-out part") in result.notes
+    # --patience without validation windows watches the training loss: the kept epoch is its lowest
+    patient = fit(panel, replace(cfg, patience=10, ensemble=1, training="windows"))
+    losses = [h["train_loss"] for h in patient.history]
+    assert len(losses) == 6 and patient.best_epoch == int(np.argmin(losses)) + 1
     from lstmcast.train import _early_stop
 
     assert _early_stop(3, 2, validated=False) == "early stop at epoch 3: no better training loss for 2 epochs"
