@@ -321,6 +321,12 @@ def test_by_default_every_network_trains_its_whole_budget_without_validation(sin
     patient = fit(panel, replace(cfg, patience=10, ensemble=1, training="windows"))
     losses = [h["train_loss"] for h in patient.history]
     assert len(losses) == 6 and patient.best_epoch == int(np.argmin(losses)) + 1
+    # the progress mark (`*` with --verbose) is the lowest loss so far, though every epoch is kept
+    seen: list = []
+    one = fit(panel, replace(cfg, ensemble=1, training="windows"), on_epoch=seen.append)
+    losses = [e.train_loss for e in seen]
+    assert one.best_epoch == 6 and [e.best for e in seen] == [x < min(losses[:i], default=np.inf)
+                                                              for i, x in enumerate(losses)]
     from lstmcast.train import _early_stop
 
     assert _early_stop(3, 2, validated=False) == "early stop at epoch 3: no better training loss for 2 epochs"
