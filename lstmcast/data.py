@@ -300,8 +300,55 @@ def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
     return conv.to_numpy(dtype=np.float64)
 
 
-def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool]:
-    """(N,) datetime64[ns] or float64 times, and whether they are datetimes."""
+# a UTC offset after a time of day: 2020-03-29T02:00:00+01:00, ...Z, "2020-03-29 02:00 +0100"
+_OFFSET = re.compile(r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$")
+
+
+def _dates(col: pd.Series, name: str) -> tuple[pd.Series, str | None]:
+    """Parse date strings with one format for the whole column: the first value's, month first as pandas
+    reads it, or day first (31/01/2020). When both readings fit every value (no day above 12) and differ,
+    the one with a regular frequency wins: 01/02/2020, 01/03/2020, ... are months read day first, not
+    days of January. Only when no one format fits is each value read on its own. Returns (parsed, note)."""
+    readings: list[pd.Series] = []
+    year_first = col.dtype.kind not in "OSU" or bool(re.match(r"\s*\d{4}\D", str(col.iloc[0])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": handled below
+        for dayfirst in (False,) if year_first else (False, True):
+            try:
+                readings.append(pd.to_datetime(col, dayfirst=dayfirst))
+            except (ValueError, TypeError, OverflowError):
+                readings.append(None)  # type: ignore[arg-type]
+    month, day = (readings + [None])[:2]
+    note = None
+    if day is not None:
+        i = int(np.argmax((day.dt.day != day.dt.month).to_numpy()))  # an example that shows the order
+        note = f"read the dates in {name!r} day first ({col.iloc[i]!r} as {day.iloc[i]:%Y-%m-%d})"
+    if month is None and day is not None:
+        return day, note
+    if month is not None and day is not None and not month.equals(day) and _regular(day) and not _regular(month):
+        return day, note
+    if month is not None:
+        return month, None
+    return pd.to_datetime(col, format="mixed"), None
+
+
+def _regular(times: pd.Series) -> bool:
+    """Whether the distinct times have a frequency pandas can name."""
+    u = pd.DatetimeIndex(times.drop_duplicates().sort_values())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas 3 warns that infer_freq will return an offset: either is fine
+            return len(u) >= 3 and pd.infer_freq(u) is not None
+    except (ValueError, TypeError):
+        return False
+
+
+def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool, str | None]:
+    """(N,) datetime64[ns] or float64 times, whether they are datetimes, and a note on how they were read.
+
+    Times with UTC offsets are put on one clock: date-only times (every one at local midnight: daily or
+    coarser data) keep their local dates, the offset dropped; times within the day go to UTC, so a
+    change of offset (summer time) leaves no duplicate or missing hour."""
     col = df[name]
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
@@ -312,11 +359,23 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool]:
             row = int(np.flatnonzero(~np.isfinite(t))[0])
             raise LstmcastError(f"time column {name!r} has a value that is not a finite number: line {row + 2} has "
                                 f"{t[row]:g}")
-        return t, False
+        return t, False, None
+    note = None
     try:
-        parsed = pd.to_datetime(col, format="mixed")
+        text = col.astype(str).str.strip() if col.dtype.kind in "OSU" else None
+        bare = text.str.replace(_OFFSET, r"\1", regex=True) if text is not None else None
+        if bare is not None and bool((bare != text).any()):
+            local, note = _dates(bare, name)
+            if (local == local.dt.normalize()).all():
+                parsed = local
+                note = f"dropped the UTC offsets of the dates in {name!r}" + (f"; {note}" if note else "")
+            else:
+                parsed = pd.to_datetime(col, utc=True, format="mixed")
+                note = f"times in {name!r} carry UTC offsets: read as UTC"
+        else:
+            parsed, note = _dates(col, name)
     except (ValueError, TypeError, OverflowError) as e:
-        conv = pd.to_datetime(col, errors="coerce", format="mixed")
+        conv = pd.to_datetime(col, errors="coerce", format="mixed", utc=True)
         if conv.isna().any():
             row = int(np.flatnonzero(conv.isna().to_numpy())[0])
             raise LstmcastError(
@@ -325,7 +384,7 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool]:
         raise LstmcastError(f"cannot parse time column {name!r}: {e}") from None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)  # one clock; the offset is not a feature
-    return parsed.to_numpy(dtype="datetime64[ns]"), True
+    return parsed.to_numpy(dtype="datetime64[ns]"), True, note
 
 
 def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
@@ -416,8 +475,10 @@ def panel_from_frame(
             )
 
     if time_column is not None:
-        time, is_dt = _parse_time(df, time_column)
+        time, is_dt, how = _parse_time(df, time_column)
         time_name = time_column
+        if how:
+            notes.append(how)
     else:
         time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
         is_dt, time_name = False, "t"

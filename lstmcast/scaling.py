@@ -79,9 +79,12 @@ class Scaler:
             np.minimum.at(lo2, sid, pts)
             np.maximum.at(hi, sid, pts)
             loc, scale = lo2, hi - lo2
-        # A constant training part has no spread: keep the shift, do not divide by zero.
+        # A constant training part has no spread: keep the shift, do not divide by zero. The stand-in spread is
+        # tiny next to the level, so the network's small errors around "no change" do not show in the forecast
+        # (a series of 7s forecasts 7, not 7.004); new inputs off that level still anchor on their last value.
         self.loc = loc
-        self.scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(loc)), scale, 1.0)
+        tiny = 1e-6 * np.maximum(1.0, np.abs(loc))
+        self.scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(loc)), scale, tiny)
         return self
 
     def _pre(self, values: np.ndarray, sid: np.ndarray) -> np.ndarray:

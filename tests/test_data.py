@@ -232,3 +232,35 @@ def test_parquet_and_gzip_are_read_whatever_their_name(tmp_path: Path) -> None:
     (tmp_path / "data.csv.gz").write_bytes(gzip.compress(b"t;y\n0;1\n1;2\n2;4\n"))
     for name in ("data.pq.csv", "data.csv.gz"):
         pd.testing.assert_frame_equal(load_table(tmp_path / name), df, check_dtype=False)
+
+
+def test_day_first_dates_are_read_as_one_format(tmp_path: Path) -> None:
+    """31/01/2020-style files: one format for the column, never a mix of readings per value."""
+    months = pd.date_range("2015-01-01", periods=30, freq="MS")
+    # no day above 12: month first fits every value too (as days of January); the regular reading wins
+    p = write(tmp_path, "date,y\n" + "".join(f"{d:%d/%m/%Y},{i}\n" for i, d in enumerate(months)))
+    panel = load_panel(p, "y", "date")
+    assert (pd.DatetimeIndex(panel.time) == months).all() and panel.freq == "MS"
+    assert "read the dates in 'date' day first ('01/02/2015' as 2015-02-01)" in panel.notes
+    # a day above 12 leaves day first as the only reading
+    days = pd.date_range("2020-01-10", periods=30, freq="D")
+    panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%d.%m.%Y},{i}\n" for i, d in enumerate(days))), "y", "date")
+    assert (pd.DatetimeIndex(panel.time) == days).all()
+    # month first stays the reading when it fits and is regular
+    panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%m/%d/%Y},{i}\n" for i, d in enumerate(months))), "y", "date")
+    assert (pd.DatetimeIndex(panel.time) == months).all() and not panel.notes
+
+
+def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:
+    """Offsets that change with summer time: hourly times go to UTC (no duplicate or missing hour), dates keep
+    their local day."""
+    hours = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")  # spring forward on the 28th
+    text = "date,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(hours))
+    panel = load_panel(write(tmp_path, text), "y", "date")
+    want = hours.tz_convert("UTC").tz_localize(None)
+    assert (pd.DatetimeIndex(panel.time) == want).all() and panel.freq == "h"
+    assert "times in 'date' carry UTC offsets: read as UTC" in panel.notes
+    months = pd.date_range("2020-01-01", periods=24, freq="MS", tz="Europe/Berlin")  # +01:00 and +02:00
+    panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))),
+                       "y", "date")
+    assert (pd.DatetimeIndex(panel.time) == months.tz_localize(None)).all() and panel.freq == "MS"

@@ -101,3 +101,15 @@ def test_season_decay_is_chosen_per_series_from_its_own_cycles() -> None:
     # the drifting series' indices sit near its latest form (-base), far from the all-cycle average (0)
     assert np.abs(idx[1] + base).max() < 0.35 * np.abs(base).max()
     assert np.abs(idx[0] - base).max() < 0.3
+
+
+def test_a_constant_training_part_forecasts_its_level_whatever_the_network_adds() -> None:
+    """A series of 7s: the network's small output errors around "no change" must not reach the forecast."""
+    y = np.concatenate([np.full(40, 7.0), np.full(30, -3.0)])
+    starts = np.array([0, 40, 70])
+    sc = Scaler("standard").fit(y, starts, np.array([36, 67]), log="auto")
+    sid = np.repeat([0, 1], [40, 30])
+    np.testing.assert_array_equal(sc.transform(y, sid), np.zeros(70))
+    off = sc.inverse_transform(np.full(70, 0.01), sid)  # a network 0.01 off in scaled units
+    np.testing.assert_allclose(off, y, rtol=1e-7)
+    np.testing.assert_allclose(sc.inverse_transform(sc.transform(y + 0.5, sid), sid), y + 0.5)  # new levels round-trip
