@@ -278,7 +278,7 @@ def _detect_time_column(df: pd.DataFrame, exclude: set[str]) -> str | None:
         if df[c].dtype.kind == "M":
             return c
         sample = df[c].dropna().astype(str).head(50)
-        if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed").notna().all():
+        if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().all():
             return c
     return None
 

@@ -264,3 +264,5 @@ def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:
     panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))),
                        "y", "date")
     assert (pd.DatetimeIndex(panel.time) == months.tz_localize(None)).all() and panel.freq == "MS"
+    found = load_panel(write(tmp_path, "when,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))))
+    assert found.time_name == "when" and (found.time == panel.time).all()  # found without --time-column
