@@ -63,6 +63,7 @@ class Panel:
     id_name: str | None = None
     notes: list[str] = field(default_factory=list)  # things the user should be told (fills, gaps)
     observed: np.ndarray = field(default_factory=lambda: np.ones(0, bool))  # (N,) False where a value was filled in
+    dayfirst: bool = False  # dates were read day first (31/01/2020): new data for the model is read alike
 
     def __post_init__(self) -> None:
         """An empty `observed` means every value came from the file."""
@@ -94,7 +95,7 @@ class Panel:
             time_name=self.time_name, target=self.target, freq=self.freq,
             covariates=self.covariates[pts] if self.covariates.size else self.covariates,
             feature_names=self.feature_names, id_name=self.id_name, notes=list(self.notes),
-            observed=self.observed[pts],
+            observed=self.observed[pts], dayfirst=self.dayfirst,
         )
 
 
@@ -304,18 +305,20 @@ def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
 _OFFSET = re.compile(r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$")
 
 
-def _dates(col: pd.Series, name: str) -> tuple[pd.Series, str | None]:
+def _dates(col: pd.Series, name: str, dayfirst: bool | None = None) -> tuple[pd.Series, str | None, bool]:
     """Parse date strings with one format for the whole column: the first value's, month first as pandas
     reads it, or day first (31/01/2020). When both readings fit every value (no day above 12) and differ,
     the one with a regular frequency wins: 01/02/2020, 01/03/2020, ... are months read day first, not
-    days of January. Only when no one format fits is each value read on its own. Returns (parsed, note)."""
+    days of January. Only when no one format fits is each value read on its own. `dayfirst` (the reading
+    of the model's training data) settles a tie: a few new rows may not show a frequency.
+    Returns (parsed, note, whether read day first)."""
     readings: list[pd.Series] = []
     year_first = col.dtype.kind not in "OSU" or bool(re.match(r"\s*\d{4}\D", str(col.iloc[0])))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format": handled below
-        for dayfirst in (False,) if year_first else (False, True):
+        for first in (False,) if year_first else (False, True):
             try:
-                readings.append(pd.to_datetime(col, dayfirst=dayfirst))
+                readings.append(pd.to_datetime(col, dayfirst=first))
             except (ValueError, TypeError, OverflowError):
                 readings.append(None)  # type: ignore[arg-type]
     month, day = (readings + [None])[:2]
@@ -324,12 +327,13 @@ def _dates(col: pd.Series, name: str) -> tuple[pd.Series, str | None]:
         i = int(np.argmax((day.dt.day != day.dt.month).to_numpy()))  # an example that shows the order
         note = f"read the dates in {name!r} day first ({col.iloc[i]!r} as {day.iloc[i]:%Y-%m-%d})"
     if month is None and day is not None:
-        return day, note
-    if month is not None and day is not None and not month.equals(day) and _regular(day) and not _regular(month):
-        return day, note
+        return day, note, True
+    if month is not None and day is not None and not month.equals(day) and (
+            dayfirst if dayfirst is not None else _regular(day) and not _regular(month)):
+        return day, note, True
     if month is not None:
-        return month, None
-    return pd.to_datetime(col, format="mixed"), None
+        return month, None, False
+    return pd.to_datetime(col, format="mixed"), None, False
 
 
 def _regular(times: pd.Series) -> bool:
@@ -343,8 +347,9 @@ def _regular(times: pd.Series) -> bool:
         return False
 
 
-def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool, str | None]:
-    """(N,) datetime64[ns] or float64 times, whether they are datetimes, and a note on how they were read.
+def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None) -> tuple[np.ndarray, bool, str | None, bool]:
+    """(N,) datetime64[ns] or float64 times, whether they are datetimes, a note on how they were read, and
+    whether they were read day first (see _dates).
 
     Times with UTC offsets are put on one clock: date-only times (every one at local midnight: daily or
     coarser data) keep their local dates, the offset dropped; times within the day go to UTC, so a
@@ -359,13 +364,13 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool, str | No
             row = int(np.flatnonzero(~np.isfinite(t))[0])
             raise LstmcastError(f"time column {name!r} has a value that is not a finite number: line {row + 2} has "
                                 f"{t[row]:g}")
-        return t, False, None
-    note = None
+        return t, False, None, False
+    note, day = None, False
     try:
         text = col.astype(str).str.strip() if col.dtype.kind in "OSU" else None
         bare = text.str.replace(_OFFSET, r"\1", regex=True) if text is not None else None
         if bare is not None and bool((bare != text).any()):
-            local, note = _dates(bare, name)
+            local, note, day = _dates(bare, name, dayfirst)
             if (local == local.dt.normalize()).all():
                 parsed = local
                 note = f"dropped the UTC offsets of the dates in {name!r}" + (f"; {note}" if note else "")
@@ -373,7 +378,7 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool, str | No
                 parsed = pd.to_datetime(col, utc=True, format="mixed")
                 note = f"times in {name!r} carry UTC offsets: read as UTC"
         else:
-            parsed, note = _dates(col, name)
+            parsed, note, day = _dates(col, name, dayfirst)
     except (ValueError, TypeError, OverflowError) as e:
         conv = pd.to_datetime(col, errors="coerce", format="mixed", utc=True)
         if conv.isna().any():
@@ -384,7 +389,7 @@ def _parse_time(df: pd.DataFrame, name: str) -> tuple[np.ndarray, bool, str | No
         raise LstmcastError(f"cannot parse time column {name!r}: {e}") from None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)  # one clock; the offset is not a feature
-    return parsed.to_numpy(dtype="datetime64[ns]"), True, note
+    return parsed.to_numpy(dtype="datetime64[ns]"), True, note, day
 
 
 def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
@@ -417,8 +422,10 @@ def panel_from_frame(
     fill: str | None = None,
     freq: str | None = None,
     source: str = "data",
+    dayfirst: bool | None = None,
 ) -> Panel:
-    """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs."""
+    """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs. `dayfirst`: how
+    the model's training dates were read, for new data (None: decide from this table)."""
     features = list(features or [])
     notes: list[str] = []
     if id_column is not None:
@@ -475,13 +482,13 @@ def panel_from_frame(
             )
 
     if time_column is not None:
-        time, is_dt, how = _parse_time(df, time_column)
+        time, is_dt, how, day = _parse_time(df, time_column, dayfirst)
         time_name = time_column
         if how:
             notes.append(how)
     else:
         time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
-        is_dt, time_name = False, "t"
+        is_dt, time_name, day = False, "t", False
     _check_order(time, starts, ids, time_name, is_dt)
 
     nan = np.isnan(values)
@@ -520,7 +527,7 @@ def panel_from_frame(
     observed = ~nan if fill not in (None, "drop") else np.ones(len(values), bool)
     return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
                  target=column, freq=inferred, covariates=covs, feature_names=features, id_name=id_column, notes=notes,
-                 observed=observed)
+                 observed=observed, dayfirst=day)
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:

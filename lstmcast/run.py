@@ -71,7 +71,7 @@ def load_like(ckpt: Checkpoint, path: Path) -> Panel:
                             f"(its columns are: {', '.join(map(str, df.columns))}); pass a file shaped like the "
                             "training file")
     panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), cfg.fill, cfg.freq,
-                             source=name)
+                             source=name, dayfirst=d.get("dayfirst"))  # None: a checkpoint from before it was kept
     if panel.is_datetime != d["is_datetime"]:
         kinds = ("dates", "step numbers") if d["is_datetime"] else ("step numbers", "dates")
         raise LstmcastError(f"--data {name}: the model was trained on {kinds[0]} in {d['time_name']!r}, but this file "

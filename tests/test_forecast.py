@@ -143,3 +143,22 @@ def test_recursive_sine_forecast_does_not_drift(tmp_path: Path) -> None:
     times, point, _ = forecast_future(fitted, 100)
     clean = np.sin(2 * np.pi * times[0] / 20)
     assert np.sqrt(np.mean((point[0] - clean) ** 2)) < 0.2
+
+
+def test_new_rows_are_read_day_first_like_the_training_dates(tmp_path: Path) -> None:
+    """A few rows of 01/03/2017, 01/04/2017, ... fit both readings and both look regular (days of January,
+    or months); the model's training data settles it: its dates were read day first."""
+    from lstmcast.run import predict_run, train_run
+
+    months = pd.date_range("2010-01-01", periods=96, freq="MS")
+    y = 10 + np.sin(2 * np.pi * np.arange(96) / 12)
+    rows = [f"{d:%d/%m/%Y},{v}\n" for d, v in zip(months, y)]
+    full, tail = tmp_path / "full.csv", tmp_path / "tail.csv"
+    full.write_text("date,y\n" + "".join(rows))
+    tail.write_text("date,y\n" + "".join(rows[-10:]))  # 01/03/2017 ... 01/12/2017
+    assert load_panel(tail, "y", "date").freq == "D"  # read alone: days of January
+    run = tmp_path / "run"
+    train_run(full, tiny_config(time_column="date", column="y", horizon=3, n_prev=6), run)
+    out = tmp_path / "fc.csv"
+    predict_run(run, out, data=tail, horizon=3)
+    assert pd.read_csv(out)["date"].tolist() == ["2018-01-01", "2018-02-01", "2018-03-01"]
