@@ -322,15 +322,10 @@ def _dates(col: pd.Series, name: str, dayfirst: bool | None = None) -> tuple[pd.
             except (ValueError, TypeError, OverflowError):
                 readings.append(None)  # type: ignore[arg-type]
     month, day = (readings + [None])[:2]
-    note = None
-    if day is not None:
+    if day is not None and (month is None or not month.equals(day) and (
+            dayfirst if dayfirst is not None else _regular(day) and not _regular(month))):
         i = int(np.argmax((day.dt.day != day.dt.month).to_numpy()))  # an example that shows the order
-        note = f"read the dates in {name!r} day first ({col.iloc[i]!r} as {day.iloc[i]:%Y-%m-%d})"
-    if month is None and day is not None:
-        return day, note, True
-    if month is not None and day is not None and not month.equals(day) and (
-            dayfirst if dayfirst is not None else _regular(day) and not _regular(month)):
-        return day, note, True
+        return day, f"read the dates in {name!r} day first ({col.iloc[i]!r} as {day.iloc[i]:%Y-%m-%d})", True
     if month is not None:
         return month, None, False
     return pd.to_datetime(col, format="mixed"), None, False
@@ -367,10 +362,9 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None) -> tu
         return t, False, None, False
     note, day = None, False
     try:
-        text = col.astype(str).str.strip() if col.dtype.kind in "OSU" else None
-        bare = text.str.replace(_OFFSET, r"\1", regex=True) if text is not None else None
-        if bare is not None and bool((bare != text).any()):
-            local, note, day = _dates(bare, name, dayfirst)
+        # offsets are looked for in the first values only: a column carries them throughout or not at all
+        if col.dtype.kind in "OSU" and any(_OFFSET.search(str(v).strip()) for v in col.head(50)):
+            local, note, day = _dates(col.astype(str).str.strip().str.replace(_OFFSET, r"\1", regex=True), name, dayfirst)
             if (local == local.dt.normalize()).all():
                 parsed = local
                 note = f"dropped the UTC offsets of the dates in {name!r}" + (f"; {note}" if note else "")

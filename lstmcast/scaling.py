@@ -83,8 +83,8 @@ class Scaler:
         # tiny next to the level, so the network's small errors around "no change" do not show in the forecast
         # (a series of 7s forecasts 7, not 7.004); new inputs off that level still anchor on their last value.
         self.loc = loc
-        tiny = 1e-6 * np.maximum(1.0, np.abs(loc))
-        self.scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(loc)), scale, tiny)
+        level = np.maximum(1.0, np.abs(loc))
+        self.scale = np.where(scale > 1e-12 * level, scale, 1e-6 * level)
         return self
 
     def _pre(self, values: np.ndarray, sid: np.ndarray) -> np.ndarray:

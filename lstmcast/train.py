@@ -329,7 +329,6 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
         if state.stopped(cfg.patience):
             notes.append(_early_stop(first - 1, cfg.patience, len(val) > 0))  # the epoch it stopped at, as a straight run says
             first = epochs + 1  # early stopping had ended it; a larger --patience lets it go on
-    lowest = best_val  # the lowest score so far, for the progress line's mark (keep_last keeps every epoch)
     interrupted = False
     model.train()
     eager = _forward(net, train)  # net: the DDP wrapper under torchrun (windows only), else the model
@@ -379,10 +378,11 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
             train_loss = total / max(scored, 1)
             val_loss = mean_loss(model, loss, val, 4096, group) if len(val) else None
             score = val_loss if val_loss is not None else train_loss
-            better = score < lowest
-            lowest = min(lowest, score)
+            better = score < best_val  # best_val: the lowest score so far, whichever epoch is kept
+            if better:
+                best_val = score
             if better or keep_last:
-                best_val, best_epoch, since_best = score, epoch, 0
+                best_epoch, since_best = epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 since_best += 1
