@@ -220,6 +220,8 @@ def load_table(path: Path) -> pd.DataFrame:
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
             decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", text, re.M) else "."
             df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal)
+            if decimal == ".":
+                notes += _thousands(df)
             if sep != "," or encoding not in ("UTF-8",):
                 notes.append(f"read {name} as {SEPARATORS[sep]}-separated {encoding}"
                              + (" with decimal commas" if decimal == "," else ""))
@@ -238,6 +240,27 @@ def load_table(path: Path) -> pd.DataFrame:
         raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
                             "rename one")
     return df
+
+
+# 1,234 or -12,345,678.5: digits grouped in threes by commas, as spreadsheets export formatted numbers (quoted)
+_GROUPED = re.compile(r"\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?\s*")
+_PLAIN = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*")
+
+
+def _thousands(df: pd.DataFrame) -> list[str]:
+    """Turn text columns of numbers written with thousands separators (every value plain or grouped, one at
+    least grouped) into numbers, in place; a note for each."""
+    notes = []
+    for c in df.columns:
+        if df[c].dtype.kind not in "OSU":
+            continue
+        text = df[c].dropna().astype(str)
+        grouped = text.str.fullmatch(_GROUPED)
+        if len(text) and grouped.any() and (grouped | text.str.fullmatch(_PLAIN)).all():
+            df[c] = pd.to_numeric(df[c].str.replace(",", "", regex=False)).astype(np.float64)
+            i = int(np.argmax(grouped.to_numpy()))
+            notes.append(f"read {c!r} with thousands separators ({text.iloc[i].strip()!r} as {df[c].dropna().iloc[i]:g})")
+    return notes
 
 
 def load_panel(
@@ -342,9 +365,29 @@ def _regular(times: pd.Series) -> bool:
         return False
 
 
-def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None) -> tuple[np.ndarray, bool, str | None, bool]:
+def _compact_dates(col: pd.Series, regular: bool) -> pd.Series | None:
+    """Integers written as dates, 20200131 (yyyymmdd) or 202001 (yyyymm), parsed; None when they are not: a
+    value of another length or not a valid date, or (with `regular`) dates without a frequency, or yyyymm
+    values evenly spaced as numbers (step numbers that happen to read as months)."""
+    v = col.to_numpy()
+    digits = {len(str(int(x))) for x in (v.min(), v.max())} if len(v) else set()
+    fmt = {8: "%Y%m%d", 6: "%Y%m"}.get(digits.pop()) if len(digits) == 1 else None
+    if fmt is None:
+        return None
+    parsed = pd.to_datetime(pd.Series(v.astype(str)), format=fmt, errors="coerce")
+    if parsed.isna().any() or not regular:
+        return None if parsed.isna().any() else parsed
+    steps = np.unique(np.diff(v))
+    if not _regular(parsed) or (fmt == "%Y%m" and len(steps) <= 1):
+        return None
+    return parsed
+
+
+def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
+                dates: bool | None = None) -> tuple[np.ndarray, bool, str | None, bool]:
     """(N,) datetime64[ns] or float64 times, whether they are datetimes, a note on how they were read, and
-    whether they were read day first (see _dates).
+    whether they were read day first (see _dates). Integers that read as regular dates (20200131, 202001)
+    are dates; `dates` (whether the model's training times were) settles it for a few new rows.
 
     Times with UTC offsets are put on one clock: date-only times (every one at local midnight: daily or
     coarser data) keep their local dates, the offset dropped; times within the day go to UTC, so a
@@ -353,6 +396,10 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None) -> tu
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
         raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values (first at line {row + 2})")
+    if col.dtype.kind in "iu" and dates is not False:
+        compact = _compact_dates(col, regular=dates is None)
+        if compact is not None:
+            return compact.to_numpy(dtype="datetime64[ns]"), True, f"read the integers in {name!r} as dates", False
     if col.dtype.kind in "biuf":
         t = col.to_numpy(dtype=np.float64)
         if not np.isfinite(t).all():  # inf - inf is NaN: the order check would not see a duplicate
@@ -417,9 +464,10 @@ def panel_from_frame(
     freq: str | None = None,
     source: str = "data",
     dayfirst: bool | None = None,
+    dates: bool | None = None,
 ) -> Panel:
-    """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs. `dayfirst`: how
-    the model's training dates were read, for new data (None: decide from this table)."""
+    """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs. `dayfirst` and
+    `dates`: how the model's training times were read, for new data (None: decide from this table)."""
     features = list(features or [])
     notes: list[str] = []
     if id_column is not None:
@@ -476,7 +524,7 @@ def panel_from_frame(
             )
 
     if time_column is not None:
-        time, is_dt, how, day = _parse_time(df, time_column, dayfirst)
+        time, is_dt, how, day = _parse_time(df, time_column, dayfirst, dates)
         time_name = time_column
         if how:
             notes.append(how)

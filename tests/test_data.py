@@ -204,6 +204,17 @@ def test_load_table_sniffs_separator_and_encoding(tmp_path: Path, raw: bytes, no
         assert df.columns[1] == "valeur \u00e0 l'\u00e9t\u00e9"
 
 
+def test_thousands_separators_are_read_as_numbers(tmp_path: Path) -> None:
+    """"1,234" (quoted, as spreadsheets export formatted numbers) is 1234, and the column is found as numeric;
+    a column where one value is not grouped in threes stays text and is refused as before."""
+    p = write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"-12,500.5"\n2020-03-01,980\n2020-04-01,\n')
+    panel = load_panel(p, fill="drop")
+    assert panel.target == "sales" and panel.values.tolist() == [1234.0, -12500.5, 980.0]
+    assert "read 'sales' with thousands separators ('1,234' as 1234)" in panel.notes
+    with pytest.raises(LstmcastError, match=r"--column 'sales' is not numeric: line 2 has '1,234'"):
+        load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"1,5"\n'), "sales")
+
+
 @pytest.mark.parametrize("name, raw, what", [
     ("sales.xlsx", b"PK\x03\x04\x14\x00xl/workbook.xml", "an Excel workbook"),
     ("renamed.csv", b"PK\x03\x04\x14\x00xl/workbook.xml", "an Excel workbook"),
@@ -249,6 +260,23 @@ def test_day_first_dates_are_read_as_one_format(tmp_path: Path) -> None:
     # month first stays the reading when it fits and is regular
     panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%m/%d/%Y},{i}\n" for i, d in enumerate(months))), "y", "date")
     assert (pd.DatetimeIndex(panel.time) == months).all() and not panel.notes
+
+
+def test_integer_dates_are_read_as_dates(tmp_path: Path) -> None:
+    """20200131 and 202001 in a time column: dates, as a spreadsheet or database export writes them, not step
+    numbers with jumps at each month's end (which made the series look irregular)."""
+    days = pd.date_range("2020-01-20", periods=40, freq="D")  # crosses a month's end: 20200131 -> 20200201
+    panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%Y%m%d},{i}\n" for i, d in enumerate(days))), "y", "date")
+    assert panel.is_datetime and (pd.DatetimeIndex(panel.time) == days).all() and panel.freq == "D"
+    assert "read the integers in 'date' as dates" in panel.notes
+    months = pd.date_range("2019-06-01", periods=18, freq="MS")
+    panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%Y%m},{i}\n" for i, d in enumerate(months))), "y", "date")
+    assert (pd.DatetimeIndex(panel.time) == months).all() and panel.freq == "MS"
+    # step numbers stay numbers: evenly spaced six-digit values, and eight-digit values that are not dates
+    steps = load_panel(write(tmp_path, "t,y\n" + "".join(f"{200001 + i},{i}\n" for i in range(10))), "y", "t")
+    assert not steps.is_datetime and steps.time[0] == 200001
+    steps = load_panel(write(tmp_path, "t,y\n" + "".join(f"{10000000 + 7 * i},{i}\n" for i in range(40))), "y", "t")
+    assert not steps.is_datetime and not steps.notes
 
 
 def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:

@@ -162,3 +162,19 @@ def test_new_rows_are_read_day_first_like_the_training_dates(tmp_path: Path) -> 
     out = tmp_path / "fc.csv"
     predict_run(run, out, data=tail, horizon=3)
     assert pd.read_csv(out)["date"].tolist() == ["2018-01-01", "2018-02-01", "2018-03-01"]
+
+
+def test_new_rows_with_integer_dates_are_read_like_the_training_dates(tmp_path: Path) -> None:
+    """Two new rows 20171101, 20171201 cannot show a frequency on their own; the model was trained on dates."""
+    from lstmcast.run import predict_run, train_run
+
+    months = pd.date_range("2010-01-01", periods=96, freq="MS")
+    rows = [f"{d:%Y%m%d},{10 + np.sin(2 * np.pi * i / 12)}\n" for i, d in enumerate(months)]
+    full, tail = tmp_path / "full.csv", tmp_path / "tail.csv"
+    full.write_text("date,y\n" + "".join(rows))
+    tail.write_text("date,y\n" + "".join(rows[-2:]))
+    run = tmp_path / "run"
+    train_run(full, tiny_config(time_column="date", column="y", horizon=2, n_prev=2), run)
+    out = tmp_path / "fc.csv"
+    predict_run(run, out, data=tail, horizon=2)
+    assert pd.read_csv(out)["date"].tolist() == ["2018-01-01", "2018-02-01"]
