@@ -88,7 +88,8 @@ class Checkpoint:
             model.load_state_dict(self.payload["eval"]["model"] if use_eval else self.payload["model"])
         except RuntimeError as e:
             by = self.payload.get("lstmcast_version", "an unknown version")
-            raise LstmcastError(f"checkpoint {self.path} (format {self.payload.get('format_version')}, written by lstmcast "
+            fmt = self.payload.get("upgraded_from", self.payload.get("format_version"))  # the format as written
+            raise LstmcastError(f"checkpoint {self.path} (format {fmt}, written by lstmcast "
                                 f"{by}) does not match its own config: {str(e).splitlines()[0]}; retrain it, or use the "
                                 f"lstmcast that wrote it") from None
         model.to(dev).eval()
@@ -105,13 +106,15 @@ def _stats_dict(prep: Prepared) -> dict[str, Any]:
         "cov_loc": [float(v) for v in prep.cov_loc],
         "cov_scale": [float(v) for v in prep.cov_scale],
         "input_names": list(prep.input_names),
+        "ets": None if prep.ets is None else prep.ets.tolist(),
     }
 
 
 def _stats_from(sc: dict[str, Any]) -> Stats:
     return Stats(n_prev=int(sc["n_prev"]), season_length=sc["season_length"], ids=list(sc["ids"]),
                  scaler=Scaler.from_dict(sc["scaler"]), cov_loc=np.array(sc["cov_loc"], dtype=np.float64),
-                 cov_scale=np.array(sc["cov_scale"], dtype=np.float64))
+                 cov_scale=np.array(sc["cov_scale"], dtype=np.float64),
+                 ets=None if sc.get("ets") is None else np.array(sc["ets"], dtype=np.float64).reshape(-1, 3))
 
 
 def _state(fitted: Fitted) -> dict[str, torch.Tensor]:

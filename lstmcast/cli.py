@@ -284,7 +284,7 @@ BACKTEST, COMPARE = "Backtest", "Compare"
 PANELS = {**dict.fromkeys(("column", "time_column", "id_column", "features", "calendar", "fill", "freq",
                            "season_length", "test_size"), DATA),
           **dict.fromkeys(("n_prev", "cell", "hidden", "layers", "dropout", "ensemble", "loss", "quantiles", "scaler",
-                           "transform", "deseason", "window_norm"), MODEL),
+                           "transform", "deseason", "window_norm", "ets"), MODEL),
           **dict.fromkeys(("val_size", "refit", "epochs", "batch_size", "lr", "optimizer", "patience", "seed", "device",
                            "precision", "threads", "training", "compile"), TRAINING),
           "samples": FORECAST}
@@ -343,6 +343,9 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                  "forecast), none (absolute scaled values); auto: last, except none for a one-step "
                                  "model of a series without any season, and season when --deseason none leaves a "
                                  "season in that fits in the window."),
+    ("ets", bool, False, "Average the networks' forecast with a damped-trend exponential smoothing of each series "
+                         "(fitted on the same adjusted training points), weighing a third. It helps short trending "
+                         "series and hurts cyclic and long ones, so it is off by default."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss (training loss "
                                    "with --val-size 0)."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),

@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, smoothing
 from .checkpoint import load_checkpoint
 from .errors import LstmcastError
 from .forecast import inputs_at
 from .io import atomic_path, lock_if_inside, write_json
 from .model import Ensemble, Forecaster
+from .prepare import Prepared
 from .run import RunResult
 from .train import Fitted
 from .windows import concat_ranges
@@ -109,6 +110,24 @@ def _link_text(loss_name: str) -> str:
     }.get(loss_name, "identity: raw[..., 0] is the point forecast")
 
 
+def _smoothing(prep: Prepared) -> dict[str, Any] | None:
+    """The damped-trend smoothing that lstmcast averages into the networks' forecast (not in the exported file:
+    it reads the whole history, not the window): its parameters and its state after the stored history."""
+    if prep.ets is None:
+        return None
+    level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
+    last = prep.panel.starts[1:] - 1
+    return {"weight": smoothing.WEIGHT,
+            "to_forecast": "in the scaled space of column 0 of x, step h (1-based): z_h = raw_h + weight * (level + "
+                           "(phi + phi^2 + ... + phi^h) * trend - raw_h), raw_h the point forecast (the quantiles "
+                           "move by the same amount); then to_forecast of scaling",
+            "update": "for each new scaled value z: f = level + phi * trend; e = z - f; level = f + alpha * e; "
+                      "trend = phi * trend + alpha * beta * e",
+            "series": [{"id": sid, "alpha": float(prep.ets[i, 0]), "beta": float(prep.ets[i, 1]),
+                        "phi": float(prep.ets[i, 2]), "level": float(level[e]), "trend": float(trend[e])}
+                       for i, (sid, e) in enumerate(zip(prep.panel.ids, last))]}
+
+
 def describe(fitted: Fitted, fmt: str, file: str, check: dict[str, Any]) -> dict[str, Any]:
     """What a user needs beside the exported file: inputs, outputs, scaling and how raw output becomes a forecast."""
     prep, cfg = fitted.prep, fitted.config
@@ -149,6 +168,7 @@ def describe(fitted: Fitted, fmt: str, file: str, check: dict[str, Any]) -> dict
                          "scale": [float(v) for v in prep.cov_scale],
                          "to_input": "(value - loc) / scale, the columns after the target in x"},
         },
+        "smoothing": _smoothing(prep),
         "window": prep.n_prev, "horizon": cfg.model_horizon,
         "time": {"name": prep.panel.time_name, "freq": prep.panel.freq, "is_datetime": bool(prep.panel.is_datetime)},
         "checked": check,

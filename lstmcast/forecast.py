@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import smoothing
 from .data import future_times
 from .errors import LstmcastError
 from .features import calendar_features
@@ -136,14 +137,16 @@ def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 2
         raise LstmcastError(f"a forecast origin has fewer than --n-prev {prep.n_prev} points of history in its series")
     h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
     win, fut = inputs_at(prep, origins, h_total)
-    point, q = _run(fitted, win, fut, steps, samples, seed)
+    point, q = _blend(prep, *_run(fitted, win, fut, steps, samples, seed), sid, origins - 1)
     return _unscale(prep, point, q, sid, origins - 1)
 
 
-def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 0
+def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 0,
+                    state: tuple[np.ndarray, np.ndarray] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Forecast `steps` past the end of every series -> times (S, steps), point (S, steps),
-    quantiles (S, steps, L) on the original scale."""
+    quantiles (S, steps, L) on the original scale. `state`: each series' (S,) smoothing level and trend
+    after its last point, when the panel holds only the latest points (stream); else read from the panel."""
     _check_recursion(fitted, steps)
     prep = fitted.prep
     panel = prep.panel
@@ -155,9 +158,26 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
         fut = calendar_features(times.reshape(-1), panel.freq, True).reshape(len(ends), h_total, -1)
     else:
         fut = np.zeros((len(ends), h_total, 0), np.float32)
-    point, q = _run(fitted, win, fut, steps, samples, seed)
-    point, q = _unscale(prep, point, q, np.arange(panel.n_series), ends - 1)
+    sid = np.arange(panel.n_series)
+    point, q = _blend(prep, *_run(fitted, win, fut, steps, samples, seed), sid, ends - 1, state)
+    point, q = _unscale(prep, point, q, sid, ends - 1)
     return times[:, :steps], point, q
+
+
+def _blend(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray, last: np.ndarray,
+           state: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scaled network forecasts (K, steps) [and quantiles (K, steps, L)] made after points `last` (K,) of
+    series sid (K,) -> a third of the way to the damped-trend smoothing's forecast (smoothing.WEIGHT); the
+    quantiles move with the point forecast, so the spread the networks learned is kept. `state`: the
+    smoothing's (K,) level and trend at those points, when the panel does not hold the history to compute it."""
+    if prep.ets is None:
+        return point, q
+    if state is None:
+        level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
+        state = level[last], trend[last]
+    stat = smoothing.forecast(*state, prep.ets[sid, 2], point.shape[1])
+    shift = smoothing.WEIGHT * (stat - point)
+    return point + shift, (None if q is None else q + shift[..., None])
 
 
 def _unscale(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from . import smoothing
 from .config import TrainConfig
 from .data import Panel, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
@@ -40,6 +41,7 @@ class Prepared:
     input_names: list[str]
     notes: list[str] = field(default_factory=list)
     phase: np.ndarray | None = None  # (N,) position of each point in its season (0 without one)
+    ets: np.ndarray | None = None  # (S, 3) damped-trend smoothing parameters (see smoothing.py), or None
 
     @property
     def ends(self) -> np.ndarray:
@@ -136,6 +138,7 @@ class Stats:
     scaler: Scaler
     cov_loc: np.ndarray
     cov_scale: np.ndarray
+    ets: np.ndarray | None = None  # (S, 3) damped-trend smoothing parameters (None: the networks alone)
 
 
 def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True,
@@ -200,7 +203,10 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         cov_loc, cov_scale = tr.mean(axis=0), tr.std(axis=0)
         cov_scale = np.where(cov_scale > 1e-12, cov_scale, 1.0)
     stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
-    return _build(panel, cfg, stats, train_ends, notes)
+    prep = _build(panel, cfg, stats, train_ends, notes)
+    if cfg.ets:  # fitted on the scaled training points, as the networks see them
+        prep.ets = smoothing.fit(prep.target, prep.series_starts, train_ends)
+    return prep
 
 
 def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
@@ -246,7 +252,7 @@ def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray,
     inputs = np.concatenate(cols, axis=1).astype(np.float32, copy=False)  # every column is float32 already
     return Prepared(panel=panel, n_prev=stats.n_prev, season_length=stats.season_length, train_ends=train_ends,
                     scaler=stats.scaler, cov_loc=stats.cov_loc, cov_scale=stats.cov_scale, inputs=inputs,
-                    target=target, future=future, input_names=names, notes=notes, phase=phase)
+                    target=target, future=future, input_names=names, notes=notes, phase=phase, ets=stats.ets)
 
 
 def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> Prepared:
@@ -276,7 +282,8 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
         need = stats.n_prev + (cfg.model_horizon if split else 0)
         raise LstmcastError(f"{name} has {int(lengths[i])} points; this model's --n-prev {stats.n_prev} needs at "
                             f"least {need}")
-    local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale)
+    local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale,
+                  None if stats.ets is None else stats.ets[rows])
     train_ends = panel.starts[:-1] + n_train
     if cfg.fill is not None and not panel.observed.all():
         panel = replace(panel, values=refill_training(panel.values, panel.observed, panel.starts, train_ends,

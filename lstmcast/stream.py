@@ -3,7 +3,8 @@
 The network was trained on windows of n_prev points that start from a zero recurrent state, and with window
 normalisation (the default) every input is taken relative to the window's last value, so a state carried on
 past the window would give forecasts the model never learnt and that `predict` does not give. Each step
-therefore re-encodes the last n_prev points only: O(n_prev) per value, and the same forecast as `predict`."""
+therefore re-encodes the last n_prev points only: O(n_prev) per value, and the same forecast as `predict`.
+The damped-trend smoothing averaged into the forecast carries its level and trend from value to value."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from . import smoothing
 from .checkpoint import Checkpoint
 from .data import Panel, future_times
 from .errors import LstmcastError
@@ -66,6 +68,12 @@ class Stream:
         self.ckpt, self.samples = ckpt, samples
         self.fitted = ckpt.fitted(panel, split=False)
         self.n_prev = self.fitted.prep.n_prev
+        # the damped-trend smoothing's level and trend after the stored history, moved on by each new value
+        prep = self.fitted.prep
+        self.state = None
+        if prep.ets is not None:
+            level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
+            self.state = level[-1:], trend[-1:]
         self._set(self.fitted.prep.panel)
 
     def _set(self, panel: Panel) -> None:
@@ -86,11 +94,15 @@ class Stream:
         self._set(replace(p, values=np.append(p.values, value), time=np.concatenate([p.time, t]),
                           observed=np.append(p.observed, True), covariates=np.zeros((len(p.values) + 1, 0)),
                           starts=np.array([0, len(p.values) + 1])))
+        prep = self.fitted.prep
+        if self.state is not None and prep.ets is not None:  # the new value, scaled as the model sees it
+            level, trend, _ = smoothing.step(*self.state, prep.ets, prep.target[-1:].astype(np.float64))
+            self.state = level, trend
 
     def forecast(self) -> pd.DataFrame:
         """The next `horizon` steps as rows: <time>,forecast[,intervals] (with cutoff,step first when horizon > 1)."""
         fitted, h = self.fitted, self.horizon
-        times, point, q = forecast_future(fitted, h, samples=self.samples, seed=fitted.config.seed)
+        times, point, q = forecast_future(fitted, h, samples=self.samples, seed=fitted.config.seed, state=self.state)
         p = self.panel
         return frame_from_forecasts(fitted, np.zeros(h, np.int64), np.arange(1, h + 1), times[0], point[0],
                                     None if q is None else q[0], "forecast",

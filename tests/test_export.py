@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from lstmcast import smoothing
 from lstmcast.checkpoint import load_checkpoint
 from lstmcast.cli import app
 from lstmcast.data import generate_sine
@@ -27,7 +28,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A three-network, 3-step direct model on a 160-point sine."""
     d = tmp_path_factory.mktemp("export")
     generate_sine(steps_per_cycle=20, cycles=8, noise=0.05, seed=0).to_csv(d / "sine.csv", index=False)
-    train_run(d / "sine.csv", tiny_config(ensemble=3, horizon=3, epochs=1), d / "run")
+    train_run(d / "sine.csv", tiny_config(ensemble=3, horizon=3, epochs=1, ets=True), d / "run")
     return d / "run"
 
 
@@ -63,6 +64,13 @@ def test_onnx_forecasts_match_torch(run: Path, tmp_path: Path, batch: int) -> No
     assert raw.shape == (batch, 3, 1)
     next_phase = prep.phase[origins - 1] + 1
     assert (next_phase[-1] + 1) % 20 == meta["scaling"]["series"][0]["next_phase"] % 20
+    # lstmcast averages a damped-trend smoothing into the forecast; the description says how, with its state
+    sm = meta["smoothing"]["series"][0]
+    params = np.array([[sm["alpha"], sm["beta"], sm["phi"]]])
+    level, trend = smoothing.states(prep.target, prep.panel.starts, params)
+    assert (level[-1], trend[-1]) == pytest.approx((sm["level"], sm["trend"]))
+    stat = level[origins - 1, None] + np.cumsum(sm["phi"] ** np.arange(1, 4)) * trend[origins - 1, None]
+    raw[..., 0] += meta["smoothing"]["weight"] * (stat - raw[..., 0])
     got = _unscale(meta, raw, 0, next_phase)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 

@@ -178,3 +178,26 @@ def test_new_rows_with_integer_dates_are_read_like_the_training_dates(tmp_path: 
     out = tmp_path / "fc.csv"
     predict_run(run, out, data=tail, horizon=2)
     assert pd.read_csv(out)["date"].tolist() == ["2018-01-01", "2018-02-01"]
+
+
+def test_forecast_is_a_third_of_the_way_to_the_damped_trend_smoothing(tmp_path: Path) -> None:
+    """--ets averages the networks with a damped-trend smoothing of the same adjusted series, fitted on the
+    training part; without it (the default) the networks forecast alone."""
+    from dataclasses import replace
+
+    from lstmcast import smoothing
+
+    rng = np.random.default_rng(3)
+    y = np.cumsum(rng.normal(0.2, 1.0, 150)) - 40  # negative values: no log, so the scaler is affine
+    panel = panel_from_frame(pd.DataFrame({"t": np.arange(150), "y": y}), "y", "t")
+    cfg = tiny_config(horizon=4, test_size=0.0, ets=True)
+    fitted = fit(prepare(panel, cfg), cfg)
+    prep = fitted.prep
+    assert prep.ets is not None and prep.ets.shape == (1, 3)
+    _, point, _ = forecast_future(fitted, 4)
+    _, alone, _ = forecast_future(replace(fitted, prep=replace(prep, ets=None)), 4)
+    level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
+    stat = smoothing.forecast(level[-1:], trend[-1:], prep.ets[:, 2], 4) * prep.scaler.scale[0] + prep.scaler.loc[0]
+    np.testing.assert_allclose(point, alone + (stat - alone) / 3, rtol=1e-6)
+    assert not np.allclose(point, alone)
+    assert prepare(panel, tiny_config(horizon=4, test_size=0.0)).ets is None

@@ -52,7 +52,7 @@ def test_stream_with_calendar_and_horizon_matches_predict_horizon(tmp_path: Path
     df = pd.read_csv(daily_csv)
     df.iloc[:170].to_csv(tmp_path / "train.csv", index=False)
     result = invoke("train", tmp_path / "train.csv", "--out", tmp_path / "run", "--column", "sales", "--calendar",
-                    "--horizon", "3", *TINY)
+                    "--horizon", "3", "--ets", *TINY)  # the smoothing's state is carried from line to line
     assert result.exit_code == 0, result.output
     streamed = invoke("stream", tmp_path / "run", "--horizon", "3",
                       stdin="".join(f"{float(v)!r}\n" for v in df["sales"].iloc[170:175]))
