@@ -375,10 +375,9 @@ def _compact_dates(col: pd.Series, regular: bool) -> pd.Series | None:
     if fmt is None:
         return None
     parsed = pd.to_datetime(pd.Series(v.astype(str)), format=fmt, errors="coerce")
-    if parsed.isna().any() or not regular:
-        return None if parsed.isna().any() else parsed
-    steps = np.unique(np.diff(v))
-    if not _regular(parsed) or (fmt == "%Y%m" and len(steps) <= 1):
+    if parsed.isna().any():
+        return None
+    if regular and (not _regular(parsed) or (fmt == "%Y%m" and len(np.unique(np.diff(v))) <= 1)):
         return None
     return parsed
 

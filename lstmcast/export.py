@@ -115,8 +115,7 @@ def _smoothing(prep: Prepared) -> dict[str, Any] | None:
     it reads the whole history, not the window): its parameters and its state after the stored history."""
     if prep.ets is None:
         return None
-    level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
-    last = prep.panel.starts[1:] - 1
+    level, trend = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, prep.ends - 1)
     return {"weight": smoothing.WEIGHT,
             "to_forecast": "in the scaled space of column 0 of x, step h (1-based): z_h = raw_h + weight * (level + "
                            "(phi + phi^2 + ... + phi^h) * trend - raw_h), raw_h the point forecast (the quantiles "
@@ -124,8 +123,8 @@ def _smoothing(prep: Prepared) -> dict[str, Any] | None:
             "update": "for each new scaled value z: f = level + phi * trend; e = z - f; level = f + alpha * e; "
                       "trend = phi * trend + alpha * beta * e",
             "series": [{"id": sid, "alpha": float(prep.ets[i, 0]), "beta": float(prep.ets[i, 1]),
-                        "phi": float(prep.ets[i, 2]), "level": float(level[e]), "trend": float(trend[e])}
-                       for i, (sid, e) in enumerate(zip(prep.panel.ids, last))]}
+                        "phi": float(prep.ets[i, 2]), "level": float(level[i]), "trend": float(trend[i])}
+                       for i, sid in enumerate(prep.panel.ids)]}
 
 
 def describe(fitted: Fitted, fmt: str, file: str, check: dict[str, Any]) -> dict[str, Any]:

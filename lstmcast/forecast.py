@@ -173,8 +173,7 @@ def _blend(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndar
     if prep.ets is None:
         return point, q
     if state is None:
-        level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
-        state = level[last], trend[last]
+        state = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, last)
     stat = smoothing.forecast(*state, prep.ets[sid, 2], point.shape[1])
     shift = smoothing.WEIGHT * (stat - point)
     return point + shift, (None if q is None else q + shift[..., None])

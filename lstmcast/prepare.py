@@ -205,7 +205,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
     stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
     prep = _build(panel, cfg, stats, train_ends, notes)
     if cfg.ets:  # fitted on the scaled training points, as the networks see them
-        prep.ets = smoothing.fit(prep.target, prep.series_starts, train_ends)
+        prep.ets = stats.ets = smoothing.fit(prep.target, prep.series_starts, train_ends)
     return prep
 
 

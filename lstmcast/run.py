@@ -70,9 +70,11 @@ def load_like(ckpt: Checkpoint, path: Path) -> Panel:
         raise LstmcastError(f"--data {name} does not match the model's training data: it has no {', no '.join(missing)} "
                             f"(its columns are: {', '.join(map(str, df.columns))}); pass a file shaped like the "
                             "training file")
-    # the model's step, not one read from a few new rows (two rows a month apart would read as 30 days)
-    panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), cfg.fill,
-                             cfg.freq or (d["freq"] if d["is_datetime"] else None), source=name, dayfirst=d.get("dayfirst"), dates=d["is_datetime"])  # None: a checkpoint from before it was kept
+    # New rows are read as the training times were: the model's step (two rows a month apart would read as
+    # 30 days), its day order (None from a checkpoint written before it was kept) and dates or numbers.
+    step = cfg.freq or (d["freq"] if d["is_datetime"] else None)
+    panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), cfg.fill, step,
+                             source=name, dayfirst=d.get("dayfirst"), dates=d["is_datetime"])
     if panel.is_datetime != d["is_datetime"]:
         kinds = ("dates", "step numbers") if d["is_datetime"] else ("step numbers", "dates")
         raise LstmcastError(f"--data {name}: the model was trained on {kinds[0]} in {d['time_name']!r}, but this file "

@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 
-__all__ = ["WEIGHT", "fit", "states", "step", "forecast"]
+__all__ = ["WEIGHT", "fit", "states", "state_after", "step", "forecast"]
 
 WEIGHT = 1 / 3  # its share of the forecast: one of three, beside the two network groups' medians
 ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # level smoothing
@@ -82,6 +82,13 @@ def states(y: np.ndarray, starts: np.ndarray, params: np.ndarray) -> tuple[np.nd
         level, trend, _ = step(level, trend, params, vals[:, t])
         lv[:, t], tr[:, t] = level, trend
     return lv[inside], tr[inside]
+
+
+def state_after(y: np.ndarray, starts: np.ndarray, params: np.ndarray, points: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) level and trend after each of `points` (K,) (indices into y), from one pass of `states`."""
+    level, trend = states(y, starts, params)
+    return level[points], trend[points]
 
 
 def forecast(level: np.ndarray, trend: np.ndarray, phi: np.ndarray, steps: int) -> np.ndarray:

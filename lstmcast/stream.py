@@ -72,8 +72,7 @@ class Stream:
         prep = self.fitted.prep
         self.state = None
         if prep.ets is not None:
-            level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
-            self.state = level[-1:], trend[-1:]
+            self.state = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, prep.ends - 1)
         self._set(self.fitted.prep.panel)
 
     def _set(self, panel: Panel) -> None:
