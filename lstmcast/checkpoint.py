@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, smoothing
 from .config import TrainConfig
 from .data import Panel
 from .errors import LstmcastError
@@ -26,13 +26,25 @@ from .windows import concat_ranges
 __all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "FORMAT", "VERSION", "OLDEST", "UPGRADES"]
 
 FORMAT = "lstmcast-checkpoint"
-VERSION = 1  # the format this lstmcast writes; raise it whenever a stored field changes name, shape or meaning
+VERSION = 2  # the format this lstmcast writes; raise it whenever a stored field changes name, shape or meaning
 # (a new optional field that older readers may ignore, such as `resume`, keeps the number: they still load it)
 OLDEST = 1  # the oldest format it reads
 # UPGRADES[n] turns a format-n payload into format n+1 (fill a new field with the value that reproduces the
 # old behaviour, rename a key, ...). Raising VERSION means adding UPGRADES[VERSION - 1] and keeping
-# tests/fixtures/model_v1.pt loading with the same forecasts; lower OLDEST only with a working upgrade.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+# every tests/fixtures/model_v*.pt loading with the same forecasts; lower OLDEST only with a working upgrade.
+
+
+def _v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 gives each series its own smoothing weight (stats.ets: alpha, beta, phi, weight); in format 1
+    (--ets) every series weighed smoothing.WEIGHT."""
+    for part in (payload, payload.get("eval") or {}):
+        ets = (part.get("stats") or {}).get("ets")
+        if ets is not None:
+            part["stats"] = {**part["stats"], "ets": [[*row, smoothing.WEIGHT] for row in ets]}
+    return payload
+
+
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 TAIL = 500  # points of history kept per series so `predict --horizon` and `plot` need no data file
 
 
@@ -114,7 +126,7 @@ def _stats_from(sc: dict[str, Any]) -> Stats:
     return Stats(n_prev=int(sc["n_prev"]), season_length=sc["season_length"], ids=list(sc["ids"]),
                  scaler=Scaler.from_dict(sc["scaler"]), cov_loc=np.array(sc["cov_loc"], dtype=np.float64),
                  cov_scale=np.array(sc["cov_scale"], dtype=np.float64),
-                 ets=None if sc.get("ets") is None else np.array(sc["ets"], dtype=np.float64).reshape(-1, 3))
+                 ets=None if sc.get("ets") is None else np.array(sc["ets"], dtype=np.float64).reshape(-1, 4))
 
 
 def _state(fitted: Fitted) -> dict[str, torch.Tensor]:

@@ -343,9 +343,11 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                  "forecast), none (absolute scaled values); auto: last, except none for a one-step "
                                  "model of a series without any season, and season when --deseason none leaves a "
                                  "season in that fits in the window."),
-    ("ets", bool, False, "Average the networks' forecast with a damped-trend exponential smoothing of each series "
-                         "(fitted on the same adjusted training points), weighing a third. It helps short trending "
-                         "series and hurts cyclic and long ones, so it is off by default."),
+    ("ets", bool | None, None, "Average the networks' forecast with a damped-trend exponential smoothing of each "
+                                "series (fitted on the same adjusted training points), weighing a third. Default: on, "
+                                "except for a series that cycles (a cycle in the autocorrelation, as its season or "
+                                "left after the calendar season), whose swings the smoothing would extrapolate as a "
+                                "trend, and with --features, which it cannot read."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss (training loss "
                                    "with --val-size 0)."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),

@@ -220,8 +220,7 @@ def load_table(path: Path) -> pd.DataFrame:
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
             decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", text, re.M) else "."
             df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal)
-            if decimal == ".":
-                notes += _thousands(df)
+            notes += _text_numbers(df, decimal)
             if sep != "," or encoding not in ("UTF-8",):
                 notes.append(f"read {name} as {SEPARATORS[sep]}-separated {encoding}"
                              + (" with decimal commas" if decimal == "," else ""))
@@ -243,23 +242,35 @@ def load_table(path: Path) -> pd.DataFrame:
 
 
 # 1,234 or -12,345,678.5: digits grouped in threes by commas, as spreadsheets export formatted numbers (quoted)
-_GROUPED = re.compile(r"\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?\s*")
-_PLAIN = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*")
+_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re.compile(r"[-+]?\d+(?:,\d*)?")}
+# Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
+MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
 
 
-def _thousands(df: pd.DataFrame) -> list[str]:
-    """Turn text columns of numbers written with thousands separators (every value plain or grouped, one at
-    least grouped) into numbers, in place; a note for each."""
+def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
+    """Turn text columns of numbers into numbers, in place, when every value is a number, one at least, and
+    some are written with thousands separators (1,234; not with decimal commas) or are a missing mark
+    (MISSING_MARKS, then NaN, as pandas reads an empty cell); a note for each."""
     notes = []
     for c in df.columns:
         if df[c].dtype.kind not in "OSU":
             continue
-        text = df[c].dropna().astype(str)
-        grouped = text.str.fullmatch(_GROUPED)
-        if len(text) and grouped.any() and (grouped | text.str.fullmatch(_PLAIN)).all():
-            df[c] = pd.to_numeric(df[c].str.replace(",", "", regex=False)).astype(np.float64)
+        text = df[c].dropna().astype(str).str.strip()
+        number = text.str.fullmatch(_PLAIN[decimal])
+        grouped = text.str.fullmatch(_GROUPED) if decimal == "." else pd.Series(False, index=text.index)
+        missing = text.isin(MISSING_MARKS)
+        if not (number | grouped).any() or not (number | grouped | missing).all() or not (grouped | missing).any():
+            continue
+        digits = text.where(~missing).str.replace(",", "" if decimal == "." else ".", regex=False)
+        df[c] = pd.to_numeric(digits).reindex(df.index).astype(np.float64)
+        if grouped.any():
             i = int(np.argmax(grouped.to_numpy()))
-            notes.append(f"read {c!r} with thousands separators ({text.iloc[i].strip()!r} as {df[c].dropna().iloc[i]:g})")
+            notes.append(f"read {c!r} with thousands separators ({text.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
+        if missing.any():
+            marks = sorted(set(text[missing]))
+            k = int(missing.sum())
+            notes.append(f"read {', '.join(map(repr, marks))} in {c!r} as missing ({k} value{'s' if k > 1 else ''})")
     return notes
 
 
@@ -531,11 +542,23 @@ def panel_from_frame(
         time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
         is_dt, time_name, day = False, "t", False
     _check_order(time, starts, ids, time_name, is_dt)
+    absent, on_grid = 0, (time, starts)
+    if is_dt and freq is None and not features:  # dates the calendar skips become rows with a missing value
+        grid = _calendar_gaps(time.astype("datetime64[ns]"), starts)
+        if grid is not None:
+            time, rows, starts = grid
+            absent = len(time) - len(values)
+            values, given = np.full(len(time), np.nan), values
+            values[rows] = given
+            lengths, covs = np.diff(starts), np.zeros((len(time), 0))
+            on_grid = time, starts  # the step, even if --fill drop takes the added rows out again
 
     nan = np.isnan(values)
     if nan.any():
         n_nan, first = int(nan.sum()), int(np.flatnonzero(nan)[0])
         where = f"first at {time_name}={_fmt_time(time[first], is_dt)}"
+        if absent:
+            where += f"; {absent} of them dates with no row in the file"
         if fill is None:
             raise LstmcastError(
                 f"column {column!r} has {n_nan} missing values ({where}); use --fill interpolate|ffill|zero|drop"
@@ -563,12 +586,68 @@ def panel_from_frame(
             raise LstmcastError(f"column {name!r} has values beyond ±{MAX_ABS:g} (first at {time_name}="
                                 f"{_fmt_time(time[first], is_dt)}: {col[first]:g}); divide the column by a power of ten")
 
-    inferred, freq_notes = _infer_freq(time, starts, is_dt, freq)
+    inferred, freq_notes = _infer_freq(*on_grid, is_dt, freq)
     notes.extend(freq_notes)
     observed = ~nan if fill not in (None, "drop") else np.ones(len(values), bool)
     return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
                  target=column, freq=inferred, covariates=covs, feature_names=features, id_name=id_column, notes=notes,
                  observed=observed, dayfirst=day)
+
+
+def _calendar_gaps(time: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Dates on a calendar grid with some steps skipped (a month missing from a monthly file, a holiday from a
+    business-day one): the full grid of each series, (M,) times, (N,) the grid row of each given date and
+    (S + 1,) new starts; None when nothing is skipped, or the dates fit no grid, or more than half would be
+    added. The grid: months (1, 3 or 12, all on the 1st or all on the last day), weekdays (no date on a
+    weekend), or the usual fixed step."""
+    if len(time) < 3:
+        return None
+    sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    t0 = time[starts[:-1]][sid]
+    d = np.diff(time.astype(np.int64))
+    inside = np.ones(len(d), bool)
+    inside[starts[1:-1] - 1] = False  # not the step from one series to the next
+    if not inside.any():
+        return None
+    step = int(d[inside].min())  # the grid's step: a gap is a multiple of it
+    day = 86_400 * 10**9
+    month = time.astype("datetime64[M]")
+    first_day, last_day = month.astype("datetime64[ns]"), (month + 1).astype("datetime64[ns]") - day
+    weekday = (time.astype("datetime64[D]").astype(np.int64) + 3) % 7  # Monday 0
+    months = next((k for k, lo, hi in ((1, 28, 31), (3, 89, 92), (12, 365, 366)) if lo * day <= step <= hi * day), 0)
+    if months and ((time == first_day).all() or (time == last_day).all()):
+        m = month.astype(np.int64)
+        pos, ok = np.divmod(m - m[starts[:-1]][sid], months)
+        if ok.any():
+            return None
+        at_end = bool((time == last_day).all())
+
+        def grid_time(k: np.ndarray, s: np.ndarray) -> np.ndarray:
+            m0 = month[starts[:-1]][s] + k * months
+            return (m0 + 1).astype("datetime64[ns]") - day if at_end else m0.astype("datetime64[ns]")
+    elif step == day and (weekday < 5).all() and (time == time.astype("datetime64[D]")).all():
+        d = time.astype("datetime64[D]")
+        pos = np.busday_count(d[starts[:-1]][sid], d)
+
+        def grid_time(k: np.ndarray, s: np.ndarray) -> np.ndarray:
+            return np.busday_offset(d[starts[:-1]][s], k).astype("datetime64[ns]")
+    elif step > 0:
+        pos, ok = np.divmod((time - t0).astype(np.int64), step)
+        if ok.any():
+            return None
+
+        def grid_time(k: np.ndarray, s: np.ndarray) -> np.ndarray:
+            return time[starts[:-1]][s] + (k * step).astype("timedelta64[ns]")
+    else:
+        return None
+    sizes = np.zeros(len(starts) - 1, np.int64)
+    np.maximum.at(sizes, sid, pos + 1)
+    if sizes.sum() == len(time) or sizes.sum() > 2 * len(time):
+        return None
+    new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    new_sid = np.repeat(np.arange(len(sizes)), sizes)
+    k = np.arange(int(sizes.sum())) - new_starts[:-1][new_sid]
+    return grid_time(k, new_sid), new_starts[:-1][sid] + pos, new_starts
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:

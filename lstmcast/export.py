@@ -116,14 +116,14 @@ def _smoothing(prep: Prepared) -> dict[str, Any] | None:
     if prep.ets is None:
         return None
     level, trend = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, prep.ends - 1)
-    return {"weight": smoothing.WEIGHT,
-            "to_forecast": "in the scaled space of column 0 of x, step h (1-based): z_h = raw_h + weight * (level + "
+    return {"to_forecast": "in the scaled space of column 0 of x, step h (1-based): z_h = raw_h + weight * (level + "
                            "(phi + phi^2 + ... + phi^h) * trend - raw_h), raw_h the point forecast (the quantiles "
                            "move by the same amount); then to_forecast of scaling",
             "update": "for each new scaled value z: f = level + phi * trend; e = z - f; level = f + alpha * e; "
                       "trend = phi * trend + alpha * beta * e",
             "series": [{"id": sid, "alpha": float(prep.ets[i, 0]), "beta": float(prep.ets[i, 1]),
-                        "phi": float(prep.ets[i, 2]), "level": float(level[i]), "trend": float(trend[i])}
+                        "phi": float(prep.ets[i, 2]), "weight": float(prep.ets[i, 3]), "level": float(level[i]),
+                        "trend": float(trend[i])}
                        for i, sid in enumerate(prep.panel.ids)]}
 
 

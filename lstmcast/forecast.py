@@ -167,7 +167,7 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
 def _blend(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray, last: np.ndarray,
            state: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Scaled network forecasts (K, steps) [and quantiles (K, steps, L)] made after points `last` (K,) of
-    series sid (K,) -> a third of the way to the damped-trend smoothing's forecast (smoothing.WEIGHT); the
+    series sid (K,) -> the series' weight (a third, or 0) of the way to the damped-trend smoothing's forecast; the
     quantiles move with the point forecast, so the spread the networks learned is kept. `state`: the
     smoothing's (K,) level and trend at those points, when the panel does not hold the history to compute it."""
     if prep.ets is None:
@@ -175,7 +175,7 @@ def _blend(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndar
     if state is None:
         state = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, last)
     stat = smoothing.forecast(*state, prep.ets[sid, 2], point.shape[1])
-    shift = smoothing.WEIGHT * (stat - point)
+    shift = prep.ets[sid, 3, None] * (stat - point)
     return point + shift, (None if q is None else q + shift[..., None])
 
 

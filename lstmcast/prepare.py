@@ -17,7 +17,7 @@ from .config import TrainConfig
 from .data import Panel, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
-from .scaling import Scaler, detect_period
+from .scaling import Scaler, cycles, detect_period
 from .windows import window_origins
 
 __all__ = ["Prepared", "Stats", "SplitPlan", "MIN_HOLDOUT_WINDOWS", "auto_n_prev", "plan_split", "prepare",
@@ -41,7 +41,7 @@ class Prepared:
     input_names: list[str]
     notes: list[str] = field(default_factory=list)
     phase: np.ndarray | None = None  # (N,) position of each point in its season (0 without one)
-    ets: np.ndarray | None = None  # (S, 3) damped-trend smoothing parameters (see smoothing.py), or None
+    ets: np.ndarray | None = None  # (S, 4) damped-trend smoothing alpha, beta, phi, weight (smoothing.py), or None
 
     @property
     def ends(self) -> np.ndarray:
@@ -138,7 +138,7 @@ class Stats:
     scaler: Scaler
     cov_loc: np.ndarray
     cov_scale: np.ndarray
-    ets: np.ndarray | None = None  # (S, 3) damped-trend smoothing parameters (None: the networks alone)
+    ets: np.ndarray | None = None  # (S, 4) damped-trend smoothing alpha, beta, phi, weight (None: networks alone)
 
 
 def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: bool = True,
@@ -159,7 +159,9 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
             "unknown); use --strategy direct"
         )
     season = resolve_season(panel, cfg)
-    if season and season > 1 and cfg.season_length is None and season_length_for(panel.freq, panel.is_datetime) is None:
+    cycle = bool(season and season > 1 and cfg.season_length is None
+                 and season_length_for(panel.freq, panel.is_datetime) is None)  # found, not given by a calendar
+    if cycle:
         notes.append(f"found a cycle of {season} steps in the autocorrelation; using it as the season "
                      "(set --season-length to choose)")
     h_model = cfg.model_horizon
@@ -204,8 +206,15 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         cov_scale = np.where(cov_scale > 1e-12, cov_scale, 1.0)
     stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
     prep = _build(panel, cfg, stats, train_ends, notes)
-    if cfg.ets:  # fitted on the scaled training points, as the networks see them
-        prep.ets = stats.ets = smoothing.fit(prep.target, prep.series_starts, train_ends)
+    weight = ets_weights(cfg, prep, cycle)
+    if weight.any():  # fitted on the scaled training points, as the networks see them
+        params = smoothing.fit(prep.target, prep.series_starts, train_ends)
+        prep.ets = stats.ets = np.column_stack([params, weight])
+        if cfg.ets is None:
+            off = int((weight == 0).sum())
+            prep.notes.append("a damped-trend exponential smoothing weighs a third of the forecast"
+                              + (f" of {len(weight) - off} series (not of {off} that still cycle after the "
+                                 "seasonal adjustment)" if off else "") + " (--no-ets: the networks alone)")
     return prep
 
 
@@ -220,6 +229,18 @@ def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
     s = int(np.argmax(panel.lengths))
     lo, hi = int(panel.starts[s]), int(panel.starts[s + 1])
     return detect_period(panel.values[lo:lo + int(0.9 * (hi - lo))])
+
+
+def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool) -> np.ndarray:
+    """(S,) the damped-trend smoothing's share of each series' forecast: --ets smoothing.WEIGHT, --no-ets 0.
+    By default WEIGHT, but 0 where a cycle is left that the networks can follow from the window and a damped
+    trend would extrapolate swing by swing: for every series when the season is a `cycle` found in the
+    autocorrelation, for a series whose adjusted training part still has one (sunspots, lynx, a weekly cycle in
+    hourly data); and 0 with --features, which the smoothing cannot read (README: Results)."""
+    n_series = prep.panel.n_series
+    if cfg.ets is not None or cycle or prep.panel.feature_names:
+        return np.full(n_series, smoothing.WEIGHT if cfg.ets else 0.0)
+    return np.where(cycles(prep.target, prep.series_starts, prep.train_ends) > 0, 0.0, smoothing.WEIGHT)
 
 
 def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import LstmcastError
 from .windows import concat_ranges
 
-__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "SEASON_DECAY", "DECAYS"]
+__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "cycles", "SEASON_DECAY", "DECAYS"]
 
 SEASON_DECAY = 0.8  # the decay of a series whose training part has too few cycles to choose one
 # Candidate weights per cycle back, chosen per series as Holt-Winters fits its seasonal smoothing: the one whose
@@ -235,20 +235,51 @@ def detect_period(y: np.ndarray, max_lag: int | None = None) -> int | None:
     """A clear cycle in a series without a calendar season: the lag (>= 2) of the highest peak of the
     autocorrelation after its first zero crossing, if that peak is above 0.5; else None."""
     y = np.asarray(y, dtype=np.float64)
-    n = len(y)
-    if n < 12:
-        return None
-    max_lag = min(max_lag or n // 3, n // 3)
-    d = y - y.mean()
-    var = float(d @ d)
-    if var <= 0 or max_lag < 2:
-        return None
-    f = np.fft.rfft(d, 2 * n)
-    full = np.fft.irfft(f * np.conj(f))[:max_lag + 1] / var  # autocorrelation at lags 0..max_lag, O(n log n)
-    neg = np.flatnonzero(full < 0)
-    if not len(neg):
-        return None
-    seg = full[neg[0]:]
-    k = int(np.argmax(seg)) + int(neg[0])
-    peak = 0 < k < len(full) - 1 and full[k] >= full[k - 1] and full[k] >= full[k + 1]
-    return k if peak and full[k] > 0.5 and k >= 2 else None
+    k = int(cycles(y, np.array([0]), np.array([len(y)]), max_lag)[0])
+    return k or None
+
+
+CYCLE_BATCH = 1 << 22  # padded points per FFT batch in `cycles` (memory about 100 bytes per point)
+
+
+def cycles(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    """(S,) detect_period of each series' part y[starts[s]:ends[s]], 0 where none: series of similar length
+    together, from the autocorrelations of the zero-padded series by one FFT per batch (lags up to a third of
+    each length), so memory stays bounded however uneven the lengths."""
+    n = ends - starts
+    order = np.argsort(n, kind="stable")
+    out = np.zeros(len(n), np.int64)
+    i = 0
+    while i < len(n):  # a loop over batches of series, each up to CYCLE_BATCH padded points
+        j = min(len(n), i + max(1, CYCLE_BATCH // max(int(n[order[i]]), 1)))
+        j = min(j, i + max(1, CYCLE_BATCH // max(int(n[order[j - 1]]), 1)))
+        rows = order[i:j]
+        out[rows] = _cycles(y, starts[rows], ends[rows], max_lag)
+        i = j
+    return out
+
+
+def _cycles(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_lag: int | None) -> np.ndarray:
+    start, n = starts, ends - starts
+    if not len(n) or n.max() < 12:
+        return np.zeros(len(n), np.int64)
+    t = np.arange(int(n.max()))
+    inside = t[None, :] < n[:, None]
+    vals = np.where(inside, y[np.where(inside, start[:, None] + t[None, :], 0)], 0.0)
+    d = np.where(inside, vals - vals.sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None], 0.0)
+    var = (d * d).sum(axis=1)
+    limit = np.minimum(max_lag or n // 3, n // 3)  # (S,) highest lag read
+    f = np.fft.rfft(d, 2 * len(t), axis=1)
+    acf = np.fft.irfft(f * np.conj(f), axis=1)[:, :int(limit.max()) + 1]
+    acf = acf / np.where(var > 0, var, np.inf)[:, None]  # (S, L + 1), lag 0..L
+    lag = np.arange(acf.shape[1])
+    valid = lag[None, :] <= limit[:, None]
+    neg = valid & (acf < 0)
+    first = np.where(neg.any(axis=1), np.argmax(neg, axis=1), acf.shape[1])  # the first zero crossing
+    k = np.argmax(np.where(valid & (lag[None, :] >= first[:, None]), acf, -np.inf), axis=1)
+    rows = np.arange(len(n))
+    peak_at = acf[rows, k]
+    left, right = acf[rows, np.maximum(k - 1, 0)], acf[rows, np.minimum(k + 1, acf.shape[1] - 1)]
+    found = ((n >= 12) & (var > 0) & (limit >= 2) & (first < acf.shape[1]) & (k > 0) & (k < limit)
+             & (peak_at >= left) & (peak_at >= right) & (peak_at > 0.5) & (k >= 2))
+    return np.where(found, k, 0).astype(np.int64)

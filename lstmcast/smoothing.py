@@ -6,7 +6,8 @@ It runs on what the network sees, the log, seasonally adjusted and standardised 
 a growth rate are already handled; it only adds a level and a damped trend. Parameters are chosen per series
 from a fixed grid by one-step squared error over the training part, every combination at once, and states
 are computed for every point in one causal pass, so a forecast at any origin reads only the points before it.
-Plain numpy; the loops run over time steps (the recursion is sequential), never over windows or series.
+Plain numpy; the loops run over time steps (the recursion is sequential), never over windows or series, and
+update only the series that have a point at that step (longest first), so nothing is padded.
 """
 
 from __future__ import annotations
@@ -22,22 +23,25 @@ ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # level smoot
 BETAS = (0.01, 0.05, 0.1, 0.2, 0.3)  # trend smoothing, as a share of alpha
 PHIS = (0.8, 0.85, 0.9, 0.95, 0.98)  # damping per step ahead
 GRID = np.array(list(itertools.product(ALPHAS, BETAS, PHIS)))  # (G, 3)
+FIT_BATCH = 1 << 22  # series x grid points fitted at once (about 64 bytes each)
 
 
-def _padded(y: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(S, T) values of each series' [starts, ends) aligned at its start, and (S, T) whether a value is there."""
+def _longest_first(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Series ordered longest first: (S,) order, lengths in that order, and (T,) how many series have more than
+    t points for each step t, so step t updates a prefix of the rows and nothing is padded (memory stays O(S))."""
     n = ends - starts
-    t = np.arange(int(n.max()) if len(n) else 0)
-    inside = t[None, :] < n[:, None]
-    idx = np.where(inside, starts[:, None] + t[None, :], 0)
-    return np.where(inside, y[idx], 0.0), inside
+    order = np.argsort(-n, kind="stable")
+    n_sorted = n[order]
+    alive = np.searchsorted(-n_sorted, -np.arange(int(n_sorted[0]) if len(n) else 0), side="left")
+    return order, n_sorted, alive
 
 
-def _init(values: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(S,) initial level (the first value) and trend (mean step over the first few points)."""
+def _init(y: np.ndarray, first: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S,) initial level (the first value) and trend (mean step over the first few points) of series whose
+    points start at y[first] and number n (at least 1)."""
     k = np.clip(n - 1, 1, 3)
-    last = values[np.arange(len(n)), np.minimum(k, np.maximum(n - 1, 0))]
-    return values[:, 0], np.where(n > 1, (last - values[:, 0]) / k, 0.0)
+    last = y[first + np.minimum(k, n - 1)]
+    return y[first], np.where(n > 1, (last - y[first]) / k, 0.0)
 
 
 def step(level: np.ndarray, trend: np.ndarray, params: np.ndarray, y: np.ndarray
@@ -52,36 +56,45 @@ def step(level: np.ndarray, trend: np.ndarray, params: np.ndarray, y: np.ndarray
 
 def fit(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray) -> np.ndarray:
     """(S, 3) alpha, beta, phi of each series: the grid point with the lowest one-step squared error over its
-    training part y[starts[s]:train_ends[s]] ((N,) values, (S,) bounds)."""
+    training part y[starts[s]:train_ends[s]] ((N,) values, (S,) bounds, at least one point each)."""
+    y = np.asarray(y, np.float64)
     if len(train_ends) == 0:
         return np.zeros((0, 3))
-    n = train_ends - starts
-    vals, inside = _padded(np.asarray(y, np.float64), starts, train_ends)
-    level0, trend0 = _init(vals, n)
+    batches = np.array_split(np.arange(len(starts)), -(-len(starts) * len(GRID) // FIT_BATCH))
+    if len(batches) > 1:  # a loop over batches of series, to bound memory on very large panels
+        return np.concatenate([fit(y, starts[b], train_ends[b]) for b in batches])
+    order, n, alive = _longest_first(starts, train_ends)
+    first = starts[order]
+    level0, trend0 = _init(y, first, n)
     level = np.repeat(level0[:, None], len(GRID), axis=1)  # (S, G): every series under every grid point
     trend = np.repeat(trend0[:, None], len(GRID), axis=1)
     sse = np.zeros_like(level)
-    for t in range(1, vals.shape[1]):
-        on = inside[:, t:t + 1]
-        new_level, new_trend, err = step(level, trend, GRID, vals[:, t:t + 1])
-        sse += np.where(on, err * err, 0.0)
-        level, trend = np.where(on, new_level, level), np.where(on, new_trend, trend)
-    return GRID[np.argmin(sse, axis=1)]
+    for t in range(1, len(alive)):
+        k = alive[t]  # the series with a point t, the first k rows
+        level[:k], trend[:k], err = step(level[:k], trend[:k], GRID, y[first[:k] + t, None])
+        sse[:k] += err * err
+    out = np.empty((len(order), 3))
+    out[order] = GRID[np.argmin(sse, axis=1)]
+    return out
 
 
 def states(y: np.ndarray, starts: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N,) level and trend after each point of y, every series ((S + 1,) starts) smoothed from its first point
-    with its own (S, 3) parameters; the state after point i depends on points up to i only."""
-    ends = starts[1:]
-    n = ends - starts[:-1]
-    vals, inside = _padded(np.asarray(y, np.float64), starts[:-1], ends)
-    level, trend = _init(vals, n)
-    lv, tr = np.zeros_like(vals), np.zeros_like(vals)
-    lv[:, 0], tr[:, 0] = level, trend
-    for t in range(1, vals.shape[1]):
-        level, trend, _ = step(level, trend, params, vals[:, t])
-        lv[:, t], tr[:, t] = level, trend
-    return lv[inside], tr[inside]
+    with its own (S, 3+) parameters; the state after point i depends on points up to i only."""
+    y = np.asarray(y, np.float64)
+    order, n, alive = _longest_first(starts[:-1], starts[1:])
+    first, params = starts[:-1][order], params[order]
+    lv, tr = np.empty(len(y)), np.empty(len(y))
+    if not len(alive):
+        return lv, tr
+    level, trend = _init(y, first, n)
+    lv[first], tr[first] = level, trend
+    for t in range(1, len(alive)):
+        k = alive[t]
+        level, trend = level[:k], trend[:k]
+        level, trend, _ = step(level, trend, params[:k], y[first[:k] + t])
+        lv[first[:k] + t], tr[first[:k] + t] = level, trend
+    return lv, tr
 
 
 def state_after(y: np.ndarray, starts: np.ndarray, params: np.ndarray, points: np.ndarray

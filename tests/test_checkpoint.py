@@ -181,6 +181,22 @@ def test_older_format_is_upgraded_step_by_step(tmp_path: Path, monkeypatch: pyte
         load_checkpoint(FIXTURES / "model_v1.pt")
 
 
+def test_format_1_smoothing_gets_the_weight_every_series_had(tmp_path: Path) -> None:
+    """Format 1 stored --ets as (alpha, beta, phi) per series, each weighing a third; format 2 adds the weight
+    per series. The v2 fixture written back as format 1 loads with the same weights and forecasts."""
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    expect = json.loads((FIXTURES / "model_v2.json").read_text())
+    for part in (payload, payload["eval"]):
+        assert [row[3] for row in part["stats"]["ets"]] == [pytest.approx(1 / 3)]
+        part["stats"]["ets"] = [row[:3] for row in part["stats"]["ets"]]
+    torch.save({**payload, "format_version": 1}, tmp_path / "model.pt")
+    ckpt = load_checkpoint(tmp_path / "model.pt")
+    assert ckpt.payload["upgraded_from"] == 1 and ckpt.payload["eval"]["stats"]["ets"][0][3] == pytest.approx(1 / 3)
+    fitted = ckpt.fitted()
+    assert fitted.prep.ets.shape == (1, 4)
+    np.testing.assert_allclose(forecast_future(fitted, 2, seed=0)[1], expect["forecast"], rtol=1e-5, atol=1e-6)
+
+
 def test_every_format_from_oldest_has_an_upgrade() -> None:
     from lstmcast.checkpoint import UPGRADES
 

@@ -86,13 +86,40 @@ def test_bad_dates_name_the_line(tmp_path: Path) -> None:
 
 
 def test_gaps_are_reported(tmp_path: Path) -> None:
+    """Dates skipped on a regular grid are missing values (--fill decides, as for empty cells: Darts'
+    fill_missing_dates, statsforecast's fill_gaps), never steps glued together; dates on no grid get a note."""
     dates = list(pd.date_range("2024-01-01", periods=20, freq="D").strftime("%Y-%m-%d"))
     del dates[10:13]
     body = "\n".join(f"{d},{i}" for i, d in enumerate(dates))
-    p = load_panel(write(tmp_path, "date,y\n" + body + "\n"))
-    assert p.freq == "D"
-    assert any("1 gaps longer than the usual step 1 days" in n and "2024-01-10" in n for n in p.notes)
-    assert load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D").notes == []
+    with pytest.raises(LstmcastError, match=r"^column 'y' has 3 missing values \(first at date=2024-01-11 00:00:00; 3 of "
+                                            r"them dates with no row in the file\); use --fill interpolate"):
+        load_panel(write(tmp_path, "date,y\n" + body + "\n"))
+    p = load_panel(write(tmp_path, "date,y\n" + body + "\n"), fill="interpolate")
+    assert p.freq == "D" and p.lengths.tolist() == [20] and p.values[9:14].tolist() == [9.0, 9.25, 9.5, 9.75, 10.0]
+    assert p.observed.tolist() == [True] * 10 + [False] * 3 + [True] * 7
+    assert load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D").notes == []  # --freq: as given
+    odd = "date,y\n2020-01-01,1\n2020-01-15,2\n2020-03-01,4\n2020-03-20,5\n"  # on no grid
+    assert any("could not infer a regular frequency" in n for n in load_panel(write(tmp_path, odd)).notes)
+
+
+@pytest.mark.parametrize("dates, freq, added", [
+    (["2020-01-31", "2020-02-29", "2020-04-30", "2020-05-31"], "ME", "2020-03-31"),  # month ends
+    (["2019-01-01", "2019-04-01", "2019-10-01", "2020-01-01"], "QS-JAN", "2019-07-01"),
+    (["2000-01-01", "2001-01-01", "2003-01-01", "2004-01-01"], "YS-JAN", "2002-01-01"),
+    # trading days: weekends are not gaps, the holiday is
+    (["2024-01-11", "2024-01-12", "2024-01-16", "2024-01-17", "2024-01-18", "2024-01-19", "2024-01-22"], "B",
+     "2024-01-15"),
+])
+def test_calendar_gaps_become_missing_rows(tmp_path: Path, dates: list[str], freq: str, added: str) -> None:
+    body = "".join(f"{d},{i + 1}\n" for i, d in enumerate(dates))
+    p = load_panel(write(tmp_path, "date,y\n" + body), fill="ffill")
+    assert p.freq == freq and p.lengths.tolist() == [len(dates) + 1]
+    missing = np.flatnonzero(~p.observed)
+    assert [str(pd.Timestamp(t).date()) for t in p.time[missing]] == [added]
+    assert p.values[missing[0]] == p.values[missing[0] - 1]  # ffill
+    many = "id,date,y\na,2020-01-01,1\na,2020-02-01,2\na,2020-04-01,4\nb,2021-01-01,1\nb,2021-03-01,3\n"
+    q = load_panel(write(tmp_path, many), id_column="id", fill="drop")
+    assert q.freq == "MS" and q.lengths.tolist() == [3, 2]
 
 
 def test_long_format_groups_series(long_csv: Path) -> None:
@@ -213,6 +240,26 @@ def test_thousands_separators_are_read_as_numbers(tmp_path: Path) -> None:
     assert "read 'sales' with thousands separators ('1,234' as 1234)" in panel.notes
     with pytest.raises(LstmcastError, match=r"--column 'sales' is not numeric: line 2 has '1,234'"):
         load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"1,5"\n'), "sales")
+
+
+def test_missing_marks_are_read_as_missing(tmp_path: Path) -> None:
+    """FRED writes a missing value as ".", the World Bank as "..", others "-" or "?": in a column of numbers
+    they are missing values (then the --fill rules), said in a note, also in a decimal-comma file; a column of
+    marks alone is still refused."""
+    fred = write(tmp_path, "DATE,GDP\n2020-01-01,1\n2020-04-01,.\n2020-07-01,3\n2020-10-01,4\n")
+    with pytest.raises(LstmcastError, match=r"column 'GDP' has 1 missing values \(first at DATE=2020-04-01"):
+        load_panel(fred)
+    panel = load_panel(fred, fill="interpolate")
+    assert panel.values.tolist() == [1.0, 2.0, 3.0, 4.0] and panel.observed.tolist() == [True, False, True, True]
+    assert "read '.' in 'GDP' as missing (1 value)" in panel.notes
+    mixed = write(tmp_path, 'date,v\n2020-01-01,"1,000"\n2020-02-01,..\n2020-03-01,-\n2020-04-01,4e2\n')
+    panel = load_panel(mixed, fill="drop")
+    assert panel.values.tolist() == [1000.0, 400.0]
+    assert "read '-', '..' in 'v' as missing (2 values)" in panel.notes
+    euro = write(tmp_path, "date;v\n2020-01-01;1,5\n2020-02-01;?\n2020-03-01;3,25\n")
+    assert load_panel(euro, fill="drop").values.tolist() == [1.5, 3.25]
+    with pytest.raises(LstmcastError, match=r"column 'v' is not numeric: line 2 has '-'"):
+        load_panel(write(tmp_path, "date,v\n2020-01-01,-\n2020-02-01,-\n"), "v")
 
 
 @pytest.mark.parametrize("name, raw, what", [

@@ -182,7 +182,7 @@ def test_new_rows_with_integer_dates_are_read_like_the_training_dates(tmp_path: 
 
 def test_forecast_is_a_third_of_the_way_to_the_damped_trend_smoothing(tmp_path: Path) -> None:
     """--ets averages the networks with a damped-trend smoothing of the same adjusted series, fitted on the
-    training part; without it (the default) the networks forecast alone."""
+    training part; --no-ets leaves the networks alone."""
     from dataclasses import replace
 
     from lstmcast import smoothing
@@ -193,11 +193,49 @@ def test_forecast_is_a_third_of_the_way_to_the_damped_trend_smoothing(tmp_path: 
     cfg = tiny_config(horizon=4, test_size=0.0, ets=True)
     fitted = fit(prepare(panel, cfg), cfg)
     prep = fitted.prep
-    assert prep.ets is not None and prep.ets.shape == (1, 3)
+    assert prep.ets is not None and prep.ets.shape == (1, 4) and prep.ets[0, 3] == pytest.approx(1 / 3)
     _, point, _ = forecast_future(fitted, 4)
     _, alone, _ = forecast_future(replace(fitted, prep=replace(prep, ets=None)), 4)
     level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
     stat = smoothing.forecast(level[-1:], trend[-1:], prep.ets[:, 2], 4) * prep.scaler.scale[0] + prep.scaler.loc[0]
     np.testing.assert_allclose(point, alone + (stat - alone) / 3, rtol=1e-6)
     assert not np.allclose(point, alone)
-    assert prepare(panel, tiny_config(horizon=4, test_size=0.0)).ets is None
+    assert prepare(panel, tiny_config(horizon=4, test_size=0.0, ets=False)).ets is None
+
+
+def test_smoothing_is_on_by_default_except_for_a_found_cycle_or_features(sine_csv: Path) -> None:
+    """By default the smoothing joins a trending series and a calendar-seasonal one, and says so; it stays out
+    of a series with a cycle found in the autocorrelation, as its season or left after the calendar season (it
+    would extrapolate each swing as a trend), and of a model with --features (which it cannot read)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(3)
+    y = np.cumsum(rng.normal(0.2, 1.0, 150)) + 300
+    cfg = tiny_config(horizon=4, n_prev=None)
+    trend = prepare(panel_from_frame(pd.DataFrame({"t": np.arange(150), "y": y}), "y", "t"), cfg)
+    assert trend.ets is not None and trend.season_length is None
+    assert any("damped-trend exponential smoothing weighs a third" in n for n in trend.notes)
+    # a panel: per series, a cycle left after the calendar season (36 months) keeps the networks alone
+    months = pd.date_range("2001-01-31", periods=200, freq="ME")
+    season = 20 * np.sin(2 * np.pi * np.arange(200) / 12)
+    swings = 300 + 30 * np.sin(2 * np.pi * np.arange(200) / 36) + rng.normal(0, 1, 200)
+    growth = np.cumsum(rng.normal(0.2, 1.0, 200)) + 300
+    frame = pd.concat([pd.DataFrame({"id": "trend", "date": months, "y": growth + season}),
+                       pd.DataFrame({"id": "swings", "date": months, "y": swings + season})])
+    monthly = prepare(panel_from_frame(frame, "y", "date", "id"), cfg)
+    assert monthly.season_length == 12 and monthly.panel.ids == ["swings", "trend"]
+    np.testing.assert_allclose(monthly.ets[:, 3], [0, 1 / 3])
+    assert any("third of the forecast of 1 series (not of 1 that still cycle" in n for n in monthly.notes)
+    fitted = fit(monthly, cfg)
+    _, point, _ = forecast_future(fitted, 4)
+    _, alone, _ = forecast_future(replace(fitted, prep=replace(monthly, ets=None)), 4)
+    np.testing.assert_array_equal(point[0], alone[0])
+    assert not np.allclose(point[1], alone[1])
+    cycle = prepare(load_panel(sine_csv), cfg)
+    assert cycle.season_length == 20 and cycle.ets is None
+    assert not any("smoothing" in n for n in cycle.notes)
+    assert prepare(load_panel(sine_csv), tiny_config(horizon=4, n_prev=None, ets=True)).ets is not None
+    x = rng.normal(size=150)
+    with_features = panel_from_frame(pd.DataFrame({"t": np.arange(150), "y": y + x, "x": x}), "y", "t",
+                                     features=["x"])
+    assert prepare(with_features, cfg).ets is None

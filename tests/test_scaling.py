@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from lstmcast.data import future_times, season_phase
 from lstmcast.scaling import SEASON_DECAY, Scaler, detect_period, season_test, seasonal_indices
@@ -50,6 +51,22 @@ def test_season_test_and_period_detection() -> None:
     assert detect_period(np.sin(2 * np.pi * t / 80) + rng.normal(0, 0.05, 400)) == 80
     assert detect_period(noise) is None
     assert detect_period(np.arange(50.0)) is None  # a trend is not a cycle
+
+
+def test_cycles_of_many_series_match_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cycles() finds each series' cycle as detect_period does alone, in batches of similar length."""
+    import lstmcast.scaling as scaling
+
+    rng = np.random.default_rng(4)
+    parts = [np.sin(2 * np.pi * np.arange(n) / p) + rng.normal(0, 0.2, n)
+             for n, p in zip(rng.integers(5, 300, 60), rng.integers(3, 40, 60))] + [rng.normal(size=200)]
+    starts = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+    alone = [detect_period(p) or 0 for p in parts]
+    y = np.concatenate(parts)
+    assert scaling.cycles(y, starts[:-1], starts[1:]).tolist() == alone
+    assert sum(k > 0 for k in alone) > 30 and alone[-1] == 0
+    monkeypatch.setattr(scaling, "CYCLE_BATCH", 500)  # many small batches
+    assert scaling.cycles(y, starts[:-1], starts[1:]).tolist() == alone
 
 
 def test_season_phase_follows_the_calendar_into_the_future() -> None:

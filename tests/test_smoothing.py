@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lstmcast import smoothing
 
@@ -23,11 +24,11 @@ def _reference(y: np.ndarray, a: float, b: float, phi: float) -> tuple[np.ndarra
 
 def test_states_and_fit_match_the_textbook_recursion_series_by_series() -> None:
     rng = np.random.default_rng(0)
-    ys = [np.cumsum(rng.normal(0.3, 1.0, 40)), rng.normal(5.0, 2.0, 120), np.linspace(0, 1, 7)]
+    ys = [np.cumsum(rng.normal(0.3, 1.0, 40)), rng.normal(5.0, 2.0, 120), np.linspace(0, 1, 7), np.array([2.0])]
     y = np.concatenate(ys)
-    starts = np.array([0, 40, 160, 167])
+    starts = np.array([0, 40, 160, 167, 168])  # uneven lengths, not in order, one of a single point
     params = smoothing.fit(y, starts[:-1], starts[1:])
-    assert params.shape == (3, 3)
+    assert params.shape == (4, 3)
     level, trend = smoothing.states(y, starts, params)
     for s, part in enumerate(ys):
         lv, tr, sse = _reference(part, *params[s])
@@ -38,6 +39,17 @@ def test_states_and_fit_match_the_textbook_recursion_series_by_series() -> None:
         np.testing.assert_array_equal(smoothing.fit(part, np.array([0]), np.array([len(part)]))[0], params[s])
     # the noisy level is smoothed hard, the random walk with drift follows its last values
     assert params[1, 0] <= 0.2 and params[0, 0] >= 0.5
+
+
+def test_large_panels_are_fitted_in_batches_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded on many series: batches of series give exactly the one-batch answer."""
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(1, 80, 30)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    y = np.cumsum(rng.normal(0.1, 1.0, starts[-1]))
+    whole = smoothing.fit(y, starts[:-1], starts[1:])
+    monkeypatch.setattr(smoothing, "FIT_BATCH", 4 * len(smoothing.GRID))
+    np.testing.assert_array_equal(smoothing.fit(y, starts[:-1], starts[1:]), whole)
 
 
 def test_fit_reads_training_points_only_and_states_are_causal() -> None:
