@@ -592,7 +592,7 @@ def train(
         from .tracking import open_tracker
 
         tracker = open_tracker(log, out, {**cfg.to_dict(), "data": str(data)}, log_dir)
-    progress, callbacks = _training_progress(said, tracker)
+    progress, callbacks = _training_progress(said, tracker, cfg.networks)
     try:
         with _showing(progress):
             result = train_run(data, cfg, out, samples=samples, settings=_settings_file("train", data, out),
@@ -609,9 +609,10 @@ def train(
     _report_train(result, said)
 
 
-def _training_progress(said: Output, tracker: Any = None) -> tuple[Progress, dict[str, Callable[..., None]]]:
+def _training_progress(said: Output, tracker: Any = None, networks: int = 1
+                       ) -> tuple[Progress, dict[str, Callable[..., None]]]:
     """A progress bar for the stages of a training job, and the on_stage/on_start/on_epoch callbacks that
-    drive it (and print --verbose's line per epoch)."""
+    drive it (and print --verbose's line per epoch). Its epochs are all `networks`' together."""
     progress = _progress_bar(disable=not said.chatty)
     task = [progress.add_task("train", total=15, info="", start=False, visible=False)]
     stage = [""]
@@ -625,7 +626,7 @@ def _training_progress(said: Output, tracker: Any = None) -> tuple[Progress, dic
             progress.remove_task(t)
         said.print(stage[0])
         said.print(f"Training on {n_train} windows" + (f" ({n_val} more for validation)" if n_val else "")
-                   + f": batch {batch}, {epochs} epochs")
+                   + f": batch {batch}, {epochs} epochs" + (f" over {networks} networks" if networks > 1 else ""))
         task[0] = progress.add_task("train", total=epochs, info="")
         progress.start()
         if tracker is not None:
@@ -689,6 +690,9 @@ def predict(
     samples: Annotated[int, typer.Option(help="Sample paths for recursive probabilistic forecasts.",
                                          rich_help_panel=FORECAST)] = 200,
     device: Annotated[Literal[DEVICES], typer.Option(help="cpu, cuda or auto.", rich_help_panel=FORECAST)] = "cpu",
+    fill: Annotated[Literal[FILLS] | None, typer.Option(help="Missing values in --data, and dates the model's step "
+                                                        "skips: interpolate, ffill, zero or drop (default: as in "
+                                                        "training).")] = None,
     json_out: JsonFlag = False,
     quiet: QuietFlag = False,
     verbose: VerboseFlag = False,
@@ -699,7 +703,7 @@ def predict(
         raise LstmcastError("--out - and --json both write to stdout; give one of them")
     said = Output(json_out, quiet or to_stdout, verbose)  # stdout carries the table: words go to stderr or nowhere
     with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
-        result = predict_run(run_dir, out, data, horizon, samples, device)
+        result = predict_run(run_dir, out, data, horizon, samples, device, fill)
     said.notes(result.notes)
     if horizon is None:
         said.print(_metrics_table(result.metrics, "Test part, original scale"))
@@ -945,7 +949,7 @@ def reproduce(
     horizon, strategy = flags.pop("horizon"), flags.pop("strategy")
     cfg = _config(flags, horizon=horizon, strategy=strategy)
     said.print(f"Retraining {run_dir} from {settings} on {'stdin' if src == STDOUT else src}")
-    progress, callbacks = _training_progress(said)
+    progress, callbacks = _training_progress(said, networks=cfg.networks)
     with _showing(progress):
         result = reproduce_run(run_dir, cfg, src, flags["samples"], **callbacks)
     said.notes(result.notes)

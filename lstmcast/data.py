@@ -543,8 +543,9 @@ def panel_from_frame(
         is_dt, time_name, day = False, "t", False
     _check_order(time, starts, ids, time_name, is_dt)
     absent, on_grid = 0, (time, starts)
-    if is_dt and freq is None and not features:  # dates the calendar skips become rows with a missing value
-        grid = _calendar_gaps(time.astype("datetime64[ns]"), starts)
+    if is_dt and not features:  # dates the calendar skips become rows with a missing value
+        stamps = time.astype("datetime64[ns]")
+        grid = _calendar_gaps(stamps, starts) if freq is None else _freq_gaps(stamps, starts, freq)
         if grid is not None:
             time, rows, starts = grid
             absent = len(time) - len(values)
@@ -648,6 +649,33 @@ def _calendar_gaps(time: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np
     new_sid = np.repeat(np.arange(len(sizes)), sizes)
     k = np.arange(int(sizes.sum())) - new_starts[:-1][new_sid]
     return grid_time(k, new_sid), new_starts[:-1][sid] + pos, new_starts
+
+
+def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`_calendar_gaps` on the grid of a known frequency (--freq, or a trained model's for its new rows): each
+    series' dates from its first to its last at that step. None when nothing is skipped, when a date is off the
+    grid (the frequency is checked, and its note given, later), or when more than half would be added."""
+    try:
+        off = pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        return None  # reported by _infer_freq
+    grids = []
+    for s in range(len(starts) - 1):  # one date_range per series: a calendar offset has no fixed length
+        t = time[starts[s]:starts[s + 1]]
+        if len(t) == 0:
+            return None
+        grids.append(pd.date_range(t[0], t[-1], freq=off).to_numpy(dtype="datetime64[ns]"))
+    sizes = np.array([len(g) for g in grids], np.int64)
+    if sizes.sum() == len(time) or sizes.sum() > 2 * len(time):
+        return None
+    grid = np.concatenate(grids)
+    new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    sid = np.repeat(np.arange(len(sizes)), np.diff(starts))
+    pos = np.concatenate([np.searchsorted(g, time[starts[s]:starts[s + 1]]) for s, g in enumerate(grids)])
+    rows = new_starts[:-1][sid] + pos
+    if (pos >= sizes[sid]).any() or not (grid[rows] == time).all():
+        return None
+    return grid, rows, new_starts
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:

@@ -55,9 +55,10 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "pandas": pd.__version__}
 
 
-def load_like(ckpt: Checkpoint, path: Path) -> Panel:
+def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
     """Load a file to forecast or score with a trained model, after checking that it has the columns the model
-    was trained on (value, time, series id, features) and the same kind of time; one line naming what differs."""
+    was trained on (value, time, series id, features) and the same kind of time; one line naming what differs.
+    Missing values, and dates the model's step skips, are filled by `fill`, else as the training file was."""
     d, cfg = ckpt.data, ckpt.config
     df = load_table(path)
     name = "stdin" if Path(path) == STDIN else str(path)
@@ -73,7 +74,7 @@ def load_like(ckpt: Checkpoint, path: Path) -> Panel:
     # New rows are read as the training times were: the model's step (two rows a month apart would read as
     # 30 days), its day order (None from a checkpoint written before it was kept) and dates or numbers.
     step = cfg.freq or (d["freq"] if d["is_datetime"] else None)
-    panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), cfg.fill, step,
+    panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), fill or cfg.fill, step,
                              source=name, dayfirst=d.get("dayfirst"), dates=d["is_datetime"])
     if panel.is_datetime != d["is_datetime"]:
         kinds = ("dates", "step numbers") if d["is_datetime"] else ("step numbers", "dates")
@@ -296,9 +297,10 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
 
 
 def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None, horizon: int | None = None,
-                samples: int = 200, device: str = "cpu") -> RunResult:
+                samples: int = 200, device: str = "cpu", fill: str | None = None) -> RunResult:
     """Test-set predictions (no horizon) or a forecast of `horizon` steps past the end of the data, written as
-    CSV or Parquet by `out`'s extension, or as CSV on stdout for `-`."""
+    CSV or Parquet by `out`'s extension, or as CSV on stdout for `-`. `fill`: how to fill missing values of
+    `data` (default: as in training)."""
     if out is not None and Path(out) != STDOUT:
         output_format(out, TABLE_FORMATS, "tables")  # before any work
     ckpt = load_checkpoint(run_dir)
@@ -316,7 +318,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
             raise LstmcastError(f"training data {src} not found; pass the file with --data")
         if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
             notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
-        fitted = ckpt.fitted(load_like(ckpt, src), split=True, device=device)
+        panel = load_like(ckpt, src, fill)
+        notes += panel.notes if data is not None else []  # how new rows were read; the training file's were said
+        fitted = ckpt.fitted(panel, split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
         target = Path(out) if out else run_dir / "test_predictions.csv"
         with lock_if_inside(run_dir, target):
@@ -324,7 +328,8 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
     if horizon < 1:
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
-    panel = load_like(ckpt, Path(data)) if data is not None else None
+    panel = load_like(ckpt, Path(data), fill) if data is not None else None
+    notes += panel.notes if panel is not None else []
     fitted = ckpt.fitted(panel, split=False, device=device)
     h = cfg.model_horizon
     if horizon > h:

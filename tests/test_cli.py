@@ -227,6 +227,35 @@ def test_series_too_short_for_a_holdout_still_forecasts(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_new_rows_that_skip_a_month_are_filled_on_the_models_step(tmp_path: Path) -> None:
+    data = _yearly_and_monthly(tmp_path)[1]
+    run = tmp_path / "run"
+    assert invoke("train", data, "--horizon", "6", "--out", run, "--hidden", "8", "--epochs", "2").exit_code == 0
+    src = pd.read_csv(data)
+    new = pd.concat([src, pd.DataFrame({"date": ["1961-02-01", "1961-04-01"], "value": [300.0, 310.0]})])
+    path = tmp_path / "new.csv"
+    new.to_csv(path, index=False)  # January and March 1961 have no row
+    result = invoke("predict", run, "--data", path, "--horizon", "3", "--out", tmp_path / "fc.csv")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: column 'value' has 2 missing values (first at date=1961-01-01 00:00:00; 2 of them dates with no "
+        "row in the file); use --fill interpolate|ffill|zero|drop")
+    result = invoke("predict", run, "--data", path, "--horizon", "3", "--fill", "interpolate", "--out",
+                    tmp_path / "fc.csv")
+    assert result.exit_code == 0, result.output
+    assert "filled 2 missing values of 'value' with --fill interpolate" in result.output
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    assert fc["date"].tolist() == ["1961-05-01", "1961-06-01", "1961-07-01"]
+    # the filled months are rows of the history the model reads, so the forecast is the one for the whole grid
+    grid = new.set_index("date").reindex(pd.date_range("1949-01-01", "1961-04-01", freq="MS").strftime("%Y-%m-%d"))
+    grid = grid.rename_axis("date").reset_index()
+    grid["value"] = grid["value"].interpolate()
+    grid.to_csv(tmp_path / "grid.csv", index=False)
+    assert invoke("predict", run, "--data", tmp_path / "grid.csv", "--horizon", "3", "--out",
+                  tmp_path / "fc2.csv").exit_code == 0
+    assert np.allclose(fc["forecast"], pd.read_csv(tmp_path / "fc2.csv")["forecast"])
+
+
 @pytest.mark.parametrize("args, line", [
     (["train", "{sine}", "--out", "r", "--epoch", "2"], "Error: No such option: --epoch (Possible options: --epochs)"),
     (["train", "{sine}", "--out", "r", "--epochs", "two"], "Error: Invalid value for '--epochs': Input should be a valid "

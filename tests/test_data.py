@@ -87,7 +87,8 @@ def test_bad_dates_name_the_line(tmp_path: Path) -> None:
 
 def test_gaps_are_reported(tmp_path: Path) -> None:
     """Dates skipped on a regular grid are missing values (--fill decides, as for empty cells: Darts'
-    fill_missing_dates, statsforecast's fill_gaps), never steps glued together; dates on no grid get a note."""
+    fill_missing_dates, statsforecast's fill_gaps), never steps glued together, on the grid of --freq when it is
+    given; dates on no grid get a note."""
     dates = list(pd.date_range("2024-01-01", periods=20, freq="D").strftime("%Y-%m-%d"))
     del dates[10:13]
     body = "\n".join(f"{d},{i}" for i, d in enumerate(dates))
@@ -97,7 +98,10 @@ def test_gaps_are_reported(tmp_path: Path) -> None:
     p = load_panel(write(tmp_path, "date,y\n" + body + "\n"), fill="interpolate")
     assert p.freq == "D" and p.lengths.tolist() == [20] and p.values[9:14].tolist() == [9.0, 9.25, 9.5, 9.75, 10.0]
     assert p.observed.tolist() == [True] * 10 + [False] * 3 + [True] * 7
-    assert load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D").notes == []  # --freq: as given
+    with pytest.raises(LstmcastError, match=r"3 of them dates with no row in the file"):  # on --freq's grid too
+        load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D")
+    two = load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="2D", fill="interpolate")
+    assert two.notes == [] and two.lengths.tolist() == [17]  # dates off --freq's grid: read as given
     odd = "date,y\n2020-01-01,1\n2020-01-15,2\n2020-03-01,4\n2020-03-20,5\n"  # on no grid
     assert any("could not infer a regular frequency" in n for n in load_panel(write(tmp_path, odd)).notes)
 
