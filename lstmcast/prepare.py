@@ -195,18 +195,29 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         panel = replace(panel, values=refill_training(panel.values, panel.observed, panel.starts, train_ends,
                                                       cfg.fill, panel.ids))
 
-    phase = season_phase(panel.time, panel.freq, panel.is_datetime, season or 1)
-    scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends, phase=phase, m=season or 1,
-                                    log=cfg.transform, deseason=cfg.deseason != "none")
     cov_loc, cov_scale = np.zeros(0), np.ones(0)
     if panel.feature_names:
         sid = panel.series_index()
         tr = panel.covariates[np.arange(len(sid)) < train_ends[sid]]
         cov_loc, cov_scale = tr.mean(axis=0), tr.std(axis=0)
         cov_scale = np.where(cov_scale > 1e-12, cov_scale, 1.0)
-    stats = Stats(n_prev, season, list(panel.ids), scaler, cov_loc, cov_scale)
-    prep = _build(panel, cfg, stats, train_ends, notes)
-    weight = ets_weights(cfg, prep, cycle)
+
+    def adjusted(m: int | None) -> tuple[Prepared, Stats, np.ndarray]:
+        """The inputs with season m removed, and the cycle each series' adjusted training part still has."""
+        phase = season_phase(panel.time, panel.freq, panel.is_datetime, m or 1)
+        scaler = Scaler(cfg.scaler).fit(panel.values, panel.starts, train_ends, phase=phase, m=m or 1,
+                                        log=cfg.transform, deseason=cfg.deseason != "none")
+        st = Stats(n_prev, m, list(panel.ids), scaler, cov_loc, cov_scale)
+        pr = _build(panel, cfg, st, train_ends, notes)
+        return pr, st, cycles(pr.target, pr.series_starts, train_ends)
+
+    prep, stats, left = adjusted(season)
+    week = weekly_season(panel, cfg, season, cycle, left) if panel.is_datetime else None
+    if week:  # hour-of-week indices in place of hour-of-day ones
+        notes.append(f"the series still cycle weekly after removing the daily season ({season} steps); using a "
+                     f"week ({week} steps) as the season (set --season-length to choose)")
+        prep, stats, left = adjusted(week)
+    weight = ets_weights(cfg, prep, cycle, left)
     if weight.any():  # fitted on the scaled training points, as the networks see them
         params = smoothing.fit(prep.target, prep.series_starts, train_ends)
         prep.ets = stats.ets = np.column_stack([params, weight])
@@ -231,7 +242,26 @@ def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
     return detect_period(panel.values[lo:lo + int(0.9 * (hi - lo))])
 
 
-def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool) -> np.ndarray:
+def weekly_season(panel: Panel, cfg: TrainConfig, season: int | None, cycle: bool, left: np.ndarray) -> int | None:
+    """The steps in a week, for sub-daily data that most series still cycle at once the day's season is
+    removed (hourly electricity: 168 after 24), to remove in its place, as MSTL or TBATS fit a second season.
+    None when the season was given or found, is left in the data, or most series show no weekly cycle. Only
+    the week: it is a whole number of days, where a year is not (a 364-day season drifts off daily data)."""
+    if cfg.season_length is not None or cycle or not season or season < 2 or cfg.deseason == "none":
+        return None
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(panel.freq)).value
+    except (ValueError, TypeError):
+        return None  # months, quarters, years, business days: no fixed step
+    week = pd.Timedelta("7D").value
+    if step <= 0 or week % step or week // step != 7 * season:
+        return None
+    steps = week // step
+    weekly = np.abs(left - steps) <= steps // 50  # the autocorrelation's peak, a step or two either side
+    return int(steps) if 2 * int(weekly.sum()) > len(left) else None
+
+
+def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool, left: np.ndarray) -> np.ndarray:
     """(S,) the damped-trend smoothing's share of each series' forecast: --ets smoothing.WEIGHT, --no-ets 0.
     By default WEIGHT, but 0 where a cycle is left that the networks can follow from the window and a damped
     trend would extrapolate swing by swing: for every series when the season is a `cycle` found in the
@@ -240,7 +270,7 @@ def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool) -> np.ndarray:
     n_series = prep.panel.n_series
     if cfg.ets is not None or cycle or prep.panel.feature_names:
         return np.full(n_series, smoothing.WEIGHT if cfg.ets else 0.0)
-    return np.where(cycles(prep.target, prep.series_starts, prep.train_ends) > 0, 0.0, smoothing.WEIGHT)
+    return np.where(left > 0, 0.0, smoothing.WEIGHT)
 
 
 def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:

@@ -130,3 +130,39 @@ def test_a_constant_training_part_forecasts_its_level_whatever_the_network_adds(
     off = sc.inverse_transform(np.full(70, 0.01), sid)  # a network 0.01 off in scaled units
     np.testing.assert_allclose(off, y, rtol=1e-7)
     np.testing.assert_allclose(sc.inverse_transform(sc.transform(y + 0.5, sid), sid), y + 0.5)  # new levels round-trip
+
+
+def _hourly(weeks: int, weekly: float, seed: int = 0) -> pd.DataFrame:
+    """Hourly load: a daily shape, lower at weekends by `weekly`, and noise."""
+    t = pd.date_range("2024-01-01", periods=weeks * 168, freq="h")
+    rng = np.random.default_rng(seed)
+    day = 10 * np.sin(2 * np.pi * t.hour / 24)
+    weekend = np.where(t.day_of_week >= 5, -weekly, 0.0)
+    return pd.DataFrame({"date": t, "y": 100 + day + weekend + rng.normal(0, 1, len(t))})
+
+
+def test_a_weekly_cycle_left_in_sub_daily_data_becomes_the_season() -> None:
+    """Hourly data whose weekends differ get hour-of-week indices (168), with a note; without a weekly pattern,
+    with --season-length, or on daily data, the season stays the calendar's."""
+    from lstmcast.data import panel_from_frame
+    from lstmcast.prepare import prepare
+
+    from .conftest import tiny_config
+
+    cfg = tiny_config(horizon=24, n_prev=None)
+    weekly = prepare(panel_from_frame(_hourly(8, 15.0), "y", "date"), cfg)
+    assert weekly.season_length == 168
+    assert ("the series still cycle weekly after removing the daily season (24 steps); using a week (168 steps) "
+            "as the season (set --season-length to choose)") in weekly.notes
+    assert weekly.ets is not None  # nothing cycles once the week is removed: the smoothing joins
+    n = int(weekly.train_ends[0])
+    z = weekly.target[:n]
+    assert abs(np.corrcoef(z[:-168], z[168:])[0, 1]) < 0.15  # the weekend dip and the daily shape are gone
+    daily = prepare(panel_from_frame(_hourly(8, 0.0), "y", "date"), cfg)
+    assert daily.season_length == 24 and not any("weekly" in note for note in daily.notes)
+    given = prepare(panel_from_frame(_hourly(8, 15.0), "y", "date"), tiny_config(horizon=24, season_length=24))
+    assert given.season_length == 24 and given.ets is None  # the weekly cycle is left: no smoothing
+    z = given.target[:n]
+    assert np.corrcoef(z[:-168], z[168:])[0, 1] > 0.5
+    days = _hourly(8, 15.0).set_index("date").resample("D").mean().reset_index()
+    assert prepare(panel_from_frame(days, "y", "date"), tiny_config(horizon=7)).season_length == 7
