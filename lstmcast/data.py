@@ -659,14 +659,28 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str) -> tuple[np.ndar
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None  # reported by _infer_freq
-    grids = []
-    for s in range(len(starts) - 1):  # one date_range per series: a calendar offset has no fixed length
-        t = time[starts[s]:starts[s + 1]]
-        if len(t) == 0:
+    first, last = time[starts[:-1]], time[starts[1:] - 1]
+    if isinstance(off, pd.tseries.offsets.Tick):  # a fixed step: every series' grid at once
+        step = int(pd.Timedelta(off).value)
+        sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+        pos, ok = np.divmod((time - first[sid]).astype(np.int64), step)
+        if step <= 0 or ok.any():
             return None
-        grids.append(pd.date_range(t[0], t[-1], freq=off).to_numpy(dtype="datetime64[ns]"))
+        sizes = (last - first).astype(np.int64) // step + 1
+        if sizes.sum() == len(time) or sizes.sum() > 2 * len(time):
+            return None
+        new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        k = np.arange(int(sizes.sum())) - np.repeat(new_starts[:-1], sizes)
+        grid = np.repeat(first, sizes) + (k * step).astype("timedelta64[ns]")
+        return grid, new_starts[:-1][sid] + pos, new_starts
+    grids, total = [], 0
+    for t0, t1 in zip(first, last):  # one date_range per series: months, weeks, business days have no fixed length
+        grids.append(pd.date_range(t0, t1, freq=off).to_numpy(dtype="datetime64[ns]"))
+        total += len(grids[-1])
+        if total > 2 * len(time):  # a step far finer than the dates: not a grid with gaps
+            return None
     sizes = np.array([len(g) for g in grids], np.int64)
-    if sizes.sum() == len(time) or sizes.sum() > 2 * len(time):
+    if sizes.sum() == len(time):
         return None
     grid = np.concatenate(grids)
     new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)

@@ -102,6 +102,11 @@ def test_gaps_are_reported(tmp_path: Path) -> None:
         load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D")
     two = load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="2D", fill="interpolate")
     assert two.notes == [] and two.lengths.tolist() == [17]  # dates off --freq's grid: read as given
+    hours = "id,t,y\na,2020-01-01 00:00,1\na,2020-01-01 01:00,2\na,2020-01-01 04:00,5\nb,2020-01-01 02:00,5\n" \
+            "b,2020-01-01 03:00,6\n"
+    q = load_panel(write(tmp_path, hours), id_column="id", freq="h", fill="interpolate")
+    assert q.lengths.tolist() == [5, 2] and q.values.tolist() == [1, 2, 3, 4, 5, 5, 6]
+    assert q.observed.tolist() == [True, True, False, False, True, True, True]
     odd = "date,y\n2020-01-01,1\n2020-01-15,2\n2020-03-01,4\n2020-03-20,5\n"  # on no grid
     assert any("could not infer a regular frequency" in n for n in load_panel(write(tmp_path, odd)).notes)
 
