@@ -40,7 +40,11 @@ __all__ = [
 # Squares of the values (spreads, squared errors, their sums) must stay finite in float64 (max ~1.8e308).
 MAX_ABS = 1e100
 
-TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "month", "year")
+TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "day", "week", "month", "quarter", "year")
+# Period labels of statistical offices that pandas does not parse: 1990M01 / 1990-M1 (IMF, Eurostat,
+# Statistics Norway), ISO weeks 1990-W01 (read as their Monday).
+_MONTH_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*M(\d{1,2})\s*$", re.IGNORECASE)
+_WEEK_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{2})\s*$", re.IGNORECASE)
 # Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
            "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "min": 60, "T": 60, "30min": 48, "15min": 96}
@@ -313,7 +317,8 @@ def _detect_time_column(df: pd.DataFrame, exclude: set[str]) -> str | None:
         if df[c].dtype.kind == "M":
             return c
         sample = df[c].dropna().astype(str).head(50)
-        if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().all():
+        if len(sample) and (_period_labels(sample) is not None
+                            or pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().all()):
             return c
     return None
 
@@ -363,6 +368,17 @@ def _dates(col: pd.Series, name: str, dayfirst: bool | None = None) -> tuple[pd.
     if month is not None:
         return month, None, False
     return pd.to_datetime(col, format="mixed"), None, False
+
+
+def _period_labels(col: pd.Series) -> pd.Series | None:
+    """Month labels 1990M01 as the month's first day, ISO week labels 1990-W01 as the week's Monday (NaT
+    where a label names no such month or week); None unless every value is one kind of label."""
+    text = col.astype(str)
+    for pattern, sep, fmt, day in ((_MONTH_LABEL, "-", "%Y-%m-%d", "-01"), (_WEEK_LABEL, "-W", "%G-W%V-%u", "-1")):
+        parts = text.str.extract(pattern)
+        if parts.notna().all().all():
+            return pd.to_datetime(parts[0] + sep + parts[1].str.zfill(2) + day, format=fmt, errors="coerce")
+    return None
 
 
 def _regular(times: pd.Series) -> bool:
@@ -429,7 +445,12 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
                 parsed = pd.to_datetime(col, utc=True, format="mixed")
                 note = f"times in {name!r} carry UTC offsets: read as UTC"
         else:
-            parsed, note, day = _dates(col, name, dayfirst)
+            labels = _period_labels(col) if col.dtype.kind in "OSU" else None
+            if labels is not None and labels.isna().any():
+                row = int(np.flatnonzero(labels.isna().to_numpy())[0])
+                raise LstmcastError(f"time column {name!r} has a period that does not exist: line {row + 2} has "
+                                    f"{str(col.iloc[row])!r}")
+            parsed, note, day = (labels, None, False) if labels is not None else _dates(col, name, dayfirst)
     except (ValueError, TypeError, OverflowError) as e:
         conv = pd.to_datetime(col, errors="coerce", format="mixed", utc=True)
         if conv.isna().any():

@@ -335,6 +335,24 @@ def test_integer_dates_are_read_as_dates(tmp_path: Path) -> None:
     assert not steps.is_datetime and not steps.notes
 
 
+@pytest.mark.parametrize("labels, freq, first", [
+    ([f"{1990 + i // 12}M{i % 12 + 1:02d}" for i in range(30)], "MS", "1990-01-01"),  # IMF, Eurostat
+    ([f"{1990 + i // 12}-M{i % 12 + 1}" for i in range(30)], "MS", "1990-01-01"),
+    ([f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for d in pd.date_range("2019-12-30", periods=60,
+                                                                                freq="W-MON")],
+     "W-MON", "2019-12-30"),  # ISO weeks, read as their Mondays (2020 has a week 53)
+])
+def test_period_labels_are_dates(tmp_path: Path, labels: list[str], freq: str, first: str) -> None:
+    """Statistical offices' period labels are dates (in a column the name does not give away, too); a label
+    that names no month says which line."""
+    panel = load_panel(write(tmp_path, "label,y\n" + "".join(f"{d},{i}\n" for i, d in enumerate(labels))))
+    assert panel.is_datetime and panel.freq == freq and panel.lengths.tolist() == [len(labels)]
+    assert str(pd.Timestamp(panel.time[0]).date()) == first
+    with pytest.raises(LstmcastError, match=r"^time column 'period' has a period that does not exist: line 3 has "
+                                            r"'1990M13'$"):
+        load_panel(write(tmp_path, "period,y\n1990M12,1\n1990M13,2\n1991M01,3\n"))
+
+
 def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:
     """Offsets that change with summer time: hourly times go to UTC (no duplicate or missing hour), dates keep
     their local day."""
