@@ -349,10 +349,12 @@ def _dates(col: pd.Series, name: str, dayfirst: bool | None = None) -> tuple[pd.
     reads it, or day first (31/01/2020). When both readings fit every value (no day above 12) and differ,
     the one with a regular frequency wins: 01/02/2020, 01/03/2020, ... are months read day first, not
     days of January. Only when no one format fits is each value read on its own. `dayfirst` (the reading
-    of the model's training data) settles a tie: a few new rows may not show a frequency.
+    of the model's training data) settles a tie: a few new rows may not show a frequency. Dates with dots
+    (01.02.2020) are day first when both readings fit: no country writes the month first with dots.
     Returns (parsed, note, whether read day first)."""
     readings: list[pd.Series] = []
     year_first = col.dtype.kind not in "OSU" or bool(re.match(r"\s*\d{4}\D", str(col.iloc[0])))
+    dotted = col.dtype.kind in "OSU" and bool(re.match(r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b", str(col.iloc[0])))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format": handled below
         for first in (False,) if year_first else (False, True):
@@ -362,7 +364,7 @@ def _dates(col: pd.Series, name: str, dayfirst: bool | None = None) -> tuple[pd.
                 readings.append(None)  # type: ignore[arg-type]
     month, day = (readings + [None])[:2]
     if day is not None and (month is None or not month.equals(day) and (
-            dayfirst if dayfirst is not None else _regular(day) and not _regular(month))):
+            dayfirst if dayfirst is not None else dotted or _regular(day) and not _regular(month))):
         i = int(np.argmax((day.dt.day != day.dt.month).to_numpy()))  # an example that shows the order
         return day, f"read the dates in {name!r} day first ({col.iloc[i]!r} as {day.iloc[i]:%Y-%m-%d})", True
     if month is not None:
@@ -525,6 +527,8 @@ def panel_from_frame(
             raise LstmcastError(
                 f"{source} has {len(numeric)} numeric columns ({', '.join(numeric)}); choose one with --column"
                 + (f" (columns: {', '.join(others)})" if len(others) != len(numeric) else "")
+                + (", or for one model of all of them, write the file long (a series id, a time and a value "
+                   "column per row) and pass --id-column" if id_column is None and not features else "")
             )
         column = numeric[0]
 

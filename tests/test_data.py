@@ -38,7 +38,8 @@ def test_datetime_column_and_frequency(daily_csv: Path) -> None:
 
 
 def test_ambiguous_column_lists_candidates(daily_csv: Path) -> None:
-    with pytest.raises(LstmcastError, match=r"has 2 numeric columns \(sales, temp\); choose one with --column"):
+    with pytest.raises(LstmcastError, match=r"has 2 numeric columns \(sales, temp\); choose one with --column, or "
+                                            r"for one model of all of them, write the file long .* --id-column$"):
         load_panel(daily_csv)
 
 
@@ -313,6 +314,10 @@ def test_day_first_dates_are_read_as_one_format(tmp_path: Path) -> None:
     days = pd.date_range("2020-01-10", periods=30, freq="D")
     panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%d.%m.%Y},{i}\n" for i, d in enumerate(days))), "y", "date")
     assert (pd.DatetimeIndex(panel.time) == days).all()
+    # dots are day first even when the month-first reading is regular too (three days of January)
+    panel = load_panel(write(tmp_path, "date,y\n01.02.2020,1\n01.03.2020,2\n01.04.2020,3\n"), "y", "date")
+    assert panel.freq == "MS" and str(pd.Timestamp(panel.time[0]).date()) == "2020-02-01"
+    assert "read the dates in 'date' day first ('01.02.2020' as 2020-02-01)" in panel.notes
     # month first stays the reading when it fits and is regular
     panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d:%m/%d/%Y},{i}\n" for i, d in enumerate(months))), "y", "date")
     assert (pd.DatetimeIndex(panel.time) == months).all() and not panel.notes
