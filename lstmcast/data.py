@@ -223,7 +223,15 @@ def load_table(path: Path) -> pd.DataFrame:
             sep = _sniff_separator(text)
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
             decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", text, re.M) else "."
-            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal)
+            # index_col=False: a separator at the end of each data row is not a first column of row labels
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
+                try:
+                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False)
+                except pd.errors.ParserWarning:
+                    raise LstmcastError(f"cannot read {name}: some rows have more values than the header has "
+                                        "column names; name every column in the first line") from None
+            df = _trim(df)
             notes += _text_numbers(df, decimal)
             if sep != "," or encoding not in ("UTF-8",):
                 notes.append(f"read {name} as {SEPARATORS[sep]}-separated {encoding}"
@@ -242,6 +250,17 @@ def load_table(path: Path) -> pd.DataFrame:
     if len(twice):
         raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
                             "rename one")
+    return df
+
+
+def _trim(df: pd.DataFrame) -> pd.DataFrame:
+    """What spreadsheet exports leave around a table: columns with no name and no value (a separator at the
+    end of every line), and rows with no value at the end."""
+    unnamed = [c for c in df.columns if str(c).startswith("Unnamed: ") and df[c].isna().all()]
+    df = df.drop(columns=unnamed)
+    filled = df.notna().any(axis=1).to_numpy()
+    if len(filled) and not filled[-1] and filled.any():
+        df = df.iloc[:int(np.flatnonzero(filled)[-1]) + 1]
     return df
 
 

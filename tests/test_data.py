@@ -241,6 +241,20 @@ def test_load_table_sniffs_separator_and_encoding(tmp_path: Path, raw: bytes, no
         assert df.columns[1] == "valeur \u00e0 l'\u00e9t\u00e9"
 
 
+def test_spreadsheet_leftovers_around_the_table_are_ignored(tmp_path: Path) -> None:
+    """A separator at the end of every line (an unnamed empty column), or of the data lines only (which pandas
+    would read as a first column of row labels), and empty rows at the end; rows longer than the header are
+    an error, not a guess."""
+    for text in ("date,value,\n2020-01-01,1,\n2020-02-01,2,\n2020-03-01,3,\n",
+                 "date,value\n2020-01-01,1,\n2020-02-01,2,\n2020-03-01,3,\n",
+                 "date,value\n2020-01-01,1\n2020-02-01,2\n2020-03-01,3\n,\n,\n"):
+        panel = load_panel(write(tmp_path, text))
+        assert panel.values.tolist() == [1, 2, 3] and panel.freq == "MS" and panel.time_name == "date"
+    with pytest.raises(LstmcastError, match=r"^cannot read .*d.csv: some rows have more values than the header "
+                                            r"has column names; name every column in the first line$"):
+        load_panel(write(tmp_path, "date,value\n2020-01-01,1,7\n2020-02-01,2,8\n"))
+
+
 def test_thousands_separators_are_read_as_numbers(tmp_path: Path) -> None:
     """"1,234" (quoted, as spreadsheets export formatted numbers) is 1234, and the column is found as numeric;
     a column where one value is not grouped in threes stays text and is refused as before."""
