@@ -664,7 +664,10 @@ def _report_train(result: RunResult, said: Output) -> None:
                    "notes": result.notes, "metrics": m})
     if result.interrupted:  # Ctrl-C stopped training: the run is saved, but the shell must hear it was cut short
         final = m.get("final_model", {})
-        if final.get("refit"):
+        if final.get("refit_interrupted"):
+            what = ("before the final model's first epoch on all points finished: saved the evaluation model, "
+                    "trained in full, as the forecast model")
+        elif final.get("refit"):
             what = (f"while refitting the final model on all points (after {final.get('epochs')} of its epochs): saved "
                     "it as it stood, with the evaluation model's scores,")
         else:

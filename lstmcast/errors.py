@@ -1,6 +1,6 @@
 """The exception types: problems the user can fix, and Ctrl-C that stopped a job."""
 
-__all__ = ["LstmcastError", "Interrupted"]
+__all__ = ["LstmcastError", "Interrupted", "NothingTrained"]
 
 
 class LstmcastError(Exception):
@@ -10,3 +10,7 @@ class LstmcastError(Exception):
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped a job whose result would be wrong if it went on (a backtest fold or a compare run cut
     short); the message says what was kept. The CLI prints it and exits 130."""
+
+
+class NothingTrained(LstmcastError):
+    """Ctrl-C came before a training job's first epoch finished: there is no network to keep."""

@@ -78,14 +78,15 @@ class MemberState:
         return self.saved is not None and patience is not None and self.saved["since_best"] >= patience
 
 
-def training_state(cfg: TrainConfig, evaluation: Fitted, final: Fitted) -> dict[str, Any]:
+def training_state(cfg: TrainConfig, evaluation: Fitted, final: Fitted, interrupted: bool = False) -> dict[str, Any]:
     """The checkpoint's `resume` entry: the run's settings (its full ensemble, even when Ctrl-C cut it short),
-    each network's state in both stages (None for one never started), and whether the run was cut short."""
+    each network's state in both stages (None for one never started), and whether the run was cut short
+    (`interrupted`: also when the cut came before the final model's first epoch, which left no final state)."""
     def states(f: Fitted) -> list[dict[str, Any] | None]:
         return [_cpu(s.saved) for s in f.states]
 
     return {"config": cfg.to_dict(), "planned_epochs": int(evaluation.epochs),
-            "interrupted": bool(evaluation.interrupted or final.interrupted),
+            "interrupted": bool(interrupted or evaluation.interrupted or final.interrupted),
             "evaluation": states(evaluation), "final": states(final) if final is not evaluation else None}
 
 

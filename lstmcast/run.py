@@ -16,7 +16,7 @@ from .baselines import baseline_forecasts
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import STDIN, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame, refill_training
-from .errors import LstmcastError
+from .errors import LstmcastError, NothingTrained
 from .finetune import init_weights
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
 from .io import (FIGURE_FORMATS, STDOUT, TABLE_FORMATS, ensure_dir, lock_if_inside, output_format, write_csv,
@@ -255,26 +255,32 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                    "series": prep.panel.n_series, "diagnostics": {"warnings": []}}
     metrics["holdout"] = holdout
     notes = list(prep.notes)
-    final = fitted
+    final, cut = fitted, False  # cut: Ctrl-C before the refit's first epoch finished
     validated = any(h["val_loss"] is not None for h in fitted.history)
     if cfg.refit and (holdout or validated) and not fitted.interrupted:
         n_all = int(panel.lengths.sum())
         stage(f"Final model: refit on all {n_all} points for the epochs the evaluation kept "
               f"({_epochs_text(fitted.best_epochs)})")
-        final = refit(fitted, panel, on_epoch, on_start, init=init, resume=resume["final"] if resume else None)
-        notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
-        what = ("each network's best on the validation windows" if validated else
-                "each network's epoch of lowest training loss" if cfg.patience is not None else
-                "the whole budget, as the evaluation model trained")
-        notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
-                     f"{_epochs_text(fitted.best_epochs)} ({what})"
-                     + ("; the scores are the evaluation model's on the held-out part" if holdout else ""))
+        try:
+            final = refit(fitted, panel, on_epoch, on_start, init=init, resume=resume["final"] if resume else None)
+        except NothingTrained:  # Ctrl-C in the refit's first epoch: keep the finished evaluation model
+            cut = True
+            notes.append("interrupted before the final model's first epoch finished: the forecast model is the "
+                         "evaluation model, which never saw the test part (train --resume refits it)")
+        if final is not fitted:
+            notes += [n for n in final.prep.notes if n not in notes]  # e.g. a network stopped early by a NaN loss
+            what = ("each network's best on the validation windows" if validated else
+                    "each network's epoch of lowest training loss" if cfg.patience is not None else
+                    "the whole budget, as the evaluation model trained")
+            notes.append(f"the forecast model was refit on all {int(final.prep.panel.lengths.sum())} points for "
+                         f"{_epochs_text(fitted.best_epochs)} ({what})"
+                         + ("; the scores are the evaluation model's on the held-out part" if holdout else ""))
     elif not cfg.refit and holdout:
         notes.append("--no-refit: the forecast model is the evaluation model, which never saw the test part")
-    interrupted = fitted.interrupted or final.interrupted
+    interrupted = fitted.interrupted or final.interrupted or cut
     metrics.update({"window_norm": fitted.model.window_norm, "best_epoch": fitted.best_epoch, "epochs_run": len(fitted.history), "epochs_planned": fitted.epochs,
                     "interrupted": interrupted, "batch_size": fitted.batch_size, "cell": cfg.cell, "loss": cfg.loss,
-                    "final_model": {"refit": final is not fitted,
+                    "final_model": {"refit": final is not fitted, "refit_interrupted": cut,
                                     "points": int((final.prep.train_ends - final.prep.series_starts).sum()),
                                     "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
@@ -283,7 +289,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     metrics.update({"config": cfg.to_dict(), "data": info, "versions": versions()})
     paths = {
         "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted,
-                                      resume=training_state(cfg, fitted, final)),
+                                      resume=training_state(cfg, fitted, final, interrupted)),
         "history": write_csv(_history_frame(fitted.history), out / "history.csv"),
         "metrics": write_json(metrics, out / "metrics.json"),
     }

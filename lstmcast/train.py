@@ -18,7 +18,7 @@ from torch import nn
 from .config import TrainConfig
 from .data import Panel
 from .distributed import SINGLE, Group, config_fingerprint, fingerprint, guard, join
-from .errors import LstmcastError
+from .errors import LstmcastError, NothingTrained
 from .losses import Loss, make_loss
 from .model import Ensemble, Forecaster
 from .prepare import (MIN_HOLDOUT_WINDOWS, Prepared, SplitPlan, Stats, auto_n_prev, plan_split, prepare,  # noqa: F401
@@ -267,7 +267,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
         done += plan[k]
         if not hist:
             if not members:
-                raise LstmcastError("interrupted before the first epoch finished; nothing to save")
+                raise NothingTrained("interrupted before the first epoch finished; nothing to save")
             break  # stopped before this member's first epoch: keep the members already trained
         members.append(model)
         histories.append(hist)

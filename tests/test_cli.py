@@ -356,6 +356,40 @@ def test_ctrl_c_while_refitting(tmp_path: Path, sine_csv: Path, monkeypatch: pyt
         f"config.toml); `lstmcast train --resume {run}` continues it")
 
 
+def test_ctrl_c_before_the_refits_first_epoch_keeps_the_evaluation_model(
+        tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.run
+    import lstmcast.train
+    from lstmcast.train import refit
+
+    def ctrl_c(*args: object) -> object:
+        raise KeyboardInterrupt
+
+    def ctrl_c_at_once(*args: object, **kw: object) -> object:  # at the refit's first batch
+        monkeypatch.setattr(lstmcast.train, "_batches", ctrl_c)
+        return refit(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lstmcast.run, "refit", ctrl_c_at_once)
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--ensemble", "1")
+    assert result.exit_code == 130, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "Interrupted before the final model's first epoch on all points finished: saved the evaluation model, "
+        f"trained in full, as the forecast model to {run}/ (model.pt, history.csv, metrics.json, "
+        f"test_predictions.csv, config.toml); `lstmcast train --resume {run}` continues it")
+    assert "the forecast model is the evaluation model, which never saw the test part" in result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["interrupted"] and metrics["epochs_run"] == 2
+    assert metrics["final_model"] == {"refit": False, "refit_interrupted": True, "points": 145, "epochs": 2,
+                                      "member_epochs": [2]}
+    assert invoke("predict", run, "--horizon", "2").exit_code == 0
+    monkeypatch.undo()
+    result = invoke("train", "--resume", run)  # refits the final model; the evaluation model is done
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert not metrics["interrupted"] and metrics["final_model"]["refit"] and metrics["final_model"]["points"] == 161
+
+
 @pytest.mark.parametrize("command", ["backtest", "compare"])
 def test_ctrl_c_in_a_fit_reports_no_winner(tmp_path: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch,
                                            command: str) -> None:
