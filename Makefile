@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 RUN := runs/sine
 
-.PHONY: demo test smoke bench bench-accuracy bench-anchors clean install install-dev
+.PHONY: demo test smoke bench bench-accuracy bench-panel bench-anchors clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ $(VENV)/.bench: pyproject.toml $(VENV)/.installed
 
 bench-accuracy: $(VENV)/.bench
 	$(BIN)/python bench/accuracy.py $(ACCURACY_ARGS)
+
+# Many-series files, one lstmcast model per file (bench/accuracy_panel.py); options via PANEL_ARGS
+PANEL_ARGS ?=
+bench-panel: $(VENV)/.bench
+	$(BIN)/python bench/accuracy_panel.py $(PANEL_ARGS)
 
 # Speed against Darts and NeuralForecast (bench/bench_anchors.py) in a separate venv, torch pinned first as above,
 # so that the anchors' dependencies (lightning, ray, ...) never touch the dev venv. Options via ANCHORS_ARGS.
