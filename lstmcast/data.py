@@ -812,6 +812,14 @@ def _alias(step: pd.Timedelta) -> str:
     return f"{step.value}ns"
 
 
+def is_sub_daily(freq: str | None) -> bool:
+    """Whether a pandas frequency is a fixed step shorter than a day (hours, minutes; not days or months)."""
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta("1D") if freq else False
+    except (ValueError, TypeError):
+        return False  # month/quarter/year offsets have no fixed length: not sub-daily
+
+
 def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
     """Season length implied by a frequency: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, yearly 1."""
     if not is_datetime or freq is None:

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from . import smoothing
-from .data import future_times
+from .data import future_times, is_sub_daily
 from .errors import LstmcastError
 from .features import calendar_features
 from .prepare import Prepared
@@ -201,9 +201,9 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
     if panel.id_name is not None:
         cols[panel.id_name] = np.asarray(panel.ids, dtype=object)[series]
     if origin_times is not None:
-        cols["cutoff"] = format_times(origin_times, panel.is_datetime)
+        cols["cutoff"] = format_times(origin_times, panel.is_datetime, panel.freq)
         cols["step"] = step
-    cols[panel.time_name] = format_times(times, panel.is_datetime)
+    cols[panel.time_name] = format_times(times, panel.is_datetime, panel.freq)
     if actual is not None:
         cols["actual"] = actual
     cols[prefix] = point
@@ -213,11 +213,12 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
     return pd.DataFrame(cols)
 
 
-def format_times(times: np.ndarray, is_datetime: bool) -> np.ndarray:
-    """Datetimes as ISO strings (dates alone when every time is midnight); integer-valued steps as ints."""
+def format_times(times: np.ndarray, is_datetime: bool, freq: str | None = None) -> np.ndarray:
+    """Datetimes as ISO strings (dates alone when every time is midnight, unless `freq` is sub-daily: a block
+    of hourly times that happen to be midnights keeps its hours); integer-valued steps as ints."""
     if is_datetime:
         idx = pd.DatetimeIndex(times)
-        dates_only = len(idx) == 0 or bool((idx == idx.normalize()).all())
+        dates_only = not is_sub_daily(freq) and (len(idx) == 0 or bool((idx == idx.normalize()).all()))
         return idx.strftime("%Y-%m-%d" if dates_only else "%Y-%m-%d %H:%M:%S").to_numpy()
     t = np.asarray(times, dtype=np.float64)
     return t.astype(np.int64) if np.all(np.mod(t, 1) == 0) else t

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import smoothing
 from .config import TrainConfig
-from .data import Panel, refill_training, season_length_for, season_phase
+from .data import Panel, is_sub_daily, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .scaling import Scaler, cycles, detect_period
@@ -278,12 +278,7 @@ def use_calendar(cfg: TrainConfig, panel: Panel) -> bool:
     hour of day explains (it turned the hourly electricity backtest from a loss into a win)."""
     if cfg.calendar is not None:
         return cfg.calendar
-    if not panel.is_datetime or panel.freq is None:
-        return False
-    try:
-        return pd.Timedelta(pd.tseries.frequencies.to_offset(panel.freq)) < pd.Timedelta("1D")
-    except (ValueError, TypeError):
-        return False  # month/quarter/year offsets have no fixed length: not sub-daily
+    return panel.is_datetime and is_sub_daily(panel.freq)
 
 
 def _build(panel: Panel, cfg: TrainConfig, stats: Stats, train_ends: np.ndarray, notes: list[str]) -> Prepared:

@@ -239,3 +239,16 @@ def test_smoothing_is_on_by_default_except_for_a_found_cycle_or_features(sine_cs
     with_features = panel_from_frame(pd.DataFrame({"t": np.arange(150), "y": y + x, "x": x}), "y", "t",
                                      features=["x"])
     assert prepare(with_features, cfg).ets is None
+
+
+def test_times_keep_their_hours_in_a_block_of_midnights() -> None:
+    """A block of hourly times that are all midnights (a stream's cutoff column, a one-step forecast) keeps its
+    hours, so the CSV has one format; daily times are dates."""
+    from lstmcast.forecast import format_times
+
+    midnight = np.array(["2024-02-26T00:00"], dtype="datetime64[ns]")
+    assert format_times(midnight, True, "h").tolist() == ["2024-02-26 00:00:00"]
+    assert format_times(midnight, True, "30min").tolist() == ["2024-02-26 00:00:00"]
+    assert format_times(midnight, True, "D").tolist() == ["2024-02-26"]
+    assert format_times(midnight, True, "MS").tolist() == ["2024-02-26"]
+    assert format_times(midnight, True).tolist() == ["2024-02-26"]
