@@ -761,7 +761,21 @@ def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str
             hint = "; remove duplicate rows" if what == "duplicated" else "; sort the file by time"
             if what == "duplicated" and len(ids) == 1:
                 hint += " (or pass --id-column if the file holds several series)"
+            if what == "duplicated" and is_dt and _clock_change(t, bad):
+                hint += ("; if these are local times where the clocks went back, write them with their UTC offset "
+                         "(2021-10-31T02:00:00+01:00) or in UTC")
             raise LstmcastError(f"time column {name!r} is {what}{series}: {detail} ({int(bad.sum())} such rows){hint}")
+
+
+def _clock_change(t: np.ndarray, dup: np.ndarray) -> bool:
+    """Whether duplicated times (int64 ns, `dup` marking the steps that repeat) look like the hour a clock change
+    repeats: within the day (not midnight), at most one or two a year."""
+    repeated = t[1:][dup]
+    day = 86_400 * 10**9
+    if (repeated % day == 0).any():
+        return False
+    years = max(1.0, (t[-1] - t[0]) / (365.25 * day))
+    return len(repeated) <= 2 * (years + 1)
 
 
 def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | None) -> tuple[str | None, list[str]]:

@@ -77,8 +77,13 @@ def test_nans_are_reported_with_count_and_place(tmp_path: Path) -> None:
 def test_unsorted_and_duplicated_times(tmp_path: Path) -> None:
     with pytest.raises(LstmcastError, match=r"time column 'date' is not sorted: 2024-01-02 00:00:00 comes after 2024-01-03"):
         load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-03,2\n2024-01-02,3\n"))
-    with pytest.raises(LstmcastError, match=r"is duplicated: 2024-01-02 00:00:00 appears twice .*--id-column"):
+    with pytest.raises(LstmcastError, match=r"is duplicated: 2024-01-02 00:00:00 appears twice .*several series\)$"):
         load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-02,2\n2024-01-02,3\n"))
+    # the hour a clock change repeats in local times: say how to write them
+    hours = "date,y\n2021-10-31 01:00,1\n2021-10-31 02:00,2\n2021-10-31 02:00,3\n2021-10-31 03:00,4\n"
+    with pytest.raises(LstmcastError, match=r"2021-10-31 02:00:00 appears twice .* if these are local times where "
+                                            r"the clocks went back, write them with their UTC offset"):
+        load_panel(write(tmp_path, hours))
 
 
 def test_bad_dates_name_the_line(tmp_path: Path) -> None:
