@@ -11,6 +11,7 @@ import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ __all__ = [
     "generate_memory",
     "split_points",
     "season_length_for",
+    "fixed_step",
+    "is_sub_daily",
     "file_fingerprint",
     "data_source",
     "read_bytes",
@@ -648,7 +651,6 @@ def _calendar_gaps(time: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np
     if len(time) < 3:
         return None
     sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-    t0 = time[starts[:-1]][sid]
     d = np.diff(time.astype(np.int64))
     inside = np.ones(len(d), bool)
     inside[starts[1:-1] - 1] = False  # not the step from one series to the next
@@ -676,21 +678,34 @@ def _calendar_gaps(time: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np
 
         def grid_time(k: np.ndarray, s: np.ndarray) -> np.ndarray:
             return np.busday_offset(d[starts[:-1]][s], k).astype("datetime64[ns]")
-    elif step > 0:
-        pos, ok = np.divmod((time - t0).astype(np.int64), step)
-        if ok.any():
-            return None
-
-        def grid_time(k: np.ndarray, s: np.ndarray) -> np.ndarray:
-            return time[starts[:-1]][s] + (k * step).astype("timedelta64[ns]")
     else:
+        return _fixed_grid(time, starts, step)
+    return _grid(pos, sid, len(starts) - 1, grid_time)
+
+
+def _fixed_grid(time: np.ndarray, starts: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`_calendar_gaps` for a fixed step in nanoseconds (hours, days): each series' grid from its first date."""
+    sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    first = time[starts[:-1]]
+    if step <= 0:
         return None
-    sizes = np.zeros(len(starts) - 1, np.int64)
+    pos, ok = np.divmod((time - first[sid]).astype(np.int64), step)
+    if ok.any():
+        return None
+    return _grid(pos, sid, len(first), lambda k, s: first[s] + (k * step).astype("timedelta64[ns]"))
+
+
+def _grid(pos: np.ndarray, sid: np.ndarray, n_series: int, grid_time: Callable[[np.ndarray, np.ndarray], np.ndarray]
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The full grid from each given date's position `pos` (N,) on its series' grid (series `sid`): (M,) times
+    from grid_time(position, series), (N,) the grid row of each given date, (S + 1,) new starts; None when
+    nothing is skipped or more than half of the grid would be added."""
+    sizes = np.zeros(n_series, np.int64)
     np.maximum.at(sizes, sid, pos + 1)
-    if sizes.sum() == len(time) or sizes.sum() > 2 * len(time):
+    if sizes.sum() == len(pos) or sizes.sum() > 2 * len(pos):
         return None
     new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    new_sid = np.repeat(np.arange(len(sizes)), sizes)
+    new_sid = np.repeat(np.arange(n_series), sizes)
     k = np.arange(int(sizes.sum())) - new_starts[:-1][new_sid]
     return grid_time(k, new_sid), new_starts[:-1][sid] + pos, new_starts
 
@@ -699,24 +714,14 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str) -> tuple[np.ndar
     """`_calendar_gaps` on the grid of a known frequency (--freq, or a trained model's for its new rows): each
     series' dates from its first to its last at that step. None when nothing is skipped, when a date is off the
     grid (the frequency is checked, and its note given, later), or when more than half would be added."""
+    step = fixed_step(freq)
+    if step is not None:  # hours, days: every series' grid at once
+        return _fixed_grid(time, starts, step)
     try:
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None  # reported by _infer_freq
     first, last = time[starts[:-1]], time[starts[1:] - 1]
-    if isinstance(off, pd.tseries.offsets.Tick):  # a fixed step: every series' grid at once
-        step = int(pd.Timedelta(off).value)
-        sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-        pos, ok = np.divmod((time - first[sid]).astype(np.int64), step)
-        if step <= 0 or ok.any():
-            return None
-        sizes = (last - first).astype(np.int64) // step + 1
-        if sizes.sum() == len(time) or sizes.sum() > 2 * len(time):
-            return None
-        new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        k = np.arange(int(sizes.sum())) - np.repeat(new_starts[:-1], sizes)
-        grid = np.repeat(first, sizes) + (k * step).astype("timedelta64[ns]")
-        return grid, new_starts[:-1][sid] + pos, new_starts
     grids, total = [], 0
     for t0, t1 in zip(first, last):  # one date_range per series: months, weeks, business days have no fixed length
         grids.append(pd.date_range(t0, t1, freq=off).to_numpy(dtype="datetime64[ns]"))
@@ -826,12 +831,22 @@ def _alias(step: pd.Timedelta) -> str:
     return f"{step.value}ns"
 
 
+def fixed_step(freq: str | None) -> int | None:
+    """A pandas frequency's step in nanoseconds when it has a fixed length (hours, days); None for months,
+    quarters, years, weeks anchored on a weekday, business days, or no frequency."""
+    if not freq:
+        return None
+    try:
+        step = int(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value)
+    except (ValueError, TypeError):
+        return None  # an offset with no fixed length, or no frequency pandas knows
+    return step if step > 0 else None
+
+
 def is_sub_daily(freq: str | None) -> bool:
     """Whether a pandas frequency is a fixed step shorter than a day (hours, minutes; not days or months)."""
-    try:
-        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta("1D") if freq else False
-    except (ValueError, TypeError):
-        return False  # month/quarter/year offsets have no fixed length: not sub-daily
+    step = fixed_step(freq)
+    return step is not None and step < 86_400 * 10**9
 
 
 def season_length_for(freq: str | None, is_datetime: bool) -> int | None:

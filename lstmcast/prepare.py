@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import pandas as pd
 
 from . import smoothing
 from .config import TrainConfig
-from .data import Panel, is_sub_daily, refill_training, season_length_for, season_phase
+from .data import Panel, fixed_step, is_sub_daily, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
 from .scaling import Scaler, cycles, detect_period
@@ -249,12 +248,9 @@ def weekly_season(panel: Panel, cfg: TrainConfig, season: int | None, cycle: boo
     the week: it is a whole number of days, where a year is not (a 364-day season drifts off daily data)."""
     if cfg.season_length is not None or cycle or not season or season < 2 or cfg.deseason == "none":
         return None
-    try:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(panel.freq)).value
-    except (ValueError, TypeError):
-        return None  # months, quarters, years, business days: no fixed step
-    week = pd.Timedelta("7D").value
-    if step <= 0 or week % step or week // step != 7 * season:
+    step = fixed_step(panel.freq)  # None for months, quarters, years, business days
+    week = 7 * 86_400 * 10**9
+    if step is None or week % step or week // step != 7 * season:
         return None
     steps = week // step
     weekly = np.abs(left - steps) <= steps // 50  # the autocorrelation's peak, a step or two either side

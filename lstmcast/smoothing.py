@@ -1,5 +1,5 @@
-"""Damped-trend exponential smoothing (ETS(A,Ad,N), Gardner and McKenzie) of each series' scaled target: with
---ets, the statistical third of the forecast, averaged with the two network groups (the M4 lesson that a
+"""Damped-trend exponential smoothing (ETS(A,Ad,N), Gardner and McKenzie) of each series' scaled target: by
+default (prepare.ets_weights) the statistical third of the forecast, averaged with the two network groups (the M4 lesson that a
 combination beats its parts; ES-RNN pairs a network with exponential smoothing too).
 
 It runs on what the network sees, the log, seasonally adjusted and standardised series, so the season and

@@ -94,7 +94,7 @@ class Stream:
                           observed=np.append(p.observed, True), covariates=np.zeros((len(p.values) + 1, 0)),
                           starts=np.array([0, len(p.values) + 1])))
         prep = self.fitted.prep
-        if self.state is not None and prep.ets is not None:  # the new value, scaled as the model sees it
+        if self.state is not None:  # the smoothing moves on by the new value, scaled as the model sees it
             level, trend, _ = smoothing.step(*self.state, prep.ets, prep.target[-1:].astype(np.float64))
             self.state = level, trend
 
