@@ -588,6 +588,10 @@ def panel_from_frame(
     else:
         time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
         is_dt, time_name, day = False, "t", False
+    flip = _newest_first(time, starts, is_dt)
+    if flip is not None:  # a file exported newest first (common for prices): read it oldest first
+        time, values, covs = time[flip], values[flip], covs[flip]
+        notes.append(f"rows run newest first in {time_name!r}: read in reverse")
     _check_order(time, starts, ids, time_name, is_dt)
     absent, on_grid = 0, (time, starts)
     if is_dt and not features:  # dates the calendar skips become rows with a missing value
@@ -746,6 +750,22 @@ def _fmt_time(t: object, is_dt: bool) -> str:
         return str(pd.Timestamp(t))
     f = float(t)  # type: ignore[arg-type]
     return str(int(f)) if f.is_integer() else str(f)
+
+
+def _newest_first(time: np.ndarray, starts: np.ndarray, is_dt: bool) -> np.ndarray | None:
+    """Row order that reverses each series, when every series with two or more rows runs strictly backwards in
+    time; None otherwise (any other disorder stays an error: it may be a misread date)."""
+    t = time.astype("datetime64[ns]").astype(np.int64) if is_dt else time
+    if len(t) < 2:
+        return None
+    d = np.diff(t)
+    inside = np.ones(len(d), bool)
+    inside[starts[1:-1] - 1] = False
+    if not inside.any() or not (d[inside] < 0).all():
+        return None
+    sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    pos = np.arange(len(t)) - starts[:-1][sid]
+    return starts[:-1][sid] + (np.diff(starts)[sid] - 1 - pos)
 
 
 def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str, is_dt: bool) -> None:

@@ -74,6 +74,18 @@ def test_nans_are_reported_with_count_and_place(tmp_path: Path) -> None:
     assert "filled 2 missing values" in load_panel(p, fill="zero").notes[0]
 
 
+def test_a_file_written_newest_first_is_read_in_reverse(tmp_path: Path) -> None:
+    p = load_panel(write(tmp_path, "date,y\n2024-01-03,3\n2024-01-02,2\n2024-01-01,1\n"))
+    assert p.values.tolist() == [1, 2, 3] and str(p.time[0])[:10] == "2024-01-01" and p.freq == "D"
+    assert "rows run newest first in 'date': read in reverse" in p.notes
+    # many series, each newest first, are each reversed; the series order is kept
+    p = load_panel(write(tmp_path, "id,t,y\na,2,12\na,1,11\nb,3,23\nb,2,22\nb,1,21\n"), id_column="id")
+    assert p.ids == ["a", "b"] and p.values.tolist() == [11, 12, 21, 22, 23] and p.time.tolist() == [1, 2, 1, 2, 3]
+    # one series in order and one backwards is not a reversed file
+    with pytest.raises(LstmcastError, match=r"is not sorted in series 'b': 2 comes after 3"):
+        load_panel(write(tmp_path, "id,t,y\na,1,11\na,2,12\nb,3,23\nb,2,22\n"), id_column="id")
+
+
 def test_unsorted_and_duplicated_times(tmp_path: Path) -> None:
     with pytest.raises(LstmcastError, match=r"time column 'date' is not sorted: 2024-01-02 00:00:00 comes after 2024-01-03"):
         load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-03,2\n2024-01-02,3\n"))
