@@ -870,7 +870,8 @@ def is_sub_daily(freq: str | None) -> bool:
 
 
 def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
-    """Season length implied by a frequency: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, yearly 1."""
+    """Season length implied by a frequency: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4, yearly 1;
+    a day for other steps that divide one (5min 288, 2h 12)."""
     if not is_datetime or freq is None:
         return None
     try:
@@ -880,7 +881,8 @@ def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
     if off.freqstr in SEASONS:  # multiples we know, e.g. 30min -> 48 a day
         return SEASONS[off.freqstr]
     if off.n != 1:
-        return None
+        step, day = fixed_step(freq), 86_400 * 10**9
+        return day // step if step and step < day and day % step == 0 else None
     return SEASONS.get(off.rule_code.split("-")[0])
 
 

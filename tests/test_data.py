@@ -170,7 +170,9 @@ def test_split_and_future_times() -> None:
     assert future_times(9.0, 3, "1", False).tolist() == [10.0, 11.0, 12.0]
 
 
-@pytest.mark.parametrize("freq,season", [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), ("QS-OCT", 4), ("YS-JAN", 1)])
+@pytest.mark.parametrize("freq,season", [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), ("QS-OCT", 4), ("YS-JAN", 1),
+                                         ("5min", 288), ("10min", 144), ("2h", 12), ("12h", 2), ("7h", None),
+                                         ("2D", None)])
 def test_season_length_from_frequency(freq: str, season: int) -> None:
     assert season_length_for(freq, True) == season
 
