@@ -82,13 +82,14 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         ax.set_title("No held-out test part (--test-size 0, or too few points to spare one): nothing scored" + suffix)
     else:
         p = _first_series(preds, id_name, sid)
-        if "step" in p.columns:
-            p = p[p["step"] == 1]  # one-step-ahead view of a multi-step model
-        t = _times(p[time_name], is_dt)
-        ax.plot(t, p["actual"], color="0.25", lw=1.2, label="actual")
-        for lo, hi, label in band_columns(p, "predicted"):
-            ax.fill_between(t, p[lo], p[hi], color="tab:orange", alpha=0.25, label=label)
-        ax.plot(t, p["predicted"], color="tab:orange", lw=1.2, label="predicted")
+        if "step" in p.columns and p["step"].max() > 1:
+            _multi_step(ax, ckpt, p, s, time_name, is_dt)
+        else:
+            t = _times(p[time_name], is_dt)
+            ax.plot(t, p["actual"], color="0.25", lw=1.2, label="actual")
+            for lo, hi, label in band_columns(p, "predicted"):
+                ax.fill_between(t, p[lo], p[hi], color="tab:orange", alpha=0.25, label=label)
+            ax.plot(t, p["predicted"], color="tab:orange", lw=1.2, label="predicted")
         ax.set_title("Test part: predicted vs actual" + _scores_title(ckpt.metrics, sid, len(ids)) + suffix)
     ax.set_xlabel(time_name)
     ax.set_ylabel(d["target"])
@@ -137,6 +138,42 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         ax.grid(alpha=0.3)
 
     return _save(fig, out)
+
+
+PATHS = 6  # a multi-step test part with at most this many cutoffs draws every forecast path
+
+
+def _multi_step(ax: Any, ckpt: Any, p: pd.DataFrame, s: int, time_name: str, is_dt: bool) -> None:
+    """A multi-step model's test part: the actuals after as much history as the test part is long, then
+    every cutoff's whole path (few cutoffs) or the 1-step and H-step-ahead forecasts (many)."""
+    actual = p.drop_duplicates(time_name).sort_values(time_name)
+    t = _times(actual[time_name], is_dt)
+    tail = ckpt.tail_panel()
+    lo_i, hi_i = int(tail.starts[s]), int(tail.starts[s + 1])
+    ht = pd.to_datetime(tail.time[lo_i:hi_i]) if is_dt else tail.time[lo_i:hi_i]
+    before = np.flatnonzero(np.asarray(ht < t.iloc[0]))[-len(actual):]
+    ax.plot(list(ht[before]) + list(t), list(tail.values[lo_i:hi_i][before]) + list(actual["actual"]),
+            color="0.25", lw=1.2, label="actual")
+    ax.axvline(t.iloc[0], color="0.6", ls=":", lw=1)
+    h = int(p["step"].max())
+    cutoffs = p["cutoff"].unique()
+    if len(cutoffs) <= PATHS:
+        for i, c in enumerate(cutoffs):
+            path = p[p["cutoff"] == c]
+            pt = _times(path[time_name], is_dt)
+            for lo, hi, _ in band_columns(path, "predicted"):
+                ax.fill_between(pt, path[lo], path[hi], color="tab:orange", alpha=0.15)
+            ax.plot(pt, path["predicted"], color="tab:orange", lw=1.2, marker="o", ms=2.5,
+                    label=f"forecast from each of {len(cutoffs)} cutoffs ({h} steps)" if i == 0 else None)
+        return
+    for step, color, ls in ((1, "tab:orange", "-"), (h, "tab:red", "--")):
+        q = p[p["step"] == step]
+        qt = _times(q[time_name], is_dt)
+        if step == 1:
+            for lo, hi, label in band_columns(q, "predicted"):
+                ax.fill_between(qt, q[lo], q[hi], color=color, alpha=0.2, label=f"{label}, 1 step ahead")
+        ax.plot(qt, q["predicted"], color=color, lw=1.2, ls=ls,
+                label=f"predicted {step} step{'s' * (step > 1)} ahead")
 
 
 def plot_backtest_figure(history: pd.DataFrame, forecasts: pd.DataFrame, models: list[str], out: Path,

@@ -420,3 +420,40 @@ def test_ctrl_c_in_a_fit_reports_no_winner(tmp_path: Path, sine_csv: Path, monke
     assert result.stderr.splitlines()[-1] == (  # under the progress bar, which is on stderr
         f"Interrupted while fitting {what}; nothing was written ({kind} scores only complete fits)")
     assert "Best" not in result.stdout and not out.exists()
+
+
+@pytest.mark.parametrize("length,paths", [(60, True), (200, False)])
+def test_plot_of_a_multi_step_test_part(tmp_path: Path, length: int, paths: bool) -> None:
+    """Few cutoffs: every cutoff's whole forecast path after some history; many: the 1- and H-step lines."""
+    t = pd.date_range("2010-01-01", periods=length, freq="MS")
+    csv = tmp_path / "m.csv"
+    pd.DataFrame({"date": t, "y": 100 + np.arange(length) + 5 * np.sin(np.arange(length))}).to_csv(csv, index=False)
+    run = tmp_path / "run"
+    assert invoke("train", csv, "--out", run, "--horizon", "4", *TINY, "--ensemble", "1", "-q").exit_code == 0
+    preds = pd.read_csv(run / "test_predictions.csv", parse_dates=["date", "cutoff"])
+    import matplotlib.pyplot as plt
+
+    from lstmcast import plot as plot_module
+
+    figs = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plot_module, "_save", lambda fig, out: figs.append(fig) or out)
+        result = invoke("plot", run, "--out", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    lines = figs[0].axes[0].get_lines()
+    plt.close(figs[0])
+    actual = next(ln for ln in lines if ln.get_label() == "actual")
+    first_test = preds["date"].min()
+    x = pd.to_datetime([pd.Timestamp(v) if not isinstance(v, float) else v for v in actual.get_xdata()])
+    n_test = preds["date"].nunique()
+    assert (x < first_test).sum() == min(n_test, length - n_test) and (x >= first_test).sum() == n_test
+    drawn = [ln for ln in lines if ln.get_color() in ("tab:orange", "tab:red")]
+    if paths:  # one line per cutoff, each the cutoff's 4 forecasts
+        cutoffs = preds["cutoff"].unique()
+        assert 1 < len(cutoffs) <= plot_module.PATHS and len(drawn) == len(cutoffs)
+        for ln, c in zip(drawn, cutoffs):
+            np.testing.assert_allclose(ln.get_ydata(), preds.loc[preds["cutoff"] == c, "predicted"])
+        assert drawn[0].get_label() == f"forecast from each of {len(cutoffs)} cutoffs (4 steps)"
+    else:
+        assert [ln.get_label() for ln in drawn] == ["predicted 1 step ahead", "predicted 4 steps ahead"]
+        np.testing.assert_allclose(drawn[1].get_ydata(), preds.loc[preds["step"] == 4, "predicted"])
