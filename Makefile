@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 RUN := runs/sine
 
-.PHONY: demo test smoke bench bench-accuracy bench-panel bench-anchors clean install install-dev
+.PHONY: demo test smoke bench bench-accuracy bench-panel bench-long bench-anchors clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench-accuracy: $(VENV)/.bench
 PANEL_ARGS ?=
 bench-panel: $(VENV)/.bench
 	$(BIN)/python bench/accuracy_panel.py $(PANEL_ARGS)
+
+# One long series, a year of half-hourly demand (bench/accuracy_long.py); options via LONG_ARGS
+LONG_ARGS ?=
+bench-long: $(VENV)/.bench
+	$(BIN)/python bench/accuracy_long.py $(LONG_ARGS)
 
 # Speed against Darts and NeuralForecast (bench/bench_anchors.py) in a separate venv, torch pinned first as above,
 # so that the anchors' dependencies (lightning, ray, ...) never touch the dev venv. Options via ANCHORS_ARGS.

@@ -16,7 +16,7 @@ from .config import TrainConfig
 from .data import Panel, fixed_step, is_sub_daily, refill_training, season_length_for, season_phase
 from .errors import LstmcastError
 from .features import calendar_features, calendar_names
-from .scaling import Scaler, cycles, detect_period
+from .scaling import Scaler, cycles, detect_period, peaks_at
 from .windows import window_origins
 
 __all__ = ["Prepared", "Stats", "SplitPlan", "MIN_HOLDOUT_WINDOWS", "auto_n_prev", "plan_split", "prepare",
@@ -211,7 +211,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         return pr, st, cycles(pr.target, pr.series_starts, train_ends)
 
     prep, stats, left = adjusted(season)
-    week = weekly_season(panel, cfg, season, cycle, left) if panel.is_datetime else None
+    week = weekly_season(prep, cfg, cycle, left) if panel.is_datetime else None
     if week:  # hour-of-week indices in place of hour-of-day ones
         notes.append(f"the series still cycle weekly after removing the daily season ({season} steps); using a "
                      f"week ({week} steps) as the season (set --season-length to choose)")
@@ -241,20 +241,24 @@ def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
     return detect_period(panel.values[lo:lo + int(0.9 * (hi - lo))])
 
 
-def weekly_season(panel: Panel, cfg: TrainConfig, season: int | None, cycle: bool, left: np.ndarray) -> int | None:
+def weekly_season(prep: Prepared, cfg: TrainConfig, cycle: bool, left: np.ndarray) -> int | None:
     """The steps in a week, for sub-daily data that most series still cycle at once the day's season is
     removed (hourly electricity: 168 after 24), to remove in its place, as MSTL or TBATS fit a second season.
-    None when the season was given or found, is left in the data, or most series show no weekly cycle. Only
-    the week: it is a whole number of days, where a year is not (a 364-day season drifts off daily data)."""
+    A series cycles weekly when its adjusted training part's cycle (`left`) is the week, or its autocorrelation
+    peaks at the week all the same (a year of demand, whose slow swing hides the week from `cycles`). None when
+    the season was given or found, is left in the data, or most series show no weekly cycle. Only the week: it
+    is a whole number of days, where a year is not (a 364-day season drifts off daily data)."""
+    season = prep.season_length
     if cfg.season_length is not None or cycle or not season or season < 2 or cfg.deseason == "none":
         return None
-    step = fixed_step(panel.freq)  # None for months, quarters, years, business days
+    step = fixed_step(prep.panel.freq)  # None for months, quarters, years, business days
     week = 7 * 86_400 * 10**9
     if step is None or week % step or week // step != 7 * season:
         return None
-    steps = week // step
+    steps = int(week // step)
     weekly = np.abs(left - steps) <= steps // 50  # the autocorrelation's peak, a step or two either side
-    return int(steps) if 2 * int(weekly.sum()) > len(left) else None
+    weekly |= peaks_at(prep.target, prep.series_starts, prep.train_ends, steps)
+    return steps if 2 * int(weekly.sum()) > len(left) else None
 
 
 def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool, left: np.ndarray) -> np.ndarray:

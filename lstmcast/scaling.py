@@ -15,7 +15,7 @@ import numpy as np
 from .errors import LstmcastError
 from .windows import concat_ranges
 
-__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "cycles", "SEASON_DECAY", "DECAYS"]
+__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "cycles", "peaks_at", "SEASON_DECAY", "DECAYS"]
 
 SEASON_DECAY = 0.8  # the decay of a series whose training part has too few cycles to choose one
 # Candidate weights per cycle back, chosen per series as Holt-Winters fits its seasonal smoothing: the one whose
@@ -252,32 +252,63 @@ def cycles(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_lag: int | N
     """(S,) detect_period of each series' part y[starts[s]:ends[s]], 0 where none: series of similar length
     together, from the autocorrelations of the zero-padded series by one FFT per batch (lags up to a third of
     each length), so memory stays bounded however uneven the lengths."""
+    return _batched(_cycles, y, starts, ends, max_lag).astype(np.int64)
+
+
+def peaks_at(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, lag: int) -> np.ndarray:
+    """(S,) bool: each series' autocorrelation has a peak within 2% of `lag`, above 0.5 and above its value at
+    half the lag: a cycle of that length, even where a slow swing keeps every shorter lag correlated too (a
+    year of half-hourly demand, whose autocorrelation first crosses zero after the week) and `cycles` looks
+    past it. Needs the lag and its margin within a third of the series, as `cycles` reads."""
+    return _batched(_peak_at, y, starts, ends, lag).astype(bool)
+
+
+def _batched(fn: Any, y: np.ndarray, starts: np.ndarray, ends: np.ndarray, arg: int | None) -> np.ndarray:
+    """fn(y, starts, ends, arg) over batches of series of similar length, up to CYCLE_BATCH padded points each."""
     n = ends - starts
     order = np.argsort(n, kind="stable")
     out = np.zeros(len(n), np.int64)
     i = 0
-    while i < len(n):  # a loop over batches of series, each up to CYCLE_BATCH padded points
+    while i < len(n):  # a loop over batches of series
         j = min(len(n), i + max(1, CYCLE_BATCH // max(int(n[order[i]]), 1)))
         j = min(j, i + max(1, CYCLE_BATCH // max(int(n[order[j - 1]]), 1)))
         rows = order[i:j]
-        out[rows] = _cycles(y, starts[rows], ends[rows], max_lag)
+        out[rows] = fn(y, starts[rows], ends[rows], arg)
         i = j
     return out
 
 
-def _cycles(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_lag: int | None) -> np.ndarray:
+def _acf(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """(S, max_lag + 1) autocorrelations of each series' part (zero-padded, one FFT), and (S,) its variance."""
     start, n = starts, ends - starts
-    if not len(n) or n.max() < 12:
-        return np.zeros(len(n), np.int64)
     t = np.arange(int(n.max()))
     inside = t[None, :] < n[:, None]
     vals = np.where(inside, y[np.where(inside, start[:, None] + t[None, :], 0)], 0.0)
     d = np.where(inside, vals - vals.sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None], 0.0)
     var = (d * d).sum(axis=1)
-    limit = np.minimum(max_lag or n // 3, n // 3)  # (S,) highest lag read
     f = np.fft.rfft(d, 2 * len(t), axis=1)
-    acf = np.fft.irfft(f * np.conj(f), axis=1)[:, :int(limit.max()) + 1]
-    acf = acf / np.where(var > 0, var, np.inf)[:, None]  # (S, L + 1), lag 0..L
+    acf = np.fft.irfft(f * np.conj(f), axis=1)[:, :max_lag + 1]
+    return acf / np.where(var > 0, var, np.inf)[:, None], var
+
+
+def _peak_at(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, lag: int) -> np.ndarray:
+    n = ends - starts
+    w = lag // 50
+    if not len(n) or n.max() // 3 < lag + w + 1 or lag < 2:
+        return np.zeros(len(n), bool)
+    acf, var = _acf(y, starts, ends, lag + w + 1)
+    near = acf[:, lag - w:lag + w + 1]  # (S, 2w + 1)
+    top = near.max(axis=1)
+    inner = (top > acf[:, lag - w - 1]) & (top > acf[:, lag + w + 1])  # a peak, not a slope through the margin
+    return (n // 3 >= lag + w + 1) & (var > 0) & inner & (top > 0.5) & (top > acf[:, lag // 2])
+
+
+def _cycles(y: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_lag: int | None) -> np.ndarray:
+    n = ends - starts
+    if not len(n) or n.max() < 12:
+        return np.zeros(len(n), np.int64)
+    limit = np.minimum(max_lag or n // 3, n // 3)  # (S,) highest lag read
+    acf, var = _acf(y, starts, ends, int(limit.max()))
     lag = np.arange(acf.shape[1])
     valid = lag[None, :] <= limit[:, None]
     neg = valid & (acf < 0)

@@ -172,3 +172,29 @@ def test_a_weekly_cycle_left_in_sub_daily_data_becomes_the_season() -> None:
     assert np.corrcoef(z[:-168], z[168:])[0, 1] > 0.5
     days = _hourly(8, 15.0).set_index("date").resample("D").mean().reset_index()
     assert prepare(panel_from_frame(days, "y", "date"), tiny_config(horizon=7)).season_length == 7
+
+
+def test_a_weekly_peak_is_found_under_a_slow_swing() -> None:
+    """A year-long swing keeps the autocorrelation positive past the week, so `cycles` (which reads peaks after
+    the first zero crossing) looks past it; `peaks_at` still finds the week, and a swing alone has no peak."""
+    from lstmcast.scaling import cycles, peaks_at
+
+    t = np.arange(30 * 168)
+    rng = np.random.default_rng(0)
+    swing = 20 * np.sin(2 * np.pi * t / (30 * 168))
+    weekend = np.where((t // 24) % 7 >= 5, -6.0, 0.0)
+    both, alone = swing + weekend + rng.normal(0, 1, len(t)), swing + rng.normal(0, 1, len(t))
+    y = np.concatenate([both, alone])
+    starts, ends = np.array([0, len(t)]), np.array([len(t), 2 * len(t)])
+    assert not (np.abs(cycles(y, starts, ends) - 168) <= 3).any()
+    assert peaks_at(y, starts, ends, 168).tolist() == [True, False]
+    assert peaks_at(y[:400], np.array([0]), np.array([400]), 168).tolist() == [False]  # under three weeks: no test
+    # and prepare takes the week as the season for such hourly data
+    from lstmcast.data import panel_from_frame
+    from lstmcast.prepare import prepare
+
+    from .conftest import tiny_config
+
+    daily = 10 * np.sin(2 * np.pi * t / 24)
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=len(t), freq="h"), "y": 100 + both + daily})
+    assert prepare(panel_from_frame(frame, "y", "date"), tiny_config(horizon=24, n_prev=None)).season_length == 168
