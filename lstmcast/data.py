@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import difflib
 import gzip
 import hashlib
 import io
@@ -323,7 +324,10 @@ def _columns_list(df: pd.DataFrame) -> str:
 
 def _need_column(df: pd.DataFrame, name: str, flag: str) -> None:
     if name not in df.columns:
-        raise LstmcastError(f"{flag} {name!r} not found; columns are: {_columns_list(df)}")
+        cols = [str(c) for c in df.columns]
+        near = [c for c in cols if c.casefold() == name.casefold()] or difflib.get_close_matches(name, cols, n=1)
+        raise LstmcastError(f"{flag} {name!r} not found" + (f" (did you mean {near[0]!r}?)" if near else "")
+                            + f"; columns are: {_columns_list(df)}")
 
 
 def _detect_time_column(df: pd.DataFrame, exclude: set[str]) -> str | None:

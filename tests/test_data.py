@@ -46,6 +46,11 @@ def test_ambiguous_column_lists_candidates(daily_csv: Path) -> None:
 def test_unknown_column_lists_columns(daily_csv: Path) -> None:
     with pytest.raises(LstmcastError, match=r"--column 'price' not found; columns are: date, sales, temp"):
         load_panel(daily_csv, column="price")
+    # a wrong case or a near miss is named
+    with pytest.raises(LstmcastError, match=r"--column 'Sales' not found \(did you mean 'sales'\?\); columns are: date"):
+        load_panel(daily_csv, column="Sales")
+    with pytest.raises(LstmcastError, match=r"--time-column 'dat' not found \(did you mean 'date'\?\); columns"):
+        load_panel(daily_csv, time_column="dat", column="sales")
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:

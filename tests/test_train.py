@@ -143,7 +143,7 @@ def test_series_too_short_for_a_holdout_trains_on_everything(sine_csv: Path) -> 
 
 def test_auto_window_advice_never_names_n_prev() -> None:
     one = panel_from_frame(pd.DataFrame({"y": [1.0]}))
-    with pytest.raises(LstmcastError, match=r"^the series has 1 points but --horizon 1 needs at least 2 \(a window "
+    with pytest.raises(LstmcastError, match=r"^the series has 1 point but --horizon 1 needs at least 2 \(a window "
                                             r"of 1 and 1 target\); the series needs more points$"):
         fit(one, tiny_config(n_prev=None))
     with pytest.raises(LstmcastError, match=r"^the series has 5 points but --horizon 6 needs at least 7 \(a window "
