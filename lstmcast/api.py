@@ -70,10 +70,10 @@ class LSTMForecaster:
                    if getattr(self.config, f.name) != getattr(default, f.name)]
         return f"LSTMForecaster({', '.join(changed)})"
 
-    def fit(self, data: pd.DataFrame | str | Path, *, target_col: str | None = None, time_col: str | None = None,
+    def fit(self, data: pd.DataFrame | pd.Series | str | Path, *, target_col: str | None = None, time_col: str | None = None,
             id_col: str | None = None, features: list[str] | None = None, fill: str | None = None,
             freq: str | None = None, on_epoch: Callable[[EpochInfo], None] | None = None) -> LSTMForecaster:
-        """Train on a DataFrame or a CSV/Parquet file -> self.
+        """Train on a DataFrame, a Series (its index as the time) or a CSV/Parquet file -> self.
 
         Columns are found as by `lstmcast train` (the time column by name or dates, the only numeric column
         as the target). A frame with `unique_id`, `ds` and `y` columns (the long shape of statsforecast and
@@ -93,7 +93,7 @@ class LSTMForecaster:
             warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
         return self
 
-    def backtest(self, data: pd.DataFrame | str | Path, *, folds: int = 3, horizon: int | None = None,
+    def backtest(self, data: pd.DataFrame | pd.Series | str | Path, *, folds: int = 3, horizon: int | None = None,
                  step: int | None = None, retrain: str = "always", target_col: str | None = None,
                  time_col: str | None = None, id_col: str | None = None, features: list[str] | None = None,
                  fill: str | None = None, freq: str | None = None) -> pd.DataFrame:
@@ -116,7 +116,7 @@ class LSTMForecaster:
         self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
         return result.forecasts
 
-    def _data_config(self, data: pd.DataFrame | str | Path, target_col: str | None, time_col: str | None,
+    def _data_config(self, data: pd.DataFrame | pd.Series | str | Path, target_col: str | None, time_col: str | None,
                      id_col: str | None, features: list[str] | None, fill: str | None, freq: str | None
                      ) -> tuple[TrainConfig, pd.DataFrame | None, list[str]]:
         """The settings with what describes this data filled in, the frame (None for a file), its columns."""
@@ -125,11 +125,11 @@ class LSTMForecaster:
                  "fill": fill, "freq": freq}
         data_cfg = {k: (v if v is not None else getattr(cfg, k)) for k, v in given.items()}
         data_cfg["features"] = list(data_cfg["features"] or [])
-        frame = data if isinstance(data, pd.DataFrame) else None
+        frame = _series_frame(data) if isinstance(data, pd.Series) else data if isinstance(data, pd.DataFrame) else None
         if frame is not None and frame.index.name is not None:
             frame = frame.reset_index()  # a named index (a DatetimeIndex "date") is a column of the data
         if frame is None and not isinstance(data, (str, Path)):
-            raise LstmcastError(f"expected a DataFrame or a file path, got {type(data).__name__}")
+            raise LstmcastError(f"expected a DataFrame, a Series or a file path, got {type(data).__name__}")
         columns = [str(c) for c in frame.columns] if frame is not None else _file_columns(Path(data))
         if (all(data_cfg[k] is None for k in ("column", "time_column", "id_column"))
                 and set(LONG_COLUMNS) <= set(columns)):
@@ -204,7 +204,20 @@ class LSTMForecaster:
         return est
 
 
-def _as_file(data: pd.DataFrame | str | Path, frame: pd.DataFrame | None, columns: list[str], tmp: Path) -> Path:
+def _series_frame(data: pd.Series) -> pd.DataFrame:
+    """One series as a frame: its values under its name (or "y"), its index as the time column (named "ds"
+    when unnamed; periods as their start) unless it is the default 0..n-1 range."""
+    name = str(data.name) if data.name is not None else "y"
+    index = data.index
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
+    if isinstance(index, pd.RangeIndex) and index.name is None:
+        return pd.DataFrame({name: data.to_numpy()})
+    time = str(index.name) if index.name is not None else ("ds" if name != "ds" else "time")
+    return pd.DataFrame({time: index, name: data.to_numpy()})
+
+
+def _as_file(data: pd.DataFrame | pd.Series | str | Path, frame: pd.DataFrame | None, columns: list[str], tmp: Path) -> Path:
     """The data as a file the jobs read: the path itself, or the frame written to TMP/data.parquet."""
     if frame is None:
         return Path(data)  # type: ignore[arg-type]

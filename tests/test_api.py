@@ -98,7 +98,7 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     (lambda: LSTMForecaster(cell="transformer"), "--cell must be one of lstm, gru, rnn, peephole, cifg; got 'transformer'"),
     (lambda: LSTMForecaster().predict(3), "this LSTMForecaster is not fitted yet; call fit(data) or "
                                           "LSTMForecaster.load(dir)"),
-    (lambda: LSTMForecaster().fit([1.0, 2.0]), "expected a DataFrame or a file path, got list"),
+    (lambda: LSTMForecaster().fit([1.0, 2.0]), "expected a DataFrame, a Series or a file path, got list"),
     (lambda: LSTMForecaster.load("nowhere"), "no checkpoint at nowhere/model.pt"),
 ])
 def test_api_errors(make: object, message: str) -> None:
@@ -147,3 +147,20 @@ def test_api_backtest_gives_the_cli_backtest(tmp_path: Path) -> None:
     assert est.backtest_metrics_["mean"] == saved["mean"]
     with pytest.raises(LstmcastError, match="retrain must be one of always, never; got 'sometimes'"):
         est.backtest(frame, retrain="sometimes")
+
+
+def test_a_series_fits_as_its_frame_would() -> None:
+    """A pandas Series (the notebook's usual shape) is its index as the time and its values as the target."""
+    t = pd.date_range("2015-01-01", periods=60, freq="MS")
+    y = 100 + np.arange(60) + 10 * np.sin(np.arange(60) * 2 * np.pi / 12)
+    series = pd.Series(y, index=t, name="sales")
+    frame = LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"ds": t, "sales": y})).predict()
+    got = LSTMForecaster(horizon=3, **SMALL).fit(series).predict()
+    pd.testing.assert_frame_equal(got, frame)
+    assert got["unique_id"].tolist() == ["sales"] * 3 and str(got["ds"].iloc[0])[:10] == "2020-01-01"
+    # monthly periods are their months' first days; an unnamed series is "y"; a plain range is integer steps
+    periods = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y, index=t.to_period("M"))).predict()
+    assert periods["unique_id"].tolist() == ["y"] * 3
+    np.testing.assert_allclose(periods["forecast"], frame["forecast"])
+    steps = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y)).predict()
+    assert steps["ds"].tolist() == [60, 61, 62]
