@@ -165,8 +165,8 @@ class LSTMForecaster:
         panel = fitted.prep.panel
         ids = list(panel.ids) if panel.id_name is not None else [panel.target]
         ds = times.reshape(-1)
-        if panel.is_datetime:
-            ds = pd.DatetimeIndex(ds).to_numpy()
+        if panel.is_datetime:  # times read from UTC offsets stay marked as UTC
+            ds = pd.DatetimeIndex(ds).tz_localize("UTC") if panel.utc else pd.DatetimeIndex(ds).to_numpy()
         elif np.all(np.mod(ds, 1) == 0):
             ds = ds.astype(np.int64)
         cols: dict[str, Any] = {"unique_id": np.repeat(np.asarray(ids, dtype=object), h), "ds": ds,

@@ -272,6 +272,7 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
 
     names: dict[str, np.ndarray] = {**points, **{b: base[b] for b in BASELINES}}
     per_fold: list[dict[str, Any]] = []
+    when = (panel.is_datetime, panel.freq, panel.utc)
     for k in range(k_folds):
         rows = slice(k * n_s, (k + 1) * n_s)
         scores: dict[str, dict[str, float]] = {}
@@ -283,8 +284,8 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
                 scores[name].update(probabilistic_metrics(actual[rows], q_all[rows], levels, gaussian=normal[name][rows]))
         per_fold.append({
             "fold": k,
-            "origin_time": format_times(panel.time[origins[k]], panel.is_datetime, panel.freq).tolist(),
-            "train_end_time": format_times(panel.time[train_ends[k] - 1], panel.is_datetime, panel.freq).tolist(),
+            "origin_time": format_times(panel.time[origins[k]], *when).tolist(),
+            "train_end_time": format_times(panel.time[train_ends[k] - 1], *when).tolist(),
             "train_points": (train_ends[k] - starts).tolist(),
             "trained": retrain == "always" or k == 0,
             "train_seconds": {label: float(seconds[label][k]) for label in cfgs},
@@ -355,9 +356,9 @@ def _frame(panel: Panel, origins: np.ndarray, tidx: np.ndarray, actual: np.ndarr
     cols["fold"] = order(fold.reshape(full))
     # cutoff: the last observed time when the forecast is made (statsforecast's name for it)
     cols["cutoff"] = format_times(panel.time[order(np.broadcast_to(origins.reshape(-1)[:, None], full)) - 1],
-                                  panel.is_datetime, panel.freq)
+                                  panel.is_datetime, panel.freq, panel.utc)
     cols["step"] = order(np.broadcast_to(np.arange(1, h + 1), full))
-    cols[panel.time_name] = format_times(panel.time[order(tidx)], panel.is_datetime, panel.freq)
+    cols[panel.time_name] = format_times(panel.time[order(tidx)], panel.is_datetime, panel.freq, panel.utc)
     cols["actual"] = order(actual)
     for label, point in points.items():
         cols[label] = order(point)

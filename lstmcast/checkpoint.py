@@ -81,7 +81,8 @@ class Checkpoint:
         return Panel(values=t["values"].numpy().astype(np.float64), starts=t["starts"].numpy().astype(np.int64),
                      ids=list(self.stats.ids), time=time, is_datetime=d["is_datetime"], time_name=d["time_name"],
                      target=d["target"], freq=d["freq"], covariates=t["covariates"].numpy().astype(np.float64),
-                     feature_names=list(d["features"]), id_name=d["id_name"], dayfirst=bool(d.get("dayfirst", False)))
+                     feature_names=list(d["features"]), id_name=d["id_name"], dayfirst=bool(d.get("dayfirst", False)),
+                     utc=bool(d.get("utc", False)))
 
     def fitted(self, panel: Panel | None = None, split: bool = True, device: str = "cpu") -> Fitted:
         """A Fitted over `panel` (default: the stored tail, unsplit) with the saved weights and statistics.
@@ -157,7 +158,7 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
         "stats": _stats_dict(prep),
         "data": {**data_info, "time_name": panel.time_name, "target": panel.target, "id_name": panel.id_name,
                  "features": list(panel.feature_names), "is_datetime": bool(panel.is_datetime), "freq": panel.freq,
-                 "dayfirst": bool(panel.dayfirst),
+                 "dayfirst": bool(panel.dayfirst), "utc": bool(panel.utc),
                  "lengths": [int(v) for v in panel.lengths],
                  "n_train": [int(v) for v in n_train]},
         "tail": {"values": torch.from_numpy(panel.values[idx].copy()), "time": time_t,

@@ -72,6 +72,7 @@ class Panel:
     notes: list[str] = field(default_factory=list)  # things the user should be told (fills, gaps)
     observed: np.ndarray = field(default_factory=lambda: np.ones(0, bool))  # (N,) False where a value was filled in
     dayfirst: bool = False  # dates were read day first (31/01/2020): new data for the model is read alike
+    utc: bool = False  # times within the day were read from UTC offsets: they are UTC, and written so
 
     def __post_init__(self) -> None:
         """An empty `observed` means every value came from the file."""
@@ -103,7 +104,7 @@ class Panel:
             time_name=self.time_name, target=self.target, freq=self.freq,
             covariates=self.covariates[pts] if self.covariates.size else self.covariates,
             feature_names=self.feature_names, id_name=self.id_name, notes=list(self.notes),
-            observed=self.observed[pts], dayfirst=self.dayfirst,
+            observed=self.observed[pts], dayfirst=self.dayfirst, utc=self.utc,
         )
 
 
@@ -487,8 +488,13 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
                 f"time column {name!r} is not a date or number: line {row + 2} has {str(col.iloc[row])!r}"
             ) from None
         raise LstmcastError(f"cannot parse time column {name!r}: {e}") from None
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)  # one clock; the offset is not a feature
+    if getattr(parsed.dt, "tz", None) is not None:  # a time zone (a DataFrame's column, or offsets read as UTC)
+        local = parsed.dt.tz_localize(None)
+        if (local == local.dt.normalize()).all():
+            parsed = local  # dates at local midnight keep their local day, as dates with offsets do
+        else:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)  # one clock; the offset is not a feature
+            note = note or f"times in {name!r} carry a time zone: read as UTC"
     return parsed.to_numpy(dtype="datetime64[ns]"), True, note, day
 
 
@@ -589,9 +595,10 @@ def panel_from_frame(
         time_name = time_column
         if how:
             notes.append(how)
+        utc = bool(how and how.startswith("times in ") and how.endswith("read as UTC"))
     else:
         time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
-        is_dt, time_name, day = False, "t", False
+        is_dt, time_name, day, utc = False, "t", False, False
     flip = _newest_first(time, starts, is_dt)
     if flip is not None:  # a file exported newest first (common for prices): read it oldest first
         time, values, covs = time[flip], values[flip], covs[flip]
@@ -647,7 +654,7 @@ def panel_from_frame(
     observed = ~nan if fill not in (None, "drop") else np.ones(len(values), bool)
     return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
                  target=column, freq=inferred, covariates=covs, feature_names=features, id_name=id_column, notes=notes,
-                 observed=observed, dayfirst=day)
+                 observed=observed, dayfirst=day, utc=utc)
 
 
 def _calendar_gaps(time: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

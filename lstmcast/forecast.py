@@ -201,9 +201,9 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
     if panel.id_name is not None:
         cols[panel.id_name] = np.asarray(panel.ids, dtype=object)[series]
     if origin_times is not None:
-        cols["cutoff"] = format_times(origin_times, panel.is_datetime, panel.freq)
+        cols["cutoff"] = format_times(origin_times, panel.is_datetime, panel.freq, panel.utc)
         cols["step"] = step
-    cols[panel.time_name] = format_times(times, panel.is_datetime, panel.freq)
+    cols[panel.time_name] = format_times(times, panel.is_datetime, panel.freq, panel.utc)
     if actual is not None:
         cols["actual"] = actual
     cols[prefix] = point
@@ -213,12 +213,14 @@ def frame_from_forecasts(fitted: Fitted, series: np.ndarray, step: np.ndarray, t
     return pd.DataFrame(cols)
 
 
-def format_times(times: np.ndarray, is_datetime: bool, freq: str | None = None) -> np.ndarray:
+def format_times(times: np.ndarray, is_datetime: bool, freq: str | None = None, utc: bool = False) -> np.ndarray:
     """Datetimes as ISO strings (dates alone when every time is midnight, unless `freq` is sub-daily: a block
-    of hourly times that happen to be midnights keeps its hours); integer-valued steps as ints."""
+    of hourly times that happen to be midnights keeps its hours; with `utc`, times read from UTC offsets,
+    marked +00:00); integer-valued steps as ints."""
     if is_datetime:
         idx = pd.DatetimeIndex(times)
-        dates_only = not is_sub_daily(freq) and (len(idx) == 0 or bool((idx == idx.normalize()).all()))
-        return idx.strftime("%Y-%m-%d" if dates_only else "%Y-%m-%d %H:%M:%S").to_numpy()
+        dates_only = not utc and not is_sub_daily(freq) and (len(idx) == 0 or bool((idx == idx.normalize()).all()))
+        return idx.strftime("%Y-%m-%d" if dates_only else
+                            "%Y-%m-%d %H:%M:%S+00:00" if utc else "%Y-%m-%d %H:%M:%S").to_numpy()
     t = np.asarray(times, dtype=np.float64)
     return t.astype(np.int64) if np.all(np.mod(t, 1) == 0) else t

@@ -40,7 +40,10 @@ def band_columns(df: pd.DataFrame, prefix: str) -> list[tuple[str, str, str]]:
 
 
 def _times(values: pd.Series, is_datetime: bool) -> Any:
-    return pd.to_datetime(values, format="ISO8601") if is_datetime else values.to_numpy()
+    """Times from a written CSV column; UTC ones (+00:00) on the stored history's clock, without the mark."""
+    if not is_datetime:
+        return values.to_numpy()
+    return pd.to_datetime(values, format="ISO8601", utc=True).dt.tz_localize(None)
 
 
 def _first_series(df: pd.DataFrame, id_name: str | None, sid: str | None) -> pd.DataFrame:

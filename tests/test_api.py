@@ -164,3 +164,7 @@ def test_a_series_fits_as_its_frame_would() -> None:
     np.testing.assert_allclose(periods["forecast"], frame["forecast"])
     steps = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y)).predict()
     assert steps["ds"].tolist() == [60, 61, 62]
+    # times with UTC offsets come back as UTC, marked so
+    hours = pd.date_range("2024-03-30", periods=60, freq="h", tz="Europe/Berlin")
+    utc = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y, index=hours.map(lambda t: t.isoformat()))).predict()
+    assert str(utc["ds"].dt.tz) == "UTC" and utc["ds"].iloc[0] == hours[-1] + pd.Timedelta(hours=1)

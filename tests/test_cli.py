@@ -174,6 +174,32 @@ def test_hourly_times_round_trip_through_csv_and_plots(tmp_path: Path) -> None:
     assert invoke("plot", run).exit_code == 0
 
 
+def test_times_read_from_utc_offsets_are_written_as_utc(tmp_path: Path) -> None:
+    """Local times with offsets go onto UTC: every time written back says so (+00:00), in the forecast, the
+    hold-out, the backtest and a stream, and plot reads them on the history's clock."""
+    n = 200
+    local = pd.date_range("2024-03-25", periods=n, freq="h", tz="Europe/Berlin")  # summer time on the 31st
+    data = tmp_path / "local.csv"
+    pd.DataFrame({"ts": [t.isoformat() for t in local], "load": 10 + np.sin(2 * np.pi * np.arange(n) / 24)}).to_csv(
+        data, index=False)
+    run = tmp_path / "run"
+    assert invoke("train", data, "--out", run, "--horizon", "3", *TINY, "--ensemble", "1").exit_code == 0
+    assert invoke("predict", run, "--horizon", "3").exit_code == 0
+    after = local[-1].tz_convert("UTC") + pd.Timedelta(hours=1)
+    fc = pd.read_csv(run / "forecast.csv")
+    assert fc["ts"].tolist() == [(after + pd.Timedelta(hours=k)).strftime("%Y-%m-%d %H:%M:%S+00:00") for k in range(3)]
+    preds = pd.read_csv(run / "test_predictions.csv")
+    assert preds["ts"].str.endswith("+00:00").all() and preds["cutoff"].str.endswith("+00:00").all()
+    assert invoke("plot", run).exit_code == 0
+    result = runner.invoke(app, ["stream", str(run), "--horizon", "1"], input="10.5\n")
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[0] for line in result.stdout.splitlines()[1:]] == [
+        (after + pd.Timedelta(hours=k)).strftime("%Y-%m-%d %H:%M:%S+00:00") for k in (0, 1)]
+    bt = tmp_path / "bt"
+    assert invoke("backtest", data, "--out", bt, "--horizon", "3", "--folds", "2", *TINY, "--ensemble", "1").exit_code == 0
+    assert pd.read_csv(bt / "backtest.csv")["ts"].str.endswith("+00:00").all()
+
+
 def _yearly_and_monthly(tmp_path: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(3)
     yearly = pd.DataFrame({"date": pd.date_range("1990-01-01", periods=30, freq="YS").strftime("%Y-%m-%d"),

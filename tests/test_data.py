@@ -404,10 +404,17 @@ def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:
     panel = load_panel(write(tmp_path, text), "y", "date")
     want = hours.tz_convert("UTC").tz_localize(None)
     assert (pd.DatetimeIndex(panel.time) == want).all() and panel.freq == "h"
-    assert "times in 'date' carry UTC offsets: read as UTC" in panel.notes
+    assert "times in 'date' carry UTC offsets: read as UTC" in panel.notes and panel.utc
     months = pd.date_range("2020-01-01", periods=24, freq="MS", tz="Europe/Berlin")  # +01:00 and +02:00
     panel = load_panel(write(tmp_path, "date,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))),
                        "y", "date")
     assert (pd.DatetimeIndex(panel.time) == months.tz_localize(None)).all() and panel.freq == "MS"
+    assert not panel.utc  # local dates, not UTC times
+    # a DataFrame column with a time zone: the same two rules, and the same note for times within the day
+    aware = panel_from_frame(pd.DataFrame({"ds": hours, "y": np.arange(72.0)}), "y", "ds")
+    assert (pd.DatetimeIndex(aware.time) == want).all() and aware.utc
+    assert "times in 'ds' carry a time zone: read as UTC" in aware.notes
+    days = panel_from_frame(pd.DataFrame({"ds": months, "y": np.arange(24.0)}), "y", "ds")
+    assert (days.time == panel.time).all() and not days.utc  # not shifted to 23:00 the day before
     found = load_panel(write(tmp_path, "when,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))))
     assert found.time_name == "when" and (found.time == panel.time).all()  # found without --time-column
