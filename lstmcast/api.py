@@ -70,9 +70,10 @@ class LSTMForecaster:
                    if getattr(self.config, f.name) != getattr(default, f.name)]
         return f"LSTMForecaster({', '.join(changed)})"
 
-    def fit(self, data: pd.DataFrame | pd.Series | str | Path, *, target_col: str | None = None, time_col: str | None = None,
-            id_col: str | None = None, features: list[str] | None = None, fill: str | None = None,
-            freq: str | None = None, on_epoch: Callable[[EpochInfo], None] | None = None) -> LSTMForecaster:
+    def fit(self, data: pd.DataFrame | pd.Series | str | Path, *, target_col: str | None = None,
+            time_col: str | None = None, id_col: str | None = None, features: list[str] | None = None,
+            fill: str | None = None, freq: str | None = None,
+            on_epoch: Callable[[EpochInfo], None] | None = None) -> LSTMForecaster:
         """Train on a DataFrame, a Series (its index as the time) or a CSV/Parquet file -> self.
 
         Columns are found as by `lstmcast train` (the time column by name or dates, the only numeric column
@@ -93,10 +94,10 @@ class LSTMForecaster:
             warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
         return self
 
-    def backtest(self, data: pd.DataFrame | pd.Series | str | Path, *, folds: int = 3, horizon: int | None = None,
-                 step: int | None = None, retrain: str = "always", target_col: str | None = None,
-                 time_col: str | None = None, id_col: str | None = None, features: list[str] | None = None,
-                 fill: str | None = None, freq: str | None = None) -> pd.DataFrame:
+    def backtest(self, data: pd.DataFrame | pd.Series | str | Path, *, folds: int = 3,
+                 horizon: int | None = None, step: int | None = None, retrain: str = "always",
+                 target_col: str | None = None, time_col: str | None = None, id_col: str | None = None,
+                 features: list[str] | None = None, fill: str | None = None, freq: str | None = None) -> pd.DataFrame:
         """Rolling-origin evaluation with these settings, as `lstmcast backtest` (statsforecast's
         cross_validation): `folds` origins `step` apart (default: the horizon) at the end of every series, a
         model trained before each (retrain="never": once, at the first) and the baselines on the same targets
@@ -116,16 +117,17 @@ class LSTMForecaster:
         self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
         return result.forecasts
 
-    def _data_config(self, data: pd.DataFrame | pd.Series | str | Path, target_col: str | None, time_col: str | None,
-                     id_col: str | None, features: list[str] | None, fill: str | None, freq: str | None
-                     ) -> tuple[TrainConfig, pd.DataFrame | None, list[str]]:
+    def _data_config(self, data: pd.DataFrame | pd.Series | str | Path, target_col: str | None,
+                     time_col: str | None, id_col: str | None, features: list[str] | None, fill: str | None,
+                     freq: str | None) -> tuple[TrainConfig, pd.DataFrame | None, list[str]]:
         """The settings with what describes this data filled in, the frame (None for a file), its columns."""
         cfg = self.config
         given = {"column": target_col, "time_column": time_col, "id_column": id_col, "features": features,
                  "fill": fill, "freq": freq}
         data_cfg = {k: (v if v is not None else getattr(cfg, k)) for k, v in given.items()}
         data_cfg["features"] = list(data_cfg["features"] or [])
-        frame = _series_frame(data) if isinstance(data, pd.Series) else data if isinstance(data, pd.DataFrame) else None
+        frame = (_series_frame(data) if isinstance(data, pd.Series)
+                 else data if isinstance(data, pd.DataFrame) else None)
         if frame is not None and frame.index.name is not None:
             frame = frame.reset_index()  # a named index (a DatetimeIndex "date") is a column of the data
         if frame is None and not isinstance(data, (str, Path)):
@@ -217,7 +219,8 @@ def _series_frame(data: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({time: index, name: data.to_numpy()})
 
 
-def _as_file(data: pd.DataFrame | pd.Series | str | Path, frame: pd.DataFrame | None, columns: list[str], tmp: Path) -> Path:
+def _as_file(data: pd.DataFrame | pd.Series | str | Path, frame: pd.DataFrame | None, columns: list[str],
+             tmp: Path) -> Path:
     """The data as a file the jobs read: the path itself, or the frame written to TMP/data.parquet."""
     if frame is None:
         return Path(data)  # type: ignore[arg-type]

@@ -109,10 +109,10 @@ def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: l
         if fixed is None:
             advice = (f"use a smaller --horizon (at most {longest - w})" if h > 1 and longest > w
                       else "the series needs more points")
-            raise LstmcastError(f"{what} {longest} point{'s' * (longest != 1)} but --horizon {big_h} needs at least {need} "
-                                f"(a window of {w} and {h} target{'s' * (h > 1)}); {advice}")
-        raise LstmcastError(f"{what} {longest} point{'s' * (longest != 1)} but --n-prev {w} + --horizon {h} needs at least {need}; "
-                            f"use a smaller --n-prev (or --n-prev auto)")
+            raise LstmcastError(f"{what} {longest} point{'s' * (longest != 1)} but --horizon {big_h} needs at least "
+                                f"{need} (a window of {w} and {h} target{'s' * (h > 1)}); {advice}")
+        raise LstmcastError(f"{what} {longest} point{'s' * (longest != 1)} but --n-prev {w} + --horizon {h} needs at "
+                            f"least {need}; use a smaller --n-prev (or --n-prev auto)")
     if cfg.test_size > 0 and not hold[keep].any():
         notes.append(f"no hold-out score was possible: the series is too short to spare {int(test.max())} test "
                      f"points; trained on all {int(lengths[keep].max())} points")

@@ -15,7 +15,8 @@ import numpy as np
 from .errors import LstmcastError
 from .windows import concat_ranges
 
-__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "cycles", "peaks_at", "SEASON_DECAY", "DECAYS"]
+__all__ = ["Scaler", "seasonal_indices", "season_decay", "season_test", "detect_period", "cycles", "peaks_at",
+           "SEASON_DECAY", "DECAYS"]
 
 SEASON_DECAY = 0.8  # the decay of a series whose training part has too few cycles to choose one
 # Candidate weights per cycle back, chosen per series as Holt-Winters fits its seasonal smoothing: the one whose
