@@ -51,7 +51,7 @@ _MONTH_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*M(\d{1,2})\s*$", re.IGNORECASE)
 _WEEK_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{2})\s*$", re.IGNORECASE)
 # Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
-           "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "min": 60, "T": 60, "30min": 48, "15min": 96}
+           "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "min": 60, "T": 60}
 
 
 @dataclass
@@ -439,9 +439,10 @@ def _compact_dates(col: pd.Series, regular: bool) -> pd.Series | None:
 
 
 def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
-                dates: bool | None = None) -> tuple[np.ndarray, bool, str | None, bool]:
-    """(N,) datetime64[ns] or float64 times, whether they are datetimes, a note on how they were read, and
-    whether they were read day first (see _dates). Integers that read as regular dates (20200131, 202001)
+                dates: bool | None = None) -> tuple[np.ndarray, bool, str | None, bool, bool]:
+    """(N,) datetime64[ns] or float64 times, whether they are datetimes, a note on how they were read,
+    whether they were read day first (see _dates), and whether they are UTC times read from offsets or a
+    time zone. Integers that read as regular dates (20200131, 202001)
     are dates; `dates` (whether the model's training times were) settles it for a few new rows.
 
     Times with UTC offsets are put on one clock: date-only times (every one at local midnight: daily or
@@ -454,15 +455,15 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
     if col.dtype.kind in "iu" and dates is not False:
         compact = _compact_dates(col, regular=dates is None)
         if compact is not None:
-            return compact.to_numpy(dtype="datetime64[ns]"), True, f"read the integers in {name!r} as dates", False
+            return compact.to_numpy(dtype="datetime64[ns]"), True, f"read the integers in {name!r} as dates", False, False
     if col.dtype.kind in "biuf":
         t = col.to_numpy(dtype=np.float64)
         if not np.isfinite(t).all():  # inf - inf is NaN: the order check would not see a duplicate
             row = int(np.flatnonzero(~np.isfinite(t))[0])
             raise LstmcastError(f"time column {name!r} has a value that is not a finite number: line {row + 2} has "
                                 f"{t[row]:g}")
-        return t, False, None, False
-    note, day = None, False
+        return t, False, None, False, False
+    note, day, utc = None, False, False
     try:
         # offsets are looked for in the first values only: a column carries them throughout or not at all
         if col.dtype.kind in "OSU" and any(_OFFSET.search(str(v).strip()) for v in col.head(50)):
@@ -472,7 +473,7 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
                 note = f"dropped the UTC offsets of the dates in {name!r}" + (f"; {note}" if note else "")
             else:
                 parsed = pd.to_datetime(col, utc=True, format="mixed")
-                note = f"times in {name!r} carry UTC offsets: read as UTC"
+                note, utc = f"times in {name!r} carry UTC offsets: read as UTC", True
         else:
             labels = _period_labels(col) if col.dtype.kind in "OSU" else None
             if labels is not None and labels.isna().any():
@@ -490,12 +491,12 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
         raise LstmcastError(f"cannot parse time column {name!r}: {e}") from None
     if getattr(parsed.dt, "tz", None) is not None:  # a time zone (a DataFrame's column, or offsets read as UTC)
         local = parsed.dt.tz_localize(None)
-        if (local == local.dt.normalize()).all():
-            parsed = local  # dates at local midnight keep their local day, as dates with offsets do
-        else:
+        if utc or not (local == local.dt.normalize()).all():
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)  # one clock; the offset is not a feature
-            note = note or f"times in {name!r} carry a time zone: read as UTC"
-    return parsed.to_numpy(dtype="datetime64[ns]"), True, note, day
+            note, utc = note or f"times in {name!r} carry a time zone: read as UTC", True
+        else:
+            parsed = local  # dates at local midnight keep their local day, as dates with offsets do
+    return parsed.to_numpy(dtype="datetime64[ns]"), True, note, day, utc
 
 
 def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
@@ -591,11 +592,10 @@ def panel_from_frame(
             )
 
     if time_column is not None:
-        time, is_dt, how, day = _parse_time(df, time_column, dayfirst, dates)
+        time, is_dt, how, day, utc = _parse_time(df, time_column, dayfirst, dates)
         time_name = time_column
         if how:
             notes.append(how)
-        utc = bool(how and how.startswith("times in ") and how.endswith("read as UTC"))
     else:
         time = np.concatenate([np.arange(n, dtype=np.float64) for n in lengths])
         is_dt, time_name, day, utc = False, "t", False, False
@@ -666,9 +666,7 @@ def _calendar_gaps(time: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np
     if len(time) < 3:
         return None
     sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-    d = np.diff(time.astype(np.int64))
-    inside = np.ones(len(d), bool)
-    inside[starts[1:-1] - 1] = False  # not the step from one series to the next
+    _, d, inside = _steps(time, starts, True)
     if not inside.any():
         return None
     step = int(d[inside].min())  # the grid's step: a gap is a multiple of it
@@ -763,19 +761,25 @@ def _fmt_time(t: object, is_dt: bool) -> str:
     return str(int(f)) if f.is_integer() else str(f)
 
 
+def _steps(time: np.ndarray, starts: np.ndarray, is_dt: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,) times as numbers (int64 ns for datetimes), (N-1,) the steps between rows, and (N-1,) whether each
+    step lies inside a series (not the step from one series to the next)."""
+    t = time.astype("datetime64[ns]").astype(np.int64) if is_dt else time
+    inside = np.ones(max(len(t) - 1, 0), bool)
+    inside[starts[1:-1] - 1] = False
+    return t, np.diff(t), inside
+
+
 def _newest_first(time: np.ndarray, starts: np.ndarray, is_dt: bool) -> np.ndarray | None:
     """Row order that reverses each series, when every series with two or more rows runs strictly backwards in
     time; None otherwise (any other disorder stays an error: it may be a misread date)."""
-    t = time.astype("datetime64[ns]").astype(np.int64) if is_dt else time
-    if len(t) < 2:
+    if len(time) < 2:
         return None
-    d = np.diff(t)
-    inside = np.ones(len(d), bool)
-    inside[starts[1:-1] - 1] = False
+    _, d, inside = _steps(time, starts, is_dt)
     if not inside.any() or not (d[inside] < 0).all():
         return None
     sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
-    pos = np.arange(len(t)) - starts[:-1][sid]
+    pos = np.arange(len(time)) - starts[:-1][sid]
     return starts[:-1][sid] + (np.diff(starts)[sid] - 1 - pos)
 
 
@@ -783,10 +787,7 @@ def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str
     """Every series strictly increasing in time: report the first duplicate or step back."""
     if len(time) < 2:
         return
-    t = time.astype("datetime64[ns]").astype(np.int64) if is_dt else time
-    d = np.diff(t)
-    inside = np.ones(len(d), bool)
-    inside[starts[1:-1] - 1] = False  # the step from one series to the next is not a step in time
+    t, d, inside = _steps(time, starts, is_dt)
     sid = np.repeat(np.arange(len(ids)), np.diff(starts))
     for bad, what in ((inside & (d == 0), "duplicated"), (inside & (d < 0), "not sorted")):
         if bad.any():
@@ -889,9 +890,7 @@ def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None
-    if off.freqstr in SEASONS:  # multiples we know, e.g. 30min -> 48 a day
-        return SEASONS[off.freqstr]
-    if off.n != 1:
+    if off.n != 1:  # a multiple: a day's steps when it divides a day (30min -> 48)
         step, day = fixed_step(freq), 86_400 * 10**9
         return day // step if step and step < day and day % step == 0 else None
     return SEASONS.get(off.rule_code.split("-")[0])
