@@ -120,6 +120,7 @@ def _stats_dict(prep: Prepared) -> dict[str, Any]:
         "cov_scale": [float(v) for v in prep.cov_scale],
         "input_names": list(prep.input_names),
         "ets": None if prep.ets is None else prep.ets.tolist(),
+        "theta": None if prep.theta is None else prep.theta.tolist(),  # optional: older readers leave Theta out
     }
 
 
@@ -127,7 +128,8 @@ def _stats_from(sc: dict[str, Any]) -> Stats:
     return Stats(n_prev=int(sc["n_prev"]), season_length=sc["season_length"], ids=list(sc["ids"]),
                  scaler=Scaler.from_dict(sc["scaler"]), cov_loc=np.array(sc["cov_loc"], dtype=np.float64),
                  cov_scale=np.array(sc["cov_scale"], dtype=np.float64),
-                 ets=None if sc.get("ets") is None else np.array(sc["ets"], dtype=np.float64).reshape(-1, 4))
+                 ets=None if sc.get("ets") is None else np.array(sc["ets"], dtype=np.float64).reshape(-1, 4),
+                 theta=None if sc.get("theta") is None else np.array(sc["theta"], dtype=np.float64).reshape(-1, 3))
 
 
 def _state(fitted: Fitted) -> dict[str, torch.Tensor]:

@@ -347,7 +347,8 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                 "series (fitted on the same adjusted training points), weighing a third. Default: on, "
                                 "except for a series that cycles (a cycle in the autocorrelation, as its season or "
                                 "left after the calendar season), whose swings the smoothing would extrapolate as a "
-                                "trend, and with --features, which it cannot read."),
+                                "trend, and with --features, which it cannot read. A series with no season gets the "
+                                "Theta method as another third."),
     ("patience", int | None, None, "Stop after this many epochs without a better validation loss (training loss "
                                    "with --val-size 0)."),
     ("seed", int, 0, "Random seed (same seed on CPU, same results)."),

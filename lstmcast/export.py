@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, smoothing
+from . import __version__
 from .checkpoint import load_checkpoint
 from .errors import LstmcastError
-from .forecast import inputs_at
+from .forecast import inputs_at, smoothing_state
 from .io import atomic_path, lock_if_inside, write_json
 from .model import Ensemble, Forecaster
 from .prepare import Prepared
@@ -111,19 +111,25 @@ def _link_text(loss_name: str) -> str:
 
 
 def _smoothing(prep: Prepared) -> dict[str, Any] | None:
-    """The damped-trend smoothing that lstmcast averages into the networks' forecast (not in the exported file:
-    it reads the whole history, not the window): its parameters and its state after the stored history."""
-    if prep.ets is None:
+    """The smoothings that lstmcast averages into the networks' forecast (not in the exported file: they read the
+    whole history, not the window): their parameters and their states after the stored history."""
+    if prep.ets is None and prep.theta is None:
         return None
-    level, trend = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, prep.ends - 1)
+    level, trend, theta_level = smoothing_state(prep, prep.ends - 1)
+    ets = np.zeros((prep.panel.n_series, 4)) if prep.ets is None else prep.ets
+    theta = np.tile([1.0, 0.0, 0.0], (prep.panel.n_series, 1)) if prep.theta is None else prep.theta
     return {"to_forecast": "in the scaled space of column 0 of x, step h (1-based): z_h = raw_h + weight * (level + "
-                           "(phi + phi^2 + ... + phi^h) * trend - raw_h), raw_h the point forecast (the quantiles "
-                           "move by the same amount); then to_forecast of scaling",
+                           "(phi + phi^2 + ... + phi^h) * trend - raw_h) + theta_weight * (theta_level + "
+                           "theta_drift * (h - 1 + 1 / theta_alpha) - raw_h), raw_h the point forecast (the "
+                           "quantiles move by the same amount); then to_forecast of scaling",
             "update": "for each new scaled value z: f = level + phi * trend; e = z - f; level = f + alpha * e; "
-                      "trend = phi * trend + alpha * beta * e",
-            "series": [{"id": sid, "alpha": float(prep.ets[i, 0]), "beta": float(prep.ets[i, 1]),
-                        "phi": float(prep.ets[i, 2]), "weight": float(prep.ets[i, 3]), "level": float(level[i]),
-                        "trend": float(trend[i])}
+                      "trend = phi * trend + alpha * beta * e; theta_level = theta_level + theta_alpha * "
+                      "(z - theta_level)",
+            "series": [{"id": sid, "alpha": float(ets[i, 0]), "beta": float(ets[i, 1]),
+                        "phi": float(ets[i, 2]), "weight": float(ets[i, 3]), "level": float(level[i]),
+                        "trend": float(trend[i]), "theta_alpha": float(theta[i, 0]),
+                        "theta_drift": float(theta[i, 1]), "theta_weight": float(theta[i, 2]),
+                        "theta_level": float(theta_level[i])}
                        for i, sid in enumerate(prep.panel.ids)]}
 
 

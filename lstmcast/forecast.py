@@ -15,9 +15,11 @@ from .features import calendar_features
 from .prepare import Prepared
 from .train import Fitted
 
-__all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future", "frame_from_forecasts"]
+__all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future", "frame_from_forecasts",
+           "smoothing_state", "step_state"]
 
 GAUSSIAN_LEVELS = (0.1, 0.5, 0.9)
+SmoothState = tuple[np.ndarray, np.ndarray, np.ndarray]  # (K,) damped-trend level and trend, Theta level
 
 
 def report_levels(fitted: Fitted) -> list[float]:
@@ -142,11 +144,11 @@ def predict_at(fitted: Fitted, origins: np.ndarray, steps: int, samples: int = 2
 
 
 def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 0,
-                    state: tuple[np.ndarray, np.ndarray] | None = None
+                    state: SmoothState | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Forecast `steps` past the end of every series -> times (S, steps), point (S, steps),
-    quantiles (S, steps, L) on the original scale. `state`: each series' (S,) smoothing level and trend
-    after its last point, when the panel holds only the latest points (stream); else read from the panel."""
+    quantiles (S, steps, L) on the original scale. `state`: each series' smoothing states after its last point
+    (smoothing_state), when the panel holds only the latest points (stream); else read from the panel."""
     _check_recursion(fitted, steps)
     prep = fitted.prep
     panel = prep.panel
@@ -165,18 +167,46 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
 
 
 def _blend(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray, last: np.ndarray,
-           state: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+           state: SmoothState | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Scaled network forecasts (K, steps) [and quantiles (K, steps, L)] made after points `last` (K,) of
-    series sid (K,) -> the series' weight (a third, or 0) of the way to the damped-trend smoothing's forecast; the
-    quantiles move with the point forecast, so the spread the networks learned is kept. `state`: the
-    smoothing's (K,) level and trend at those points, when the panel does not hold the history to compute it."""
-    if prep.ets is None:
+    series sid (K,) -> the series' weight (a third, or 0) of the way to the damped-trend smoothing's forecast, and
+    its Theta weight (a third, or 0) of the way to the Theta method's; the quantiles move with the point
+    forecast, so the spread the networks learned is kept. `state`: the smoothings' states at those points
+    (smoothing_state), when the panel does not hold the history to compute them."""
+    if prep.ets is None and prep.theta is None:
         return point, q
     if state is None:
-        state = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, last)
-    stat = smoothing.forecast(*state, prep.ets[sid, 2], point.shape[1])
-    shift = prep.ets[sid, 3, None] * (stat - point)
+        state = smoothing_state(prep, last)
+    steps = point.shape[1]
+    shift = np.zeros_like(point)
+    if prep.ets is not None:
+        stat = smoothing.forecast(state[0], state[1], prep.ets[sid, 2], steps)
+        shift += prep.ets[sid, 3, None] * (stat - point)
+    if prep.theta is not None:
+        shift += prep.theta[sid, 2, None] * (smoothing.theta_forecast(state[2], prep.theta[sid], steps) - point)
     return point + shift, (None if q is None else q + shift[..., None])
+
+
+def smoothing_state(prep: Prepared, last: np.ndarray) -> SmoothState:
+    """The smoothings' states after points `last` (K,) of the panel: the damped trend's level and trend and the
+    Theta method's level (zeros for a smoothing the model has not got)."""
+    zero = np.zeros(len(last))
+    level, trend = (zero, zero) if prep.ets is None else \
+        smoothing.state_after(prep.target, prep.panel.starts, prep.ets, last)
+    theta = zero if prep.theta is None else \
+        smoothing.state_after(prep.target, prep.panel.starts, smoothing.theta_params(prep.theta), last)[0]
+    return level, trend, theta
+
+
+def step_state(prep: Prepared, state: SmoothState, z: np.ndarray) -> SmoothState:
+    """The smoothings' states moved on by one new scaled value per series (K,)."""
+    level, trend = state[0], state[1]
+    if prep.ets is not None:
+        level, trend, _ = smoothing.step(level, trend, prep.ets, z)
+    theta = state[2]
+    if prep.theta is not None:
+        theta = smoothing.step(theta, np.zeros_like(theta), smoothing.theta_params(prep.theta), z)[0]
+    return level, trend, theta
 
 
 def _unscale(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray,

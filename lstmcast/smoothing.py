@@ -8,6 +8,10 @@ from a fixed grid by one-step squared error over the training part, every combin
 are computed for every point in one causal pass, so a forecast at any origin reads only the points before it.
 Plain numpy; the loops run over time steps (the recursion is sequential), never over windows or series, and
 update only the series that have a point at that step (longest first), so nothing is padded.
+
+The Theta method (Assimakopoulos and Nikolopoulos, the M3 winner; statsforecast's Theta) joins it on series
+without a season (prepare.theta_weights): simple exponential smoothing plus a drift of half the training part's
+linear-regression slope (Hyndman and Billah's form), a straight line where the damped trend levels off.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import itertools
 
 import numpy as np
 
-__all__ = ["WEIGHT", "fit", "states", "state_after", "step", "forecast"]
+__all__ = ["WEIGHT", "fit", "states", "state_after", "step", "forecast", "theta_fit", "theta_params",
+           "theta_forecast"]
 
 WEIGHT = 1 / 3  # its share of the forecast: one of three, beside the two network groups' medians
 ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # level smoothing
 BETAS = (0.01, 0.05, 0.1, 0.2, 0.3)  # trend smoothing, as a share of alpha
 PHIS = (0.8, 0.85, 0.9, 0.95, 0.98)  # damping per step ahead
 GRID = np.array(list(itertools.product(ALPHAS, BETAS, PHIS)))  # (G, 3)
+SES_GRID = np.array([(a, 0.0, 0.0) for a in ALPHAS])  # simple exponential smoothing: no trend (phi 0)
 FIT_BATCH = 1 << 22  # series x grid points fitted at once (about 64 bytes each)
 
 
@@ -54,27 +60,27 @@ def step(level: np.ndarray, trend: np.ndarray, params: np.ndarray, y: np.ndarray
     return f + a * err, phi * trend + a * b * err, err
 
 
-def fit(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray) -> np.ndarray:
+def fit(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
     """(S, 3) alpha, beta, phi of each series: the grid point with the lowest one-step squared error over its
     training part y[starts[s]:train_ends[s]] ((N,) values, (S,) bounds, at least one point each)."""
     y = np.asarray(y, np.float64)
     if len(train_ends) == 0:
         return np.zeros((0, 3))
-    batches = np.array_split(np.arange(len(starts)), -(-len(starts) * len(GRID) // FIT_BATCH))
+    batches = np.array_split(np.arange(len(starts)), -(-len(starts) * len(grid) // FIT_BATCH))
     if len(batches) > 1:  # a loop over batches of series, to bound memory on very large panels
-        return np.concatenate([fit(y, starts[b], train_ends[b]) for b in batches])
+        return np.concatenate([fit(y, starts[b], train_ends[b], grid) for b in batches])
     order, n, alive = _longest_first(starts, train_ends)
     first = starts[order]
     level0, trend0 = _init(y, first, n)
-    level = np.repeat(level0[:, None], len(GRID), axis=1)  # (S, G): every series under every grid point
-    trend = np.repeat(trend0[:, None], len(GRID), axis=1)
+    level = np.repeat(level0[:, None], len(grid), axis=1)  # (S, G): every series under every grid point
+    trend = np.repeat(trend0[:, None], len(grid), axis=1)
     sse = np.zeros_like(level)
     for t in range(1, len(alive)):
         k = alive[t]  # the series with a point t, the first k rows
-        level[:k], trend[:k], err = step(level[:k], trend[:k], GRID, y[first[:k] + t, None])
+        level[:k], trend[:k], err = step(level[:k], trend[:k], grid, y[first[:k] + t, None])
         sse[:k] += err * err
     out = np.empty((len(order), 3))
-    out[order] = GRID[np.argmin(sse, axis=1)]
+    out[order] = grid[np.argmin(sse, axis=1)]
     return out
 
 
@@ -108,3 +114,34 @@ def forecast(level: np.ndarray, trend: np.ndarray, phi: np.ndarray, steps: int) 
     """(K, steps) forecasts from states (K,) with damping (K,): level + (phi + ... + phi^h) trend."""
     damp = np.cumsum(phi[:, None] ** np.arange(1, steps + 1)[None, :], axis=1)
     return level[:, None] + damp * trend[:, None]
+
+
+def theta_fit(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray) -> np.ndarray:
+    """(S, 2) the Theta method's alpha (simple exponential smoothing, chosen as `fit` chooses) and drift (half the
+    least-squares slope of the training part on time; 0 for a single point) of each series."""
+    y = np.asarray(y, np.float64)
+    alpha = fit(y, starts, train_ends, SES_GRID)[:, 0]
+    counts = np.asarray(train_ends - starts, np.int64)
+    n = counts.astype(np.float64)
+    if len(n) == 0:
+        return np.zeros((0, 2))
+    sid = np.repeat(np.arange(len(n)), counts)
+    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)  # 0.. within each series
+    rows = starts[sid] + pos
+    t = pos - (n[sid] - 1) / 2  # time centred on each series' mean
+    z = y[rows] - np.bincount(sid, y[rows], len(n))[sid] / n[sid]
+    sxx = np.bincount(sid, t * t, len(n))
+    slope = np.divide(np.bincount(sid, t * z, len(n)), sxx, out=np.zeros(len(n)), where=sxx > 0)
+    return np.column_stack([alpha, slope / 2])
+
+
+def theta_params(theta: np.ndarray) -> np.ndarray:
+    """(S, 3) the recursion parameters (alpha, 0, 0) of the Theta method's smoothing, for `states` and `step`."""
+    return np.column_stack([theta[:, 0], np.zeros((len(theta), 2))])
+
+
+def theta_forecast(level: np.ndarray, theta: np.ndarray, steps: int) -> np.ndarray:
+    """(K, steps) Theta forecasts from smoothed levels (K,) and (K, 2+) alpha and drift: level + drift * (h - 1 +
+    1 / alpha), Hyndman and Billah's form for a long history."""
+    h = np.arange(1, steps + 1)[None, :]
+    return level[:, None] + theta[:, 1, None] * (h - 1 + 1 / theta[:, 0, None])

@@ -17,11 +17,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from . import smoothing
 from .checkpoint import Checkpoint
 from .data import Panel, future_times
 from .errors import LstmcastError
-from .forecast import forecast_future, frame_from_forecasts
+from .forecast import forecast_future, frame_from_forecasts, smoothing_state, step_state
 from .prepare import prepare
 
 __all__ = ["Stream", "parse_value", "stream_lines"]
@@ -68,11 +67,11 @@ class Stream:
         self.ckpt, self.samples = ckpt, samples
         self.fitted = ckpt.fitted(panel, split=False)
         self.n_prev = self.fitted.prep.n_prev
-        # the damped-trend smoothing's level and trend after the stored history, moved on by each new value
+        # the smoothings' states after the stored history, moved on by each new value
         prep = self.fitted.prep
         self.state = None
-        if prep.ets is not None:
-            self.state = smoothing.state_after(prep.target, prep.panel.starts, prep.ets, prep.ends - 1)
+        if prep.ets is not None or prep.theta is not None:
+            self.state = smoothing_state(prep, prep.ends - 1)
         self._set(self.fitted.prep.panel)
 
     def _set(self, panel: Panel) -> None:
@@ -94,9 +93,8 @@ class Stream:
                           observed=np.append(p.observed, True), covariates=np.zeros((len(p.values) + 1, 0)),
                           starts=np.array([0, len(p.values) + 1])))
         prep = self.fitted.prep
-        if self.state is not None:  # the smoothing moves on by the new value, scaled as the model sees it
-            level, trend, _ = smoothing.step(*self.state, prep.ets, prep.target[-1:].astype(np.float64))
-            self.state = level, trend
+        if self.state is not None:  # the smoothings move on by the new value, scaled as the model sees it
+            self.state = step_state(prep, self.state, prep.target[-1:].astype(np.float64))
 
     def forecast(self) -> pd.DataFrame:
         """The next `horizon` steps as rows: <time>,forecast[,intervals] (with cutoff,step first when horizon > 1)."""

@@ -180,9 +180,9 @@ def test_new_rows_with_integer_dates_are_read_like_the_training_dates(tmp_path: 
     assert pd.read_csv(out)["date"].tolist() == ["2018-01-01", "2018-02-01"]
 
 
-def test_forecast_is_a_third_of_the_way_to_the_damped_trend_smoothing(tmp_path: Path) -> None:
+def test_forecast_is_a_third_of_the_way_to_each_smoothing(tmp_path: Path) -> None:
     """--ets averages the networks with a damped-trend smoothing of the same adjusted series, fitted on the
-    training part; --no-ets leaves the networks alone."""
+    training part, and (the series has no season) with the Theta method; --no-ets leaves the networks alone."""
     from dataclasses import replace
 
     from lstmcast import smoothing
@@ -194,13 +194,24 @@ def test_forecast_is_a_third_of_the_way_to_the_damped_trend_smoothing(tmp_path: 
     fitted = fit(prepare(panel, cfg), cfg)
     prep = fitted.prep
     assert prep.ets is not None and prep.ets.shape == (1, 4) and prep.ets[0, 3] == pytest.approx(1 / 3)
+    # no season: the Theta method takes another third (SES level + half the regression slope per step)
+    assert prep.theta is not None and prep.theta.shape == (1, 3) and prep.theta[0, 2] == pytest.approx(1 / 3)
+    z = prep.target.astype(np.float64)
+    slope = np.polyfit(np.arange(len(z)), z, 1)[0]
+    assert prep.theta[0, 1] == pytest.approx(slope / 2) and prep.theta[0, 0] in smoothing.ALPHAS
     _, point, _ = forecast_future(fitted, 4)
-    _, alone, _ = forecast_future(replace(fitted, prep=replace(prep, ets=None)), 4)
+    _, alone, _ = forecast_future(replace(fitted, prep=replace(prep, ets=None, theta=None)), 4)
     level, trend = smoothing.states(prep.target, prep.panel.starts, prep.ets)
     stat = smoothing.forecast(level[-1:], trend[-1:], prep.ets[:, 2], 4) * prep.scaler.scale[0] + prep.scaler.loc[0]
-    np.testing.assert_allclose(point, alone + (stat - alone) / 3, rtol=1e-6)
+    a = prep.theta[0, 0]
+    ses = z[0]
+    for v in z[1:]:  # simple exponential smoothing, written out
+        ses += a * (v - ses)
+    theta = (ses + prep.theta[0, 1] * (np.arange(1, 5) - 1 + 1 / a)) * prep.scaler.scale[0] + prep.scaler.loc[0]
+    np.testing.assert_allclose(point, alone + (stat - alone) / 3 + (theta - alone) / 3, rtol=1e-6)
     assert not np.allclose(point, alone)
     assert prepare(panel, tiny_config(horizon=4, test_size=0.0, ets=False)).ets is None
+    assert prepare(panel, tiny_config(horizon=4, test_size=0.0, ets=False)).theta is None
 
 
 def test_smoothing_is_on_by_default_except_for_a_found_cycle_or_features(sine_csv: Path) -> None:
@@ -213,8 +224,9 @@ def test_smoothing_is_on_by_default_except_for_a_found_cycle_or_features(sine_cs
     y = np.cumsum(rng.normal(0.2, 1.0, 150)) + 300
     cfg = tiny_config(horizon=4, n_prev=None)
     trend = prepare(panel_from_frame(pd.DataFrame({"t": np.arange(150), "y": y}), "y", "t"), cfg)
-    assert trend.ets is not None and trend.season_length is None
-    assert any("damped-trend exponential smoothing weighs a third" in n for n in trend.notes)
+    assert trend.ets is not None and trend.season_length is None and trend.theta is not None
+    assert any("damped-trend exponential smoothing weighs a third of the forecast, and the Theta method another "
+               "third (no season)" in n for n in trend.notes)
     # a panel: per series, a cycle left after the calendar season (36 months) keeps the networks alone
     months = pd.date_range("2001-01-31", periods=200, freq="ME")
     season = 20 * np.sin(2 * np.pi * np.arange(200) / 12)
@@ -225,6 +237,7 @@ def test_smoothing_is_on_by_default_except_for_a_found_cycle_or_features(sine_cs
     monthly = prepare(panel_from_frame(frame, "y", "date", "id"), cfg)
     assert monthly.season_length == 12 and monthly.panel.ids == ["swings", "trend"]
     np.testing.assert_allclose(monthly.ets[:, 3], [0, 1 / 3])
+    assert monthly.theta is None  # seasonal series: no Theta third
     assert any("third of the forecast of 1 series (not of 1 that still cycle" in n for n in monthly.notes)
     fitted = fit(monthly, cfg)
     _, point, _ = forecast_future(fitted, 4)

@@ -75,3 +75,26 @@ def test_forecast_damps_the_trend() -> None:
     ahead = smoothing.forecast(level[-1:], trend[-1:], p[:, 2], 5)[0]
     assert p[0, 2] == max(smoothing.PHIS)
     np.testing.assert_allclose(ahead, 3.0 + 0.5 * np.arange(30, 35), atol=0.5)
+
+
+def test_theta_is_simple_smoothing_with_half_the_regression_slope_series_by_series() -> None:
+    """theta_fit gives each series the SES alpha of lowest one-step error and half its least-squares slope, on
+    its training part only; its states are SES levels and its forecast adds the drift per step ahead."""
+    rng = np.random.default_rng(1)
+    ys = [np.cumsum(rng.normal(0.5, 1.0, 50)), rng.normal(3.0, 1.0, 80), np.array([4.0])]
+    y = np.concatenate(ys)
+    starts = np.array([0, 50, 130, 131])
+    ends = np.array([45, 130, 131])  # the first series' last 5 points are a test part: not read
+    theta = smoothing.theta_fit(y, starts[:-1], ends)
+    for s, part in enumerate([ys[0][:45], ys[1], ys[2]]):
+        slope = np.polyfit(np.arange(len(part)), part, 1)[0] if len(part) > 1 else 0.0
+        assert theta[s, 1] == pytest.approx(slope / 2)
+        sse = [_reference(part, a, 0.0, 0.0)[2] for a in smoothing.ALPHAS]
+        assert theta[s, 0] == smoothing.ALPHAS[int(np.argmin(sse))]
+    changed = y.copy()
+    changed[45:50] += 100.0
+    np.testing.assert_array_equal(smoothing.theta_fit(changed, starts[:-1], ends), theta)
+    level, _ = smoothing.states(y, starts, smoothing.theta_params(theta))
+    np.testing.assert_allclose(level[129], _reference(ys[1], theta[1, 0], 0.0, 0.0)[0][-1])
+    ahead = smoothing.theta_forecast(level[[129]], theta[[1]], 3)[0]
+    np.testing.assert_allclose(ahead, level[129] + theta[1, 1] * (np.arange(3) + 1 / theta[1, 0]))

@@ -113,3 +113,28 @@ def test_stream_answers_each_line_before_the_next_arrives(tmp_path: Path, sine_c
     finally:
         proc.stdin.close()
         assert proc.wait(timeout=60) == 0
+
+
+def test_stream_carries_both_smoothings_of_a_series_without_season(tmp_path: Path) -> None:
+    """A trending series with no season gets the damped trend and the Theta method beside the networks; stream
+    moves both states on line by line and ends where predict --data does on the same points."""
+    rng = np.random.default_rng(5)
+    y = np.cumsum(rng.normal(0.3, 1.0, 160)) + 50
+    df = pd.DataFrame({"t": np.arange(160), "y": y})
+    df.iloc[:150].to_csv(tmp_path / "train.csv", index=False)
+    result = invoke("train", tmp_path / "train.csv", "--out", tmp_path / "run", "--horizon", "3", *TINY)
+    assert result.exit_code == 0, result.output
+    from lstmcast.checkpoint import load_checkpoint
+
+    prep = load_checkpoint(tmp_path / "run").fitted(split=False).prep
+    assert prep.ets is not None and prep.theta is not None and prep.theta[0, 2] == pytest.approx(1 / 3)
+    streamed = invoke("stream", tmp_path / "run", "--horizon", "3",
+                      stdin="".join(f"{float(v)!r}\n" for v in y[150:156]))
+    assert streamed.exit_code == 0, streamed.output
+    got = pd.read_csv(io.StringIO(streamed.output))
+    df.iloc[:156].to_csv(tmp_path / "more.csv", index=False)
+    pred = invoke("predict", tmp_path / "run", "--data", tmp_path / "more.csv", "--horizon", "3", "--out", tmp_path / "f.csv")
+    assert pred.exit_code == 0, pred.output
+    want = pd.read_csv(tmp_path / "f.csv")
+    assert want["t"].tolist() == got["t"].iloc[-3:].tolist() == [156, 157, 158]
+    np.testing.assert_allclose(got["forecast"].iloc[-3:].to_numpy(), want["forecast"].to_numpy(), rtol=1e-6)
