@@ -15,8 +15,8 @@ from .features import calendar_features
 from .prepare import Prepared
 from .train import Fitted
 
-__all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future", "frame_from_forecasts",
-           "smoothing_state", "step_state"]
+__all__ = ["report_levels", "interval_columns", "format_times", "rollout", "predict_at", "forecast_future",
+           "frame_from_forecasts", "smoothing_state", "step_state"]
 
 GAUSSIAN_LEVELS = (0.1, 0.5, 0.9)
 SmoothState = tuple[np.ndarray, np.ndarray, np.ndarray]  # (K,) damped-trend level and trend, Theta level

@@ -224,8 +224,8 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
         prep.ets = stats.ets = np.column_stack([params, weight])
         theta = theta_weights(prep, weight)
         if theta.any():
-            fitted = smoothing.theta_fit(prep.target, prep.series_starts, train_ends)
-            prep.theta = stats.theta = np.column_stack([fitted, theta])
+            alpha_drift = smoothing.theta_fit(prep.target, prep.series_starts, train_ends)
+            prep.theta = stats.theta = np.column_stack([alpha_drift, theta])
         if cfg.ets is None:
             off = int((weight == 0).sum())
             prep.notes.append("a damped-trend exponential smoothing weighs a third of the forecast"

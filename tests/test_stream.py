@@ -133,7 +133,8 @@ def test_stream_carries_both_smoothings_of_a_series_without_season(tmp_path: Pat
     assert streamed.exit_code == 0, streamed.output
     got = pd.read_csv(io.StringIO(streamed.output))
     df.iloc[:156].to_csv(tmp_path / "more.csv", index=False)
-    pred = invoke("predict", tmp_path / "run", "--data", tmp_path / "more.csv", "--horizon", "3", "--out", tmp_path / "f.csv")
+    pred = invoke("predict", tmp_path / "run", "--data", tmp_path / "more.csv", "--horizon", "3",
+                  "--out", tmp_path / "f.csv")
     assert pred.exit_code == 0, pred.output
     want = pd.read_csv(tmp_path / "f.csv")
     assert want["t"].tolist() == got["t"].iloc[-3:].tolist() == [156, 157, 158]
