@@ -20,6 +20,8 @@ import itertools
 
 import numpy as np
 
+from .windows import concat_ranges
+
 __all__ = ["WEIGHT", "fit", "states", "state_after", "step", "forecast", "theta_fit", "theta_params",
            "theta_forecast"]
 
@@ -125,10 +127,9 @@ def theta_fit(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray) -> np.n
     n = counts.astype(np.float64)
     if len(n) == 0:
         return np.zeros((0, 2))
+    rows = concat_ranges(starts, train_ends)
     sid = np.repeat(np.arange(len(n)), counts)
-    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)  # 0.. within each series
-    rows = starts[sid] + pos
-    t = pos - (n[sid] - 1) / 2  # time centred on each series' mean
+    t = rows - starts[sid] - (n[sid] - 1) / 2  # time centred on each series' mean
     z = y[rows] - np.bincount(sid, y[rows], len(n))[sid] / n[sid]
     sxx = np.bincount(sid, t * t, len(n))
     slope = np.divide(np.bincount(sid, t * z, len(n)), sxx, out=np.zeros(len(n)), where=sxx > 0)
