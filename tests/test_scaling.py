@@ -45,7 +45,7 @@ def test_season_test_and_period_detection() -> None:
     noise = rng.normal(size=120)
     y = np.concatenate([_seasonal(120, 12), noise])
     starts = np.array([0, 120, 240])
-    assert season_test(y, starts, np.array([120, 240]), 12).tolist() == [True, False]
+    assert season_test(y, starts, np.array([120, 240]), np.arange(240) % 12, 12).tolist() == [True, False]
     assert seasonal_indices(y, starts, np.array([120, 240]), np.arange(240) % 12, 12)[1].tolist() == [0.0] * 12
     t = np.arange(400)
     assert detect_period(np.sin(2 * np.pi * t / 80) + rng.normal(0, 0.05, 400)) == 80
@@ -198,3 +198,27 @@ def test_a_weekly_peak_is_found_under_a_slow_swing() -> None:
     daily = 10 * np.sin(2 * np.pi * t / 24)
     frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=len(t), freq="h"), "y": 100 + both + daily})
     assert prepare(panel_from_frame(frame, "y", "date"), tiny_config(horizon=24, n_prev=None)).season_length == 168
+
+
+def test_season_test_finds_the_season_of_a_series_three_seasons_long() -> None:
+    """36 months with a winter peak: the M4 autocorrelation test alone missed the season (its own season
+    inflates the test's limit), so the series was forecast flat; the AICc test on the detrended values finds
+    it. Noise still has none, and a panel gives what each series gives alone."""
+    from lstmcast.scaling import _acf_test
+
+    m = 12
+    t = np.arange(3 * m)
+    rng = np.random.default_rng(3)
+    lung = 7.7 + 0.3 * np.cos(2 * np.pi * t / m) + rng.normal(0, 0.05, 3 * m)
+    noise = rng.normal(0, 1, 120)
+    y = np.concatenate([lung, noise])
+    starts, ends = np.array([0, 36, 156]), np.array([36, 156])
+    phase = np.concatenate([t % m, np.arange(120) % m])
+    assert _acf_test(y, starts, ends, m).tolist() == [False, False]
+    assert season_test(y, starts, ends, phase, m).tolist() == [True, False]
+    assert season_test(lung, starts[:2], ends[:1], phase[:36], m).tolist() == [True]
+    idx = seasonal_indices(y, starts, ends, phase, m)
+    assert idx[0, 0] > 0.2 and idx[0, 6] < -0.2  # the winter peak and the summer trough
+    assert not idx[1].any()
+    # fewer than three seasons: no indices, whatever the test says
+    assert not seasonal_indices(lung[:30], np.array([0, 30]), np.array([30]), t[:30] % m, m).any()
