@@ -222,6 +222,7 @@ class Setup:
     threads: int | None
     code: str  # _source_hash()
     anchors_version: str
+    head: int = 0  # --head-seasons: each series cut to its first `head` seasons and the hold-out (0: whole)
 
 
 def _key(series: pd.Series, h: int, m: int, method: str, setup: Setup) -> str:
@@ -238,9 +239,11 @@ def _key(series: pd.Series, h: int, m: int, method: str, setup: Setup) -> str:
 
 
 def _cache_file(method: str, setup: Setup, name: str, origin: int = 0) -> Path:
-    """bench/results/cache/<method or lstmcast-label>/<series>.json (<series>@<origin>.json for earlier origins)."""
+    """bench/results/cache/<method or lstmcast-label>/<series>.json (<series>@<origin>.json for earlier origins,
+    <series>@head<K>.json for the first K seasons)."""
     folder = method if method in ANCHORS else f"lstmcast-{setup.label}"
-    return RESULTS / "cache" / folder / (f"{name}.json" if origin == 0 else f"{name}@{origin}.json")
+    tail = f"@head{setup.head}" if setup.head else (f"@{origin}" if origin else "")
+    return RESULTS / "cache" / folder / f"{name}{tail}.json"
 
 
 def run_series(name: str, setup: Setup, log: Callable[[str], None], origin: int = 0) -> list[Result]:
@@ -249,7 +252,7 @@ def run_series(name: str, setup: Setup, log: Callable[[str], None], origin: int 
     spec = SPECS[name]
     h, m = spec.horizon, season_length(spec.freq)
     s = load(name)
-    s = s.iloc[:len(s) - origin * h]
+    s = s.iloc[:setup.head * m + h] if setup.head else s.iloc[:len(s) - origin * h]
     train, y = s.to_numpy()[:-h], s.to_numpy()[-h:]
     scale = mase_scale(train, m)
     methods = ["snaive", *[x for x in setup.methods if x != "snaive"]]
@@ -412,6 +415,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                     help="forecast origins per series (default 1: the last H points). With K > 1 each series is "
                          "also cut K-1 times, H points further back each time, and its scores are the means over "
                          "the K hold-outs: steadier than one hold-out when comparing set-ups")
+    ap.add_argument("--head-seasons", type=int, default=0, metavar="K",
+                    help="short-series check: cut each seasonal series to its first K seasons, then hold out the "
+                         "H points after them (series without a season, or too short, are left out)")
     ap.add_argument("--list", action="store_true", help="print the corpus and exit")
     return ap.parse_args(argv)
 
@@ -438,6 +444,11 @@ def main(argv: list[str] | None = None) -> None:
         names = [n for n in names if SPECS[n].freq in keep]
     if a.origins < 1:
         sys.exit(f"--origins must be at least 1, got {a.origins}")
+    if a.head_seasons:
+        if a.head_seasons < 2 or a.origins != 1:
+            sys.exit("--head-seasons must be at least 2, and takes one origin")
+        names = [n for n in names if season_length(SPECS[n].freq) > 1
+                 and len(load(n)) >= a.head_seasons * season_length(SPECS[n].freq) + SPECS[n].horizon]
     label = a.label or ("lstmcast" if "lstmcast" in methods else "anchors")
     if label in ANCHORS or not label.replace("-", "").replace("_", "").replace(".", "").isalnum():
         sys.exit(f"--label {label!r}: use letters, digits, '-', '_' or '.', and not an anchor's name")
@@ -456,7 +467,8 @@ def main(argv: list[str] | None = None) -> None:
         _warm_up()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     setup = Setup(label, tuple(methods), exe, tuple(shlex.split(a.lstmcast_args)), a.timeout, not a.no_cache,
-                  max(1, cores // a.jobs) if a.jobs > 1 else None, _source_hash(), f"statsforecast {sf_version}")
+                  max(1, cores // a.jobs) if a.jobs > 1 else None, _source_hash(), f"statsforecast {sf_version}",
+                  a.head_seasons)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -498,7 +510,8 @@ def main(argv: list[str] | None = None) -> None:
             f"- machine: {cpu_name()}, {cores} cores available; {platform.python_version()}, "
             f"statsforecast {sf_version}, pandas {pd.__version__}; lstmcast commit {_git_commit()}",
             f"- corpus: {a.corpus}, {len(names)} series ({mix}); "
-            + ("hold-out: the last H points (M4 horizons)" if a.origins == 1 else
+            + (f"each series' first {a.head_seasons} seasons, then H points held out (M4 horizons)" if a.head_seasons
+               else "hold-out: the last H points (M4 horizons)" if a.origins == 1 else
                f"hold-outs: {a.origins} origins per series, H points apart (M4 horizons), scores averaged over them")
             + f"; jobs {a.jobs}, OMP_NUM_THREADS {n_threads}; "
             f"wall time {elapsed / 60:.1f} min (cached results count their original seconds)",
