@@ -2,7 +2,8 @@
 
 The network sees z = (T(x) - s[phase] - loc) / scale, where T is log for a positive series (so a
 season that grows with the level becomes a fixed pattern), s the series' seasonal indices from a
-classical decomposition (when the training part shows that season: season_test) and loc/scale the usual standardisation. Forecasts are mapped back step by step.
+classical decomposition (when the training part shows that season: season_test) and loc/scale the
+usual standardisation. Forecasts are mapped back step by step.
 """
 
 from __future__ import annotations
