@@ -157,21 +157,29 @@ def seasonal_indices(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, 
     own decay, see season_decay), centred on zero); zero where the season is not significant or the
     training part holds fewer than three seasons."""
     n_series = len(starts) - 1
-    ma, ok = _centred_ma(y, starts[:-1], train_ends, m)
-    sid = np.searchsorted(starts[1:], np.arange(len(y)), side="right")
-    key = sid[ok] * m + phase[ok] % m
-    det = y[ok] - ma[ok]
+    det, key, sid, pos = _detrended(y, starts, train_ends, phase, m)
     # Recent cycles count more (weight SEASON_DECAY per cycle back): a pattern that drifts over the
     # years is forecast from its latest form, as Holt-Winters' seasonal smoothing does.
-    back = (train_ends[sid] - 1 - np.arange(len(y)))[ok] // m
-    decay = season_decay(det, key, back, sid[ok], n_series, m)
-    w = decay[sid[ok]] ** back.astype(np.float64)
+    back = (train_ends[sid] - 1 - pos) // m
+    decay = season_decay(det, key, back, sid, n_series, m)
+    w = decay[sid] ** back.astype(np.float64)
     s = np.bincount(key, det * w, minlength=n_series * m)
     c = np.bincount(key, w, minlength=n_series * m)
     idx = np.where(c > 0, s / np.maximum(c, 1), 0.0).reshape(n_series, m)
     idx -= idx.mean(axis=1, keepdims=True)
-    keep = season_test(y, starts, train_ends, phase, m) & (train_ends - starts[:-1] >= 3 * m)
+    found = _acf_test(y, starts, train_ends, m) | _aicc_test(det, key, sid, n_series, m)
+    keep = found & (train_ends - starts[:-1] >= 3 * m)
     return np.where(keep[:, None], idx, 0.0)
+
+
+def _detrended(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase: np.ndarray, m: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each series' training points less their centred moving average, where it is defined: the values, their
+    keys (series * m + season position), their series and their positions in y."""
+    ma, ok = _centred_ma(y, starts[:-1], train_ends, m)
+    pos = np.flatnonzero(ok)
+    sid = np.searchsorted(starts[1:], pos, side="right")
+    return y[pos] - ma[pos], sid * m + phase[pos] % m, sid, pos
 
 
 def season_decay(det: np.ndarray, key: np.ndarray, back: np.ndarray, sid: np.ndarray, n_series: int,
@@ -237,7 +245,8 @@ def season_test(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase
     with one mean, by AICc (as AutoETS chooses its seasonal models). The first misses a strong season in a
     series only three seasons long, whose own season inflates the limit (36 months of lung deaths: r_12 0.59
     against 0.70); the second misses a season that drifts (a pattern that turns over the years averages out)."""
-    return _acf_test(y, starts, train_ends, m) | _aicc_test(y, starts, train_ends, phase, m)
+    det, key, sid, _ = _detrended(y, starts, train_ends, phase, m)
+    return _acf_test(y, starts, train_ends, m) | _aicc_test(det, key, sid, len(train_ends), m)
 
 
 def _acf_test(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, m: int) -> np.ndarray:
@@ -247,12 +256,7 @@ def _acf_test(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, m: int)
     return (np.abs(r[:, -1]) > limit) & (n > m + 1)
 
 
-def _aicc_test(y: np.ndarray, starts: np.ndarray, train_ends: np.ndarray, phase: np.ndarray, m: int) -> np.ndarray:
-    n_series = len(train_ends)
-    ma, ok = _centred_ma(y, starts[:-1], train_ends, m)
-    sid = np.searchsorted(starts[1:], np.arange(len(y)), side="right")[ok]
-    det = (y - ma)[ok]
-    key = sid * m + phase[ok] % m
+def _aicc_test(det: np.ndarray, key: np.ndarray, sid: np.ndarray, n_series: int, m: int) -> np.ndarray:
     n = np.bincount(sid, minlength=n_series).astype(np.float64)
     mean = np.bincount(sid, det, minlength=n_series) / np.maximum(n, 1)
     rss0 = np.bincount(sid, (det - mean[sid]) ** 2, minlength=n_series)
