@@ -344,7 +344,8 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
                                  "model of a series without any season, and season when --deseason none leaves a "
                                  "season in that fits in the window."),
     ("ets", bool | None, None, "Average the networks' forecast with a damped-trend exponential smoothing of each "
-                                "series (fitted on the same adjusted training points), weighing a third. Default: on, "
+                                "series (fitted on the same adjusted training points), weighing a third, two thirds "
+                                "on seasonal data. Default: on, "
                                 "except for a series that cycles (a cycle in the autocorrelation, as its season or "
                                 "left after the calendar season), whose swings the smoothing would extrapolate as a "
                                 "trend, and with --features, which it cannot read. A series with no season gets the "

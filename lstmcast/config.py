@@ -70,8 +70,8 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads; None: torch's default (one per core)
     # windows: each window encoded afresh; forking: one pass, a loss at every position; both: half of each
     training: str = "both"
-    # a damped-trend exponential smoothing of each series weighs a third of the forecast (see smoothing.py); None:
-    # on, but not for a series that cycles (prepare.ets_weights) nor with --features
+    # a damped-trend exponential smoothing of each series weighs a third of the forecast, two thirds on seasonal data
+    # (see smoothing.py); None: on, but not for a series that cycles (prepare.ets_weights) nor with --features
     ets: bool | None = None
     compile: bool = False  # torch.compile the network for training (falls back to eager with a note)
 

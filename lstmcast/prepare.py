@@ -228,7 +228,8 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
             prep.theta = stats.theta = np.column_stack([alpha_drift, theta])
         if cfg.ets is None:
             off = int((weight == 0).sum())
-            prep.notes.append("a damped-trend exponential smoothing weighs a third of the forecast"
+            share = "two thirds" if seasonal(prep) else "a third"
+            prep.notes.append(f"a damped-trend exponential smoothing weighs {share} of the forecast"
                               + (f" of {len(weight) - off} series (not of {off} that still cycle after the "
                                  "seasonal adjustment)" if off else "")
                               + (", and the Theta method another third (no season)" if theta.any() else "")
@@ -270,15 +271,22 @@ def weekly_season(prep: Prepared, cfg: TrainConfig, cycle: bool, left: np.ndarra
 
 
 def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool, left: np.ndarray) -> np.ndarray:
-    """(S,) the damped-trend smoothing's share of each series' forecast: --ets smoothing.WEIGHT, --no-ets 0.
-    By default WEIGHT, but 0 where a cycle is left that the networks can follow from the window and a damped
-    trend would extrapolate swing by swing: for every series when the season is a `cycle` found in the
+    """(S,) the damped-trend smoothing's share of each series' forecast: --ets its share, --no-ets 0. The share
+    is smoothing.WEIGHT, or SEASONAL_WEIGHT when the data have a season (the smoothing then runs on the adjusted
+    series). By default that share, but 0 where a cycle is left that the networks can follow from the window and a
+    damped trend would extrapolate swing by swing: for every series when the season is a `cycle` found in the
     autocorrelation, for a series whose adjusted training part still has one (sunspots, lynx, a weekly cycle in
     hourly data); and 0 with --features, which the smoothing cannot read (README: Results)."""
     n_series = prep.panel.n_series
+    share = smoothing.SEASONAL_WEIGHT if seasonal(prep) else smoothing.WEIGHT
     if cfg.ets is not None or cycle or prep.panel.feature_names:
-        return np.full(n_series, smoothing.WEIGHT if cfg.ets else 0.0)
-    return np.where(left > 0, 0.0, smoothing.WEIGHT)
+        return np.full(n_series, share if cfg.ets else 0.0)
+    return np.where(left > 0, 0.0, share)
+
+
+def seasonal(prep: Prepared) -> bool:
+    """Whether the data have a season longer than one step (its indices may still be zero for some series)."""
+    return prep.season_length is not None and prep.season_length > 1
 
 
 def theta_weights(prep: Prepared, weight: np.ndarray) -> np.ndarray:
@@ -287,7 +295,7 @@ def theta_weights(prep: Prepared, weight: np.ndarray) -> np.ndarray:
     the window, and a trend they or the damped trend carry on in the log can run away (a yearly series growing
     20% a year); Theta's straight half-slope line, a third beside them, held that on 17 yearly series of the two
     accuracy corpora (README: Results). Seasonal series keep the networks' larger share."""
-    if prep.season_length is not None and prep.season_length > 1:
+    if seasonal(prep):
         return np.zeros_like(weight)
     return np.where(weight > 0, smoothing.WEIGHT, 0.0)
 

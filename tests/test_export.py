@@ -70,7 +70,7 @@ def test_onnx_forecasts_match_torch(run: Path, tmp_path: Path, batch: int) -> No
     level, trend = smoothing.states(prep.target, prep.panel.starts, params)
     assert (level[-1], trend[-1]) == pytest.approx((sm["level"], sm["trend"]))
     stat = level[origins - 1, None] + np.cumsum(sm["phi"] ** np.arange(1, 4)) * trend[origins - 1, None]
-    assert sm["weight"] == pytest.approx(1 / 3)  # --ets: a third for every series
+    assert sm["weight"] == pytest.approx(2 / 3)  # --ets on seasonal data: two thirds for every series
     raw[..., 0] += sm["weight"] * (stat - raw[..., 0])
     got = _unscale(meta, raw, 0, next_phase)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)

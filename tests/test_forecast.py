@@ -236,9 +236,9 @@ def test_smoothing_is_on_by_default_except_for_a_found_cycle_or_features(sine_cs
                        pd.DataFrame({"id": "swings", "date": months, "y": swings + season})])
     monthly = prepare(panel_from_frame(frame, "y", "date", "id"), cfg)
     assert monthly.season_length == 12 and monthly.panel.ids == ["swings", "trend"]
-    np.testing.assert_allclose(monthly.ets[:, 3], [0, 1 / 3])
+    np.testing.assert_allclose(monthly.ets[:, 3], [0, 2 / 3])  # seasonal data: two thirds of smoothing
     assert monthly.theta is None  # seasonal series: no Theta third
-    assert any("third of the forecast of 1 series (not of 1 that still cycle" in n for n in monthly.notes)
+    assert any("weighs two thirds of the forecast of 1 series (not of 1 that still cycle" in n for n in monthly.notes)
     fitted = fit(monthly, cfg)
     _, point, _ = forecast_future(fitted, 4)
     _, alone, _ = forecast_future(replace(fitted, prep=replace(monthly, ets=None)), 4)
