@@ -169,8 +169,8 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
 def _blend(prep: Prepared, point: np.ndarray, q: np.ndarray | None, sid: np.ndarray, last: np.ndarray,
            state: SmoothState | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Scaled network forecasts (K, steps) [and quantiles (K, steps, L)] made after points `last` (K,) of
-    series sid (K,) -> the series' weight (a third, two thirds, or 0) of the way to the damped-trend smoothing's forecast, and
-    its Theta weight (a third, or 0) of the way to the Theta method's; the quantiles move with the point
+    series sid (K,) -> the series' weight (a third, two thirds, or 0) of the way to the damped-trend smoothing's
+    forecast, and its Theta weight (a third, or 0) of the way to the Theta method's; the quantiles move with the point
     forecast, so the spread the networks learned is kept. `state`: the smoothings' states at those points
     (smoothing_state), when the panel does not hold the history to compute them."""
     if prep.ets is None and prep.theta is None:

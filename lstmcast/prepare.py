@@ -228,7 +228,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
             prep.theta = stats.theta = np.column_stack([alpha_drift, theta])
         if cfg.ets is None:
             off = int((weight == 0).sum())
-            share = "two thirds" if seasonal(prep) else "a third"
+            share = "two thirds" if _seasonal(prep) else "a third"
             prep.notes.append(f"a damped-trend exponential smoothing weighs {share} of the forecast"
                               + (f" of {len(weight) - off} series (not of {off} that still cycle after the "
                                  "seasonal adjustment)" if off else "")
@@ -278,13 +278,13 @@ def ets_weights(cfg: TrainConfig, prep: Prepared, cycle: bool, left: np.ndarray)
     autocorrelation, for a series whose adjusted training part still has one (sunspots, lynx, a weekly cycle in
     hourly data); and 0 with --features, which the smoothing cannot read (README: Results)."""
     n_series = prep.panel.n_series
-    share = smoothing.SEASONAL_WEIGHT if seasonal(prep) else smoothing.WEIGHT
+    share = smoothing.SEASONAL_WEIGHT if _seasonal(prep) else smoothing.WEIGHT
     if cfg.ets is not None or cycle or prep.panel.feature_names:
         return np.full(n_series, share if cfg.ets else 0.0)
     return np.where(left > 0, 0.0, share)
 
 
-def seasonal(prep: Prepared) -> bool:
+def _seasonal(prep: Prepared) -> bool:
     """Whether the data have a season longer than one step (its indices may still be zero for some series)."""
     return prep.season_length is not None and prep.season_length > 1
 
@@ -294,8 +294,8 @@ def theta_weights(prep: Prepared, weight: np.ndarray) -> np.ndarray:
     has a share and the data have no season, else 0. Without a season the networks have the least to learn from
     the window, and a trend they or the damped trend carry on in the log can run away (a yearly series growing
     20% a year); Theta's straight half-slope line, a third beside them, held that on 17 yearly series of the two
-    accuracy corpora (README: Results). Seasonal series keep the networks' larger share."""
-    if seasonal(prep):
+    accuracy corpora (README: Results). Seasonal series get no Theta share."""
+    if _seasonal(prep):
         return np.zeros_like(weight)
     return np.where(weight > 0, smoothing.WEIGHT, 0.0)
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from .windows import concat_ranges
 
-__all__ = ["WEIGHT", "SEASONAL_WEIGHT", "fit", "states", "state_after", "step", "forecast", "theta_fit", "theta_params",
-           "theta_forecast"]
+__all__ = ["WEIGHT", "SEASONAL_WEIGHT", "fit", "states", "state_after", "step", "forecast", "theta_fit",
+           "theta_params", "theta_forecast"]
 
 WEIGHT = 1 / 3  # its share of the forecast: one of three, beside the two network groups' medians
 # its share on a series with a season (an adjusted series): two of three; held-out origins and short series of the
