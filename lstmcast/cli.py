@@ -709,6 +709,8 @@ def predict(
     said = Output(json_out, quiet or to_stdout, verbose)  # stdout carries the table: words go to stderr or nowhere
     with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
         result = predict_run(run_dir, out, data, horizon, samples, device, fill)
+    if to_stdout and not quiet:
+        _notes(result.notes)  # on stderr, so the CSV on stdout stays clean
     said.notes(result.notes)
     if horizon is None:
         said.print(_metrics_table(result.metrics, "Test part, original scale"))

@@ -179,6 +179,9 @@ def test_train_from_stdin_and_predict_to_stdout(tmp_path: Path, sine_csv: Path, 
     assert result.exit_code == 0, result.output
     assert invoke("predict", run, "--horizon", "3", "-q").exit_code == 0
     assert result.stdout == (run / "forecast.csv").read_text()  # the CSV and nothing else
+    assert "Note: forecasting 3 steps" in result.stderr  # the notes still reach stderr
+    quiet = invoke("predict", run, "--horizon", "3", "--out", "-", "-q")
+    assert quiet.stdout == result.stdout and quiet.stderr == ""
     result = invoke("predict", run, "--data", "-", "--out", "-", input=sine_csv.read_bytes())
     assert result.exit_code == 0, result.output
     assert result.stdout == (run / "test_predictions.csv").read_text()
