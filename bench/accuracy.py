@@ -444,11 +444,12 @@ def main(argv: list[str] | None = None) -> None:
         names = [n for n in names if SPECS[n].freq in keep]
     if a.origins < 1:
         sys.exit(f"--origins must be at least 1, got {a.origins}")
+    length = {n: len(load(n)) for n in names}  # read each series once here
     if a.head_seasons:
         if a.head_seasons < 2 or a.origins != 1:
             sys.exit("--head-seasons must be at least 2, and takes one origin")
         names = [n for n in names if season_length(SPECS[n].freq) > 1
-                 and len(load(n)) >= a.head_seasons * season_length(SPECS[n].freq) + SPECS[n].horizon]
+                 and length[n] >= a.head_seasons * season_length(SPECS[n].freq) + SPECS[n].horizon]
     label = a.label or ("lstmcast" if "lstmcast" in methods else "anchors")
     if label in ANCHORS or not label.replace("-", "").replace("_", "").replace(".", "").isalnum():
         sys.exit(f"--label {label!r}: use letters, digits, '-', '_' or '.', and not an anchor's name")
@@ -476,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         # an earlier origin must leave a training part (insurance_quotes: 40 points, H=18, origin 2 leaves 4)
-        jobs = [(n, k) for n in names for k in range(a.origins) if len(load(n)) - (k + 1) * SPECS[n].horizon >= 2]
+        jobs = [(n, k) for n in names for k in range(a.origins) if length[n] - (k + 1) * SPECS[n].horizon >= 2]
         per_series = list(pool.map(lambda job: run_series(job[0], setup, log, job[1]), jobs))
     elapsed = time.perf_counter() - t0
     df = pd.DataFrame([asdict(r) for rs in per_series for r in rs]).drop(columns="forecast")

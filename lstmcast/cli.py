@@ -468,11 +468,13 @@ def _settings_file(command: str, data: Path, out: Path) -> tuple[str, str]:
 class Output:
     """Where a command's words go: --json puts one JSON document on stdout, --quiet keeps errors only,
     --verbose adds a line per epoch, fold or fit on stderr; progress (stderr), tables and notes never reach
-    stdout under --json or --quiet."""
+    stdout under --json or --quiet. `stdout_taken`: stdout carries a file (--out -), so tables and progress stay
+    off, while notes (stderr) still print."""
 
     json: bool = False
     quiet: bool = False
     verbose: bool = False
+    stdout_taken: bool = False
 
     def __post_init__(self) -> None:
         if self.quiet and self.verbose:
@@ -482,7 +484,7 @@ class Output:
 
     @property
     def chatty(self) -> bool:
-        return not (self.json or self.quiet)
+        return not (self.json or self.quiet or self.stdout_taken)
 
     def print(self, *objects: Any) -> None:
         if self.chatty:
@@ -706,11 +708,9 @@ def predict(
     to_stdout = out == STDOUT
     if to_stdout and json_out:
         raise LstmcastError("--out - and --json both write to stdout; give one of them")
-    said = Output(json_out, quiet or to_stdout, verbose)  # stdout carries the table: words go to stderr or nowhere
+    said = Output(json_out, quiet, verbose, stdout_taken=to_stdout)  # stdout carries the table: notes go to stderr
     with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
         result = predict_run(run_dir, out, data, horizon, samples, device, fill)
-    if to_stdout and not quiet:
-        _notes(result.notes)  # on stderr, so the CSV on stdout stays clean
     said.notes(result.notes)
     if horizon is None:
         said.print(_metrics_table(result.metrics, "Test part, original scale"))

@@ -182,6 +182,8 @@ def test_train_from_stdin_and_predict_to_stdout(tmp_path: Path, sine_csv: Path, 
     assert "Note: forecasting 3 steps" in result.stderr  # the notes still reach stderr
     quiet = invoke("predict", run, "--horizon", "3", "--out", "-", "-q")
     assert quiet.stdout == result.stdout and quiet.stderr == ""
+    verbose = invoke("predict", run, "--horizon", "3", "--out", "-", "-v")  # --out - is not --quiet
+    assert verbose.exit_code == 0 and verbose.stdout == result.stdout
     result = invoke("predict", run, "--data", "-", "--out", "-", input=sine_csv.read_bytes())
     assert result.exit_code == 0, result.output
     assert result.stdout == (run / "test_predictions.csv").read_text()
