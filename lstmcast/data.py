@@ -49,6 +49,8 @@ TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "day
 # Statistics Norway), ISO weeks 1990-W01 (read as their Monday).
 _MONTH_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*M(\d{1,2})\s*$", re.IGNORECASE)
 _WEEK_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{2})\s*$", re.IGNORECASE)
+# quarters as spreadsheets and statistics offices write them: 1990 Q1, 1990/Q1, Q1 1990, Q1-1990 (and 1990Q1)
+_QUARTER_LABEL = re.compile(r"^\s*(?:(\d{4})\s*[-/ ]?\s*Q([1-4])|Q([1-4])\s*[-/ ]?\s*(\d{4}))\s*$", re.IGNORECASE)
 # Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
            "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "min": 60, "T": 60}
@@ -227,7 +229,7 @@ def load_table(path: Path) -> pd.DataFrame:
                 raise pd.errors.EmptyDataError
             sep = _sniff_separator(text)
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
-            decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", text, re.M) else "."
+            decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?[$€£¥]?\s*-?\d+,\d+\s*[%$€£¥]?\s*(?:;|$)", text, re.M) else "."
             # index_col=False: a separator at the end of each data row is not a first column of row labels
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
@@ -272,27 +274,51 @@ def _trim(df: pd.DataFrame) -> pd.DataFrame:
 # 1,234 or -12,345,678.5: digits grouped in threes by commas, as spreadsheets export formatted numbers (quoted)
 _GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re.compile(r"[-+]?\d+(?:,\d*)?")}
+# A unit written on every number of a column: a currency sign before it ($1,234.50, -$12) or after it (12,50 €),
+# or a per cent sign after it (10.5%). Groups: sign, sign before, number, sign after.
+_UNIT = re.compile(r"([-+]?)\s*([$€£¥])?\s*([-+]?[\d.,]+(?:[eE][-+]?\d+)?)\s*([$€£¥%])?")
 # Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
 MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
 
 
+def _unit(text: pd.Series) -> str | None:
+    """The one currency or per cent sign that every value (text, missing marks left out) is written with."""
+    if not len(text):
+        return None
+    parts = text.str.extract(_UNIT.pattern + "$")
+    matched = text.str.fullmatch(_UNIT)
+    signs = pd.Series(np.where(parts[1].notna(), parts[1], parts[3]), dtype=object)
+    if not matched.all() or signs.isna().any() or signs.nunique() != 1 or (parts[1].notna() & parts[3].notna()).any():
+        return None
+    return str(signs.iloc[0])
+
+
 def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
     """Turn text columns of numbers into numbers, in place, when every value is a number, one at least, and
-    some are written with thousands separators (1,234; not with decimal commas) or are a missing mark
-    (MISSING_MARKS, then NaN, as pandas reads an empty cell); a note for each."""
+    some are written with thousands separators (1,234; not with decimal commas), with one currency or per cent
+    sign throughout ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an
+    empty cell); a note for each."""
     notes = []
     for c in df.columns:
         if df[c].dtype.kind not in "OSU":
             continue
         text = df[c].dropna().astype(str).str.strip()
+        missing = text.isin(MISSING_MARKS)
+        unit, written = _unit(text[~missing]), text
+        if unit is not None:  # the numbers without their sign; the note quotes them as written
+            parts = text[~missing].str.extract(_UNIT)
+            text = text.mask(~missing, parts[0] + parts[2])
         number = text.str.fullmatch(_PLAIN[decimal])
         grouped = text.str.fullmatch(_GROUPED) if decimal == "." else pd.Series(False, index=text.index)
-        missing = text.isin(MISSING_MARKS)
-        if not (number | grouped).any() or not (number | grouped | missing).all() or not (grouped | missing).any():
+        if (not (number | grouped).any() or not (number | grouped | missing).all()
+                or not (grouped | missing).any() and unit is None):
             continue
         digits = text.where(~missing).str.replace(",", "" if decimal == "." else ".", regex=False)
         df[c] = pd.to_numeric(digits).reindex(df.index).astype(np.float64)
-        if grouped.any():
+        if unit is not None:
+            notes.append(f"read {c!r} as numbers without their {unit!r} sign ({written.iloc[0]!r} as "
+                         f"{df[c].dropna().iloc[0]:g})")
+        elif grouped.any():
             i = int(np.argmax(grouped.to_numpy()))
             notes.append(f"read {c!r} with thousands separators ({text.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
         if missing.any():
@@ -401,12 +427,18 @@ def _dates(col: pd.Series, name: str, dayfirst: bool | None = None) -> tuple[pd.
 
 def _period_labels(col: pd.Series) -> pd.Series | None:
     """Month labels 1990M01 as the month's first day, ISO week labels 1990-W01 as the week's Monday (NaT
-    where a label names no such month or week); None unless every value is one kind of label."""
+    where a label names no such month or week), quarter labels 1990 Q1 or Q1 1990 as the quarter's first
+    day; None unless every value is one kind of label."""
     text = col.astype(str)
     for pattern, sep, fmt, day in ((_MONTH_LABEL, "-", "%Y-%m-%d", "-01"), (_WEEK_LABEL, "-W", "%G-W%V-%u", "-1")):
         parts = text.str.extract(pattern)
         if parts.notna().all().all():
             return pd.to_datetime(parts[0] + sep + parts[1].str.zfill(2) + day, format=fmt, errors="coerce")
+    parts = text.str.extract(_QUARTER_LABEL)
+    if parts.notna().any(axis=1).all():  # each label matched one of the two orders
+        year = pd.Series(np.where(parts[0].notna(), parts[0], parts[3]), dtype=str)
+        quarter = pd.Series(np.where(parts[1].notna(), parts[1], parts[2])).astype(int)
+        return pd.to_datetime(year + "-" + (3 * quarter - 2).astype(str).str.zfill(2) + "-01", format="%Y-%m-%d")
     return None
 
 
@@ -603,7 +635,11 @@ def panel_from_frame(
     if flip is not None:  # a file exported newest first (common for prices): read it oldest first
         time, values, covs = time[flip], values[flip], covs[flip]
         notes.append(f"rows run newest first in {time_name!r}: read in reverse")
-    _check_order(time, starts, ids, time_name, is_dt)
+    guess = None
+    if id_column is None:  # a text column that repeats is likely the series' name
+        guess = next((str(c) for c in df.columns if c not in (time_column, column) and df[c].dtype.kind in "OSU"
+                      and 2 <= df[c].nunique() <= len(df) // 2), None)
+    _check_order(time, starts, ids, time_name, is_dt, guess)
     absent, on_grid = 0, (time, starts)
     if is_dt and not features:  # dates the calendar skips become rows with a missing value
         stamps = time.astype("datetime64[ns]")
@@ -783,8 +819,10 @@ def _newest_first(time: np.ndarray, starts: np.ndarray, is_dt: bool) -> np.ndarr
     return starts[:-1][sid] + (np.diff(starts)[sid] - 1 - pos)
 
 
-def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str, is_dt: bool) -> None:
-    """Every series strictly increasing in time: report the first duplicate or step back."""
+def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str, is_dt: bool,
+                 id_guess: str | None = None) -> None:
+    """Every series strictly increasing in time: report the first duplicate or step back. `id_guess`: a
+    column that may name the series of a file read as one."""
     if len(time) < 2:
         return
     t, d, inside = _steps(time, starts, is_dt)
@@ -796,7 +834,9 @@ def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str
             detail = (f"{_fmt_time(time[i + 1], is_dt)} appears twice" if what == "duplicated"
                       else f"{_fmt_time(time[i + 1], is_dt)} comes after {_fmt_time(time[i], is_dt)}")
             hint = "; remove duplicate rows" if what == "duplicated" else "; sort the file by time"
-            if what == "duplicated" and len(ids) == 1:
+            if id_guess is not None:
+                hint = f"; if {id_guess!r} names the series, pass --id-column {id_guess}" + hint.replace("; ", ", else ")
+            elif what == "duplicated" and len(ids) == 1:
                 hint += " (or pass --id-column if the file holds several series)"
             if what == "duplicated" and is_dt and _clock_change(t, bad):
                 hint += ("; if these are local times where the clocks went back, write them with their UTC offset "

@@ -111,7 +111,9 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         if best and (validated or best < int(h["epoch"].max())):
             ax.axvline(best, color="0.6", ls="--", lw=1,
                        label=f"best epoch {best}" if validated else f"kept epoch {best} (lowest training loss)")
-        losses = pd.concat([h["train_loss"], h["val_loss"].dropna()]).astype(float)
+        losses = h["train_loss"].astype(float)
+        if validated:  # (concatenating an empty column warns on pandas 2)
+            losses = pd.concat([losses, h["val_loss"].dropna().astype(float)])
         if (losses > 0).all() and losses.max() > 10 * losses.min():  # a log axis only over a decade or more:
             ax.set_yscale("log")  # within one, its labels read 1.2 x 10^0
     ax.set_title(f"Training loss ({ckpt.config.loss}, scaled units)")

@@ -258,7 +258,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     final, cut = fitted, False  # cut: Ctrl-C before the refit's first epoch finished
     validated = any(h["val_loss"] is not None for h in fitted.history)
     if cfg.refit and (holdout or validated) and not fitted.interrupted:
-        n_all = int(panel.lengths.sum())
+        n_all = int(prep.panel.lengths.sum())  # the series the evaluation trained on, whole
         stage(f"Final model: refit on all {n_all} points for the epochs the evaluation kept "
               f"({_epochs_text(fitted.best_epochs)})")
         try:

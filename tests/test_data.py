@@ -96,6 +96,13 @@ def test_unsorted_and_duplicated_times(tmp_path: Path) -> None:
         load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-03,2\n2024-01-02,3\n"))
     with pytest.raises(LstmcastError, match=r"is duplicated: 2024-01-02 00:00:00 appears twice .*several series\)$"):
         load_panel(write(tmp_path, "date,y\n2024-01-01,1\n2024-01-02,2\n2024-01-02,3\n"))
+    # a long file read as one series: the error names the column that looks like the series' name
+    long = "store,date,y\n" + "".join(f"{s},2024-01-0{d},{d}\n" for s in "ab" for d in (1, 2, 3))
+    with pytest.raises(LstmcastError, match=r"is not sorted: 2024-01-01 00:00:00 comes after 2024-01-03 00:00:00 "
+                                            r"\(1 such rows\); if 'store' names the series, pass --id-column store, "
+                                            r"else sort the file by time$"):
+        load_panel(write(tmp_path, long))
+    assert load_panel(write(tmp_path, long), id_column="store").ids == ["a", "b"]
     # the hour a clock change repeats in local times: say how to write them
     hours = "date,y\n2021-10-31 01:00,1\n2021-10-31 02:00,2\n2021-10-31 02:00,3\n2021-10-31 03:00,4\n"
     with pytest.raises(LstmcastError, match=r"2021-10-31 02:00:00 appears twice .* if these are local times where "
@@ -290,6 +297,24 @@ def test_thousands_separators_are_read_as_numbers(tmp_path: Path) -> None:
         load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"1,5"\n'), "sales")
 
 
+def test_currency_and_per_cent_signs_are_read_as_numbers(tmp_path: Path) -> None:
+    """A sign written on every number ($1,234.50, 12,50 EUR with a decimal comma, 10.5%) is dropped with a note
+    quoting the first value; one value without the sign, or two signs in one column, stay text and are refused."""
+    p = write(tmp_path, 'date,sales\n2020-01-01,"$1,234.50"\n2020-02-01,-$12\n2020-03-01,$980\n')
+    panel = load_panel(p)
+    assert panel.target == "sales" and panel.values.tolist() == [1234.5, -12.0, 980.0]
+    assert "read 'sales' as numbers without their '$' sign ('$1,234.50' as 1234.5)" in panel.notes
+    panel = load_panel(write(tmp_path, "date;rate\n2020-01-01;1,5 %\n2020-02-01;2 %\n2020-03-01;.\n"), fill="drop")
+    assert panel.values.tolist() == [1.5, 2.0]
+    assert "read 'rate' as numbers without their '%' sign ('1,5 %' as 1.5)" in panel.notes
+    panel = load_panel(write(tmp_path, "date,p\n2020-01-01,12.5 €\n2020-02-01,3 €\n2020-03-01,4€\n"))
+    assert panel.values.tolist() == [12.5, 3.0, 4.0]
+    with pytest.raises(LstmcastError, match=r"^--column 'p' is not numeric: line 2 has '\$5'$"):
+        load_panel(write(tmp_path, "date,p\n2020-01-01,$5\n2020-02-01,12\n"), "p")
+    with pytest.raises(LstmcastError, match=r"^--column 'p' is not numeric: line 2 has '\$5'$"):
+        load_panel(write(tmp_path, "date,p\n2020-01-01,$5\n2020-02-01,€6\n"), "p")
+
+
 def test_missing_marks_are_read_as_missing(tmp_path: Path) -> None:
     """FRED writes a missing value as ".", the World Bank as "..", others "-" or "?": in a column of numbers
     they are missing values (then the --fill rules), said in a note, also in a decimal-comma file; a column of
@@ -384,6 +409,9 @@ def test_integer_dates_are_read_as_dates(tmp_path: Path) -> None:
     ([f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for d in pd.date_range("2019-12-30", periods=60,
                                                                                 freq="W-MON")],
      "W-MON", "2019-12-30"),  # ISO weeks, read as their Mondays (2020 has a week 53)
+    ([f"{1990 + i // 4} Q{i % 4 + 1}" for i in range(20)], "QS-JAN", "1990-01-01"),  # spreadsheets, ABS
+    ([f"Q{i % 4 + 1}-{1990 + i // 4}" for i in range(20)], "QS-JAN", "1990-01-01"),
+    ([f"{1990 + i // 4}/q{i % 4 + 1}" for i in range(20)], "QS-JAN", "1990-01-01"),
 ])
 def test_period_labels_are_dates(tmp_path: Path, labels: list[str], freq: str, first: str) -> None:
     """Statistical offices' period labels are dates (in a column the name does not give away, too); a label
