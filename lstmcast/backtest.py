@@ -93,15 +93,21 @@ def _fit_span(panel: Panel, horizon: int, folds: int, step: int) -> tuple[Panel,
         return panel, []
     if panel.n_series == 1 or not ok.any():
         who = "the series has" if panel.n_series == 1 else "the longest series has"
-        raise LstmcastError(f"--horizon {horizon} with --folds {folds} and --step {step} needs at least {span} points "
-                            f"after the first training window; {who} {int(panel.lengths.max())}")
+        longest = int(panel.lengths.max())
+        # folds that would leave a first training part of a one-step window and its targets (horizon + 2 points)
+        fit = (longest - 2 * horizon - 2) // step + 1 if longest >= 2 * horizon + 2 else 0
+        advice = (f"use --folds {fit}" + (" or fewer" if fit > 1 else "") + (", or a smaller --step" if step > 1 else "")
+                  if fit >= 1 else f"use --folds 1 with a --horizon of at most {(longest - 2) // 2}" if longest >= 4
+                  else "the series needs more points")
+        raise LstmcastError(f"--horizon {horizon} with --folds {folds} and --step {step} holds out {span} points, and "
+                            f"training needs more before them; {who} {longest}: {advice}")
     short = [panel.ids[i] for i in np.flatnonzero(~ok)]
     return panel.select(ok), [f"skipped {len(short)} series with at most {span} points (too short for the folds): "
                               f"{', '.join(short[:5])}{' ...' if len(short) > 5 else ''}"]
 
 
-def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarray,
-                 season: int | None) -> tuple[Panel, dict[str, TrainConfig], list[str]]:
+def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarray, season: int | None,
+                 folds: int, step: int) -> tuple[Panel, dict[str, TrainConfig], list[str]]:
     """Resolve --n-prev auto once (the same window in every fold) and keep only series whose first
     training part is long enough for every model, so that prepare() never drops a series mid-backtest."""
     notes: list[str] = []
@@ -117,13 +123,34 @@ def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarra
     ok = n_train0 >= need[worst]
     if not ok.all():
         if panel.n_series == 1 or not ok.any():
-            prepare(panel, out[worst], n_train=n_train0)  # raises its "training part before the first origin" error
-            raise AssertionError("prepare accepted a training part shorter than its minimum")
+            raise LstmcastError(_too_short(cfgs, out, worst, int(n_train0.max()), season, folds, step))
         short = [panel.ids[i] for i in np.flatnonzero(~ok)]
         notes.append(f"skipped {len(short)} series whose first training part is shorter than {need[worst]} points "
                      f"({worst}): {', '.join(short[:5])}{' ...' if len(short) > 5 else ''}")
         panel = panel.select(ok)
     return panel, out, notes
+
+
+def _too_short(cfgs: dict[str, TrainConfig], out: dict[str, TrainConfig], worst: str, have: int,
+               season: int | None, folds: int, step: int) -> str:
+    """The error for a first training part too short for model `worst`, with advice that works: the most folds
+    whose first training part fits the window (the auto window resized as it would be), else a smaller
+    --n-prev where one was given, else a smaller --horizon."""
+    cfg, auto = out[worst], cfgs[worst].n_prev is None
+    need = cfg.n_prev + cfg.model_horizon + 1  # type: ignore[operator]
+    advice = []
+    for k in range(folds - 1, 0, -1):
+        n = have + (folds - k) * step
+        w = auto_n_prev(season, n, cfg.model_horizon) if auto else cfg.n_prev
+        if n >= w + cfg.model_horizon + 1:  # type: ignore[operator]
+            advice.append(f"--folds {k}")
+            break
+    if not auto and 1 <= have - cfg.model_horizon - 1 < cfg.n_prev:  # type: ignore[operator]
+        advice.append(f"a smaller --n-prev (at most {have - cfg.model_horizon - 1})")
+    advice.append("a smaller --horizon")
+    return (f"the training part before the first origin has {have} points but --n-prev {cfg.n_prev}"
+            + (" (auto)" if auto else "") + f" with {cfg.model_horizon}-step targets needs at least {need}; use "
+            + " or ".join(advice))
 
 
 def _nanmean(x: np.ndarray, axis: int | None = None) -> Any:
@@ -217,7 +244,7 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
     season = first.season_length or season_length_for(panel.freq, panel.is_datetime)
     starts = panel.starts[:-1]
     origins = fold_origins(panel.starts, horizon, folds, step)  # (K, S)
-    panel, cfgs, more = _fix_windows(panel, cfgs, origins[0] - starts, season)
+    panel, cfgs, more = _fix_windows(panel, cfgs, origins[0] - starts, season, folds, step)
     notes += more
     starts = panel.starts[:-1]
     origins = fold_origins(panel.starts, horizon, folds, step)

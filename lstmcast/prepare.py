@@ -355,7 +355,8 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
         name = f"series {panel.ids[i]!r}" if panel.ids[i] else "the series"
         need = stats.n_prev + (cfg.model_horizon if split else 0)
         raise LstmcastError(f"{name} has {int(lengths[i])} points; this model's --n-prev {stats.n_prev} needs at "
-                            f"least {need}")
+                            f"least {need}" + ("" if split else "; --data replaces the training file's history: "
+                                               "pass the history with the new rows appended"))
     local = Stats(stats.n_prev, stats.season_length, list(panel.ids), scaler, stats.cov_loc, stats.cov_scale,
                   None if stats.ets is None else stats.ets[rows], None if stats.theta is None else stats.theta[rows])
     train_ends = panel.starts[:-1] + n_train

@@ -212,15 +212,20 @@ def test_plot_for_many_series(long_csv: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("kw", "message"), [
-    (dict(horizon=50, folds=4), "--horizon 50 with --folds 4 and --step 50 needs at least 200 points after the "
-                                "first training window; the series has 161"),
+    (dict(horizon=50, folds=4), "--horizon 50 with --folds 4 and --step 50 holds out 200 points, and training needs "
+                                "more before them; the series has 161: use --folds 2 or fewer, or a smaller --step"),
+    (dict(horizon=90, folds=2), "--horizon 90 with --folds 2 and --step 90 holds out 180 points, and training "
+                                 "needs more before them; the series has 161: use --folds 1 with a --horizon of at "
+                                 "most 79"),
     (dict(horizon=5, folds=0), "--folds must be at least 1, got 0"),
     (dict(horizon=5, folds=2, step=0), "--step must be at least 1, got 0"),
     (dict(horizon=0, folds=2), "--horizon must be at least 1, got 0"),
     (dict(horizon=5, folds=2, retrain="sometimes"), "--retrain must be one of always, never; got 'sometimes'"),
     (dict(horizon=50, folds=3), "the training part before the first origin has 11 points but --n-prev 10 "
-                                "with 50-step targets needs at least 61; use fewer --folds, a smaller --step or a smaller "
-                                "--n-prev"),
+                                "with 50-step targets needs at least 61; use --folds 2 or a smaller --horizon"),
+    (dict(horizon=5, folds=30), "the training part before the first origin has 11 points but --n-prev 10 "
+                                "with 5-step targets needs at least 16; use --folds 29 or a smaller --n-prev (at most "
+                                "5) or a smaller --horizon"),
 ])
 def test_bad_arguments(sine_csv: Path, kw: dict[str, object], message: str) -> None:
     with pytest.raises(LstmcastError) as e:
