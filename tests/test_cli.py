@@ -133,7 +133,8 @@ def test_backtest_compares_strategies_in_one_command(tmp_path: Path, sine_csv: P
 def test_backtest_horizon_that_does_not_fit(tmp_path: Path, sine_csv: Path) -> None:
     result = invoke("backtest", sine_csv, "--out", tmp_path / "bt", "--horizon", "100", "--folds", "3", *TINY)
     assert result.exit_code == 2
-    assert "Error: --horizon 100 with --folds 3 and --step 100 needs at least 300 points" in result.output
+    assert ("Error: --horizon 100 with --folds 3 and --step 100 holds out 300 points, and training needs more before "
+            "them; the series has 161: use --folds 1 with a --horizon of at most 79\n") == result.output
 
 
 def test_compare_cells(tmp_path: Path) -> None:
