@@ -203,6 +203,26 @@ def _sniff_separator(text: str) -> str:
     return best
 
 
+def _preamble(text: str) -> int:
+    """How many lines above the table's header to skip: a title, a source line, '#' comments and blank lines, as
+    reports and database exports put there. The header is the first line from which the next lines (up to 50)
+    all hold the same number (above zero) of one separator, and every line above it is blank, a comment, or
+    holds none of that separator; 0 when that is the first line (or no such line is among the first ten)."""
+    lines = text.splitlines()[:60]
+    for k in range(min(10, len(lines))):
+        if not lines[k].strip():
+            continue
+        rest = [re.sub(r'"[^"]*"', "", ln) for ln in lines[k:] if ln.strip()]
+        if len(rest) < 2:
+            return 0
+        for sep in SEPARATORS:
+            counts = {ln.count(sep) for ln in rest}
+            if len(counts) == 1 and counts.pop() > 0:
+                above = [ln for ln in lines[:k] if ln.strip() and not ln.lstrip().startswith("#")]
+                return k if all(sep not in ln for ln in above) else 0
+    return 0
+
+
 def load_table(path: Path) -> pd.DataFrame:
     """Read a CSV (separator and encoding sniffed) or Parquet file, or a CSV on stdin for `-`, turning every
     reading problem into one LstmcastError line. df.attrs["notes"] says how a file that is not plain
@@ -215,6 +235,7 @@ def load_table(path: Path) -> pd.DataFrame:
         if path.is_dir():
             raise LstmcastError(f"{path} is a folder, not a data file")
     notes: list[str] = []
+    skip = 0  # lines above the header
     try:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
@@ -227,6 +248,11 @@ def load_table(path: Path) -> pd.DataFrame:
             text, encoding = _decode(raw)
             if not text.strip():
                 raise pd.errors.EmptyDataError
+            skip = _preamble(text)
+            if skip:
+                title = next(ln.strip() for ln in text.splitlines()[:skip] if ln.strip())
+                notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name} ({title!r})")
+                text = "\n".join(text.splitlines()[skip:])
             sep = _sniff_separator(text)
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
             decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?[$€£¥]?\s*-?\d+,\d+\s*[%$€£¥]?\s*(?:;|$)", text, re.M) else "."
@@ -252,6 +278,7 @@ def load_table(path: Path) -> pd.DataFrame:
     if df.shape[0] == 0:
         raise LstmcastError(f"data file {name} has a header but no rows")
     df.attrs["notes"] = notes
+    df.attrs["skipped_lines"] = skip
     df.columns = [str(c).strip() for c in df.columns]
     twice = df.columns[df.columns.duplicated()]
     if len(twice):
@@ -376,6 +403,11 @@ def _detect_time_column(df: pd.DataFrame, exclude: set[str]) -> str | None:
     return None
 
 
+def _line(df: pd.DataFrame, row: int) -> int:
+    """The file line of data row `row` (the header on line 1, after any lines skipped above it)."""
+    return row + 2 + int(df.attrs.get("skipped_lines", 0))
+
+
 def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
     """Column as float64, or an error naming the first value that is not a number."""
     col = df[name]
@@ -388,7 +420,7 @@ def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise LstmcastError(
-            f"{flag} {name!r} is not numeric: line {row + 2} has {str(col.iloc[row])!r}"
+            f"{flag} {name!r} is not numeric: line {_line(df, row)} has {str(col.iloc[row])!r}"
         )
     return conv.to_numpy(dtype=np.float64)
 
@@ -483,7 +515,7 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
     col = df[name]
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values (first at line {row + 2})")
+        raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values (first at line {_line(df, row)})")
     if col.dtype.kind in "iu" and dates is not False:
         compact = _compact_dates(col, regular=dates is None)
         if compact is not None:
@@ -492,7 +524,7 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
         t = col.to_numpy(dtype=np.float64)
         if not np.isfinite(t).all():  # inf - inf is NaN: the order check would not see a duplicate
             row = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise LstmcastError(f"time column {name!r} has a value that is not a finite number: line {row + 2} has "
+            raise LstmcastError(f"time column {name!r} has a value that is not a finite number: line {_line(df, row)} has "
                                 f"{t[row]:g}")
         return t, False, None, False, False
     note, day, utc = None, False, False
@@ -510,7 +542,7 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
             labels = _period_labels(col) if col.dtype.kind in "OSU" else None
             if labels is not None and labels.isna().any():
                 row = int(np.flatnonzero(labels.isna().to_numpy())[0])
-                raise LstmcastError(f"time column {name!r} has a period that does not exist: line {row + 2} has "
+                raise LstmcastError(f"time column {name!r} has a period that does not exist: line {_line(df, row)} has "
                                     f"{str(col.iloc[row])!r}")
             parsed, note, day = (labels, None, False) if labels is not None else _dates(col, name, dayfirst)
     except (ValueError, TypeError, OverflowError) as e:
@@ -518,7 +550,7 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
         if conv.isna().any():
             row = int(np.flatnonzero(conv.isna().to_numpy())[0])
             raise LstmcastError(
-                f"time column {name!r} is not a date or number: line {row + 2} has {str(col.iloc[row])!r}"
+                f"time column {name!r} is not a date or number: line {_line(df, row)} has {str(col.iloc[row])!r}"
             ) from None
         raise LstmcastError(f"cannot parse time column {name!r}: {e}") from None
     if getattr(parsed.dt, "tz", None) is not None:  # a time zone (a DataFrame's column, or offsets read as UTC)
@@ -552,6 +584,40 @@ def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
     return filled.to_numpy(dtype=np.float64)
 
 
+_TIME_OF_DAY = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*")
+
+
+def _join_time_of_day(df: pd.DataFrame, time_column: str | None, taken: set[str]
+                      ) -> tuple[pd.DataFrame, str | None, str | None]:
+    """A date column beside a time-of-day column (date 2022-01-01, time 13:00, as loggers and databases export
+    them) becomes one time column, under the date column's name; the time-of-day column is dropped. Returns
+    (table, time column, note or None); the table unchanged when there is no such pair."""
+    if time_column is None:
+        return df, time_column, None
+
+    def text(c: object) -> pd.Series | None:
+        return df[c].astype(str) if df[c].dtype.kind in "OSU" and df[c].notna().all() else None
+
+    clock = [c for c in df.columns if c not in taken and (t := text(c)) is not None and t.str.fullmatch(_TIME_OF_DAY).all()]
+    if not clock:
+        return df, time_column, None
+    if time_column in clock:  # the time-of-day column was taken for the time: the dates are elsewhere
+        others = [c for c in df.columns if c not in taken and c not in clock and text(c) is not None]
+        dated = [c for c in others if pd.to_datetime(df[c].head(50), errors="coerce", format="mixed").notna().all()]
+        if not dated:
+            return df, time_column, None
+        day, tod = dated[0], time_column
+    else:
+        day, tod = time_column, clock[0]
+        t = text(day)
+        if t is None or t.str.contains(":").any():  # the time column already holds times of day
+            return df, time_column, None
+    df = df.copy()
+    df[day] = df[day].astype(str).str.strip() + " " + df[tod].astype(str).str.strip()
+    df = df.drop(columns=[tod])
+    return df, str(day), f"joined the dates in {day!r} and the times of day in {tod!r} into one time"
+
+
 def panel_from_frame(
     df: pd.DataFrame,
     column: str | None = None,
@@ -576,6 +642,9 @@ def panel_from_frame(
         _need_column(df, time_column, "--time-column")
     else:
         time_column = _detect_time_column(df, {c for c in [column, id_column, *features] if c})
+    df, time_column, joined = _join_time_of_day(df, time_column, {c for c in [column, id_column, *features] if c})
+    if joined:
+        notes.append(joined)
     if column is not None:
         _need_column(df, column, "--column")
         if column == time_column:
@@ -620,7 +689,7 @@ def panel_from_frame(
         if n_bad:
             row = int(np.flatnonzero(np.isnan(covs[:, j]))[0])
             raise LstmcastError(
-                f"--features column {f!r} has {n_bad} missing values (first at line {row + 2}); fill them in the file"
+                f"--features column {f!r} has {n_bad} missing values (first at line {_line(df, row)}); fill them in the file"
             )
 
     if time_column is not None:

@@ -297,6 +297,36 @@ def test_thousands_separators_are_read_as_numbers(tmp_path: Path) -> None:
         load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"1,5"\n'), "sales")
 
 
+def test_title_and_comment_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
+    """A report's title, source line, blank lines and '#' comments above the header are skipped with a note, and
+    errors still name the file's own line numbers; a file whose header is shorter than its rows is not mistaken
+    for one with a title."""
+    rows = "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "Monthly sales report\nSource: ERP export\n\ndate,value\n" + rows))
+    assert panel.values.tolist() == list(range(1, 13)) and panel.freq == "MS"
+    assert "skipped 3 lines above the header of" in panel.notes[0] and "('Monthly sales report')" in panel.notes[0]
+    panel = load_panel(write(tmp_path, "# exported 2024-01-01\n# by me, today\ndate;value\n" + rows.replace(",", ";")))
+    assert panel.values.tolist() == list(range(1, 13))
+    with pytest.raises(LstmcastError, match=r"^--column 'value' is not numeric: line 6 has 'x'$"):
+        load_panel(write(tmp_path, "Sales\n\ndate,value\n2020-01-01,1\n2020-02-01,2\n2020-03-01,x\n"), "value")
+    with pytest.raises(LstmcastError, match=r"some rows have more values than the header"):
+        load_panel(write(tmp_path, "date,value\n" + "".join(f"{i},2020-{m:02d}-01,{m}\n" for i, m in enumerate(range(1, 13)))))
+
+
+def test_a_date_column_and_a_time_of_day_column_are_one_time(tmp_path: Path) -> None:
+    """date 2022-01-01 and time 13:00 in two columns (loggers, databases) are joined into one time, whichever
+    column comes first; a duplicated date is no longer an error."""
+    hours = pd.date_range("2022-01-01", periods=30, freq="h")
+    text = "date,time,kwh\n" + "".join(f"{t:%Y-%m-%d},{t:%H:%M},{i}\n" for i, t in enumerate(hours))
+    panel = load_panel(write(tmp_path, text))
+    assert panel.freq == "h" and panel.time_name == "date" and panel.target == "kwh"
+    assert (pd.DatetimeIndex(panel.time) == hours).all() and panel.values.tolist() == list(range(30))
+    assert "joined the dates in 'date' and the times of day in 'time' into one time" in panel.notes
+    text = "time,day,kwh\n" + "".join(f"{t:%H:%M:%S},{t:%d/%m/%Y},{i}\n" for i, t in enumerate(hours))
+    panel = load_panel(write(tmp_path, text))
+    assert (pd.DatetimeIndex(panel.time) == hours).all() and panel.time_name == "day"
+
+
 def test_currency_and_per_cent_signs_are_read_as_numbers(tmp_path: Path) -> None:
     """A sign written on every number ($1,234.50, 12,50 EUR with a decimal comma, 10.5%) is dropped with a note
     quoting the first value; one value without the sign, or two signs in one column, stay text and are refused."""
