@@ -126,12 +126,18 @@ class LSTMForecaster:
                  "fill": fill, "freq": freq}
         data_cfg = {k: (v if v is not None else getattr(cfg, k)) for k, v in given.items()}
         data_cfg["features"] = list(data_cfg["features"] or [])
+        if isinstance(data, (np.ndarray, list, tuple)) and np.ndim(data) == 1:
+            data = pd.Series(np.asarray(data), name="y")  # a plain array: one series on integer steps
         frame = (_series_frame(data) if isinstance(data, pd.Series)
                  else data if isinstance(data, pd.DataFrame) else None)
         if frame is not None and frame.index.name is not None:
             frame = frame.reset_index()  # a named index (a DatetimeIndex "date") is a column of the data
         if frame is None and not isinstance(data, (str, Path)):
-            raise LstmcastError(f"expected a DataFrame, a Series or a file path, got {type(data).__name__}")
+            shape = f" of shape {np.shape(data)}" if isinstance(data, (np.ndarray, list, tuple)) else ""
+            raise LstmcastError(f"expected a DataFrame, a Series, a 1-D array or a file path, got "
+                                f"{type(data).__name__}{shape}")
+        if frame is not None and len(frame) == 0:
+            raise LstmcastError("the DataFrame has no rows" if isinstance(data, pd.DataFrame) else "the series is empty")
         columns = [str(c) for c in frame.columns] if frame is not None else _file_columns(Path(data))
         if (all(data_cfg[k] is None for k in ("column", "time_column", "id_column"))
                 and set(LONG_COLUMNS) <= set(columns)):

@@ -98,7 +98,11 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     (lambda: LSTMForecaster(cell="transformer"), "--cell must be one of lstm, gru, rnn, peephole, cifg; got 'transformer'"),
     (lambda: LSTMForecaster().predict(3), "this LSTMForecaster is not fitted yet; call fit(data) or "
                                           "LSTMForecaster.load(dir)"),
-    (lambda: LSTMForecaster().fit([1.0, 2.0]), "expected a DataFrame, a Series or a file path, got list"),
+    (lambda: LSTMForecaster().fit(np.ones((5, 2))), "expected a DataFrame, a Series, a 1-D array or a file path, "
+                                                   "got ndarray of shape (5, 2)"),
+    (lambda: LSTMForecaster().fit({"y": [1.0, 2.0]}), "expected a DataFrame, a Series, a 1-D array or a file path, "
+                                                      "got dict"),
+    (lambda: LSTMForecaster().fit(pd.DataFrame({"ds": [], "y": []})), "the DataFrame has no rows"),
     (lambda: LSTMForecaster.load("nowhere"), "no checkpoint at nowhere/model.pt"),
 ])
 def test_api_errors(make: object, message: str) -> None:
@@ -164,6 +168,9 @@ def test_a_series_fits_as_its_frame_would() -> None:
     np.testing.assert_allclose(periods["forecast"], frame["forecast"])
     steps = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y)).predict()
     assert steps["ds"].tolist() == [60, 61, 62]
+    # a plain 1-D array or list is that unnamed series on integer steps, to the last bit
+    pd.testing.assert_frame_equal(LSTMForecaster(horizon=3, **SMALL).fit(y).predict(), steps)
+    pd.testing.assert_frame_equal(LSTMForecaster(horizon=3, **SMALL).fit(list(y)).predict(), steps)
     # times with UTC offsets come back as UTC, marked so
     hours = pd.date_range("2024-03-30", periods=60, freq="h", tz="Europe/Berlin")
     utc = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y, index=hours.map(lambda t: t.isoformat()))).predict()
