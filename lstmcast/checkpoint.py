@@ -190,6 +190,10 @@ def save_checkpoint(path: Path, fitted: Fitted, data_info: dict[str, Any], metri
 def load_checkpoint(path: Path) -> Checkpoint:
     """Load RUN_DIR/model.pt (or a .pt path) with weights_only=True, on CPU, whatever it was trained on."""
     path = Path(path)
+    if path.is_file() and path.suffix != ".pt":  # a data file where the run folder goes: say what to run
+        run = Path("runs") / path.name.split(".")[0]
+        raise LstmcastError(f"{path} is a file, not a run folder; train a model on it first (`lstmcast train {path} "
+                            f"--out {run}`), then pass that folder ({run})")
     if path.is_dir() or path.suffix != ".pt":
         path = path / "model.pt"
     if not path.exists():

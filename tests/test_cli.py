@@ -92,6 +92,8 @@ def test_datetime_forecast_continues_the_calendar(tmp_path: Path, daily_csv: Pat
     (["predict", "nowhere"], "Error: no checkpoint at nowhere/model.pt"),
     (["predict", "{corrupt}"], "is unreadable or corrupt"),
     (["plot", "nowhere"], "Error: no checkpoint at nowhere/model.pt"),
+    (["predict", "{nan}", "--horizon", "3"], "nan.csv is a file, not a run folder; train a model on it first "
+     "(`lstmcast train {nan} --out runs/nan`), then pass that folder (runs/nan)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, sine_csv: Path, args: list[str], message: str) -> None:
     nan = tmp_path / "nan.csv"
@@ -100,6 +102,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, sine_csv: Path, args: 
     corrupt.mkdir()
     (corrupt / "model.pt").write_bytes(b"PK\x03\x04 not really a checkpoint")
     args = [a.format(sine=sine_csv, nan=nan, corrupt=corrupt) for a in args]
+    message = message.format(nan=nan)
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output
