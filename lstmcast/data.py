@@ -7,6 +7,7 @@ import difflib
 import gzip
 import hashlib
 import io
+import itertools
 import lzma
 import re
 import sys
@@ -208,7 +209,7 @@ def _preamble(text: str) -> int:
     reports and database exports put there. The header is the first line from which the next lines (up to 50)
     all hold the same number (above zero) of one separator, and every line above it is blank, a comment, or
     holds none of that separator; 0 when that is the first line (or no such line is among the first ten)."""
-    lines = text.splitlines()[:60]
+    lines = [ln.rstrip("\r\n") for ln in itertools.islice(io.StringIO(text), 60)]  # the head only: files are big
     for k in range(min(10, len(lines))):
         if not lines[k].strip():
             continue
@@ -250,12 +251,15 @@ def load_table(path: Path) -> pd.DataFrame:
                 raise pd.errors.EmptyDataError
             skip = _preamble(text)
             if skip:
-                title = next(ln.strip() for ln in text.splitlines()[:skip] if ln.strip())
+                above = list(itertools.islice(io.StringIO(text), skip))
+                title = next(ln.strip() for ln in above if ln.strip())
                 notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name} ({title!r})")
-                text = "\n".join(text.splitlines()[skip:])
+                text = text[sum(map(len, above)):]
             sep = _sniff_separator(text)
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
-            decimal = "," if sep == ";" and re.search(r"(?:^|;)\s*-?[$€£¥]?\s*-?\d+,\d+\s*[%$€£¥]?\s*(?:;|$)", text, re.M) else "."
+            # (a currency or per cent sign may stand beside the number: 12,50 €)
+            comma = sep == ";" and re.search(r"(?:^|;)\s*-?[$€£¥]?\s*-?\d+,\d+\s*[%$€£¥]?\s*(?:;|$)", text, re.M)
+            decimal = "," if comma else "."
             # index_col=False: a separator at the end of each data row is not a first column of row labels
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
@@ -515,7 +519,8 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
     col = df[name]
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values (first at line {_line(df, row)})")
+        raise LstmcastError(f"time column {name!r} has {int(col.isna().sum())} empty values "
+                            f"(first at line {_line(df, row)})")
     if col.dtype.kind in "iu" and dates is not False:
         compact = _compact_dates(col, regular=dates is None)
         if compact is not None:
@@ -598,7 +603,8 @@ def _join_time_of_day(df: pd.DataFrame, time_column: str | None, taken: set[str]
     def text(c: object) -> pd.Series | None:
         return df[c].astype(str) if df[c].dtype.kind in "OSU" and df[c].notna().all() else None
 
-    clock = [c for c in df.columns if c not in taken and (t := text(c)) is not None and t.str.fullmatch(_TIME_OF_DAY).all()]
+    clock = [c for c in df.columns
+             if c not in taken and (t := text(c)) is not None and t.str.fullmatch(_TIME_OF_DAY).all()]
     if not clock:
         return df, time_column, None
     if time_column in clock:  # the time-of-day column was taken for the time: the dates are elsewhere
