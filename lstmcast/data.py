@@ -189,19 +189,23 @@ def _decode(raw: bytes) -> tuple[str, str]:
         return raw.decode("latin-1"), "Latin-1"
 
 
-def _sniff_separator(text: str) -> str:
-    """The separator whose count is the same, and above zero, on the header and the next lines (quoted fields
-    aside); the one giving the most columns wins, a comma when none is consistent."""
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if not lines:
-        return ","
+def _consistent_separator(lines: list[str]) -> tuple[str, int] | None:
+    """The separator whose count is the same, and above zero, on every line (quoted fields aside), with that
+    count; the one giving the most columns wins. None when no separator is consistent."""
     unquoted = [re.sub(r'"[^"]*"', "", ln) for ln in lines]
-    best, cols = ",", 0
+    best: tuple[str, int] | None = None
     for sep in SEPARATORS:
         counts = {ln.count(sep) for ln in unquoted}
-        if len(counts) == 1 and counts.pop() > cols:
-            best, cols = sep, unquoted[0].count(sep)
+        if len(counts) == 1 and (n := counts.pop()) > (best[1] if best else 0):
+            best = (sep, n)
     return best
+
+
+def _sniff_separator(text: str) -> str:
+    """The separator consistent on the header and the next lines (_consistent_separator), a comma when none is."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    found = _consistent_separator(lines)
+    return found[0] if found else ","
 
 
 def _preamble(text: str) -> int:
@@ -213,14 +217,13 @@ def _preamble(text: str) -> int:
     for k in range(min(10, len(lines))):
         if not lines[k].strip():
             continue
-        rest = [re.sub(r'"[^"]*"', "", ln) for ln in lines[k:] if ln.strip()]
+        rest = [ln for ln in lines[k:] if ln.strip()]
         if len(rest) < 2:
             return 0
-        for sep in SEPARATORS:
-            counts = {ln.count(sep) for ln in rest}
-            if len(counts) == 1 and counts.pop() > 0:
-                above = [ln for ln in lines[:k] if ln.strip() and not ln.lstrip().startswith("#")]
-                return k if all(sep not in ln for ln in above) else 0
+        found = _consistent_separator(rest)
+        if found:
+            above = [ln for ln in lines[:k] if ln.strip() and not ln.lstrip().startswith("#")]
+            return k if all(found[0] not in ln for ln in above) else 0
     return 0
 
 
@@ -307,21 +310,21 @@ _GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re.compile(r"[-+]?\d+(?:,\d*)?")}
 # A unit written on every number of a column: a currency sign before it ($1,234.50, -$12) or after it (12,50 €),
 # or a per cent sign after it (10.5%). Groups: sign, sign before, number, sign after.
-_UNIT = re.compile(r"([-+]?)\s*([$€£¥])?\s*([-+]?[\d.,]+(?:[eE][-+]?\d+)?)\s*([$€£¥%])?")
+_UNIT = r"([-+]?)\s*([$€£¥])?\s*([-+]?[\d.,]+(?:[eE][-+]?\d+)?)\s*([$€£¥%])?"
 # Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
 MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
 
 
-def _unit(text: pd.Series) -> str | None:
-    """The one currency or per cent sign that every value (text, missing marks left out) is written with."""
-    if not len(text):
-        return None
-    parts = text.str.extract(_UNIT.pattern + "$")
-    matched = text.str.fullmatch(_UNIT)
-    signs = pd.Series(np.where(parts[1].notna(), parts[1], parts[3]), dtype=object)
-    if not matched.all() or signs.isna().any() or signs.nunique() != 1 or (parts[1].notna() & parts[3].notna()).any():
-        return None
-    return str(signs.iloc[0])
+def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
+    """(the one currency or per cent sign that every value is written with, the values without it), or (None,
+    the values) when they do not all carry one and the same sign (`text`: missing marks left out)."""
+    parts = text.str.extract(f"^{_UNIT}$")
+    before, after = parts[1], parts[3]
+    signs = pd.Series(np.where(before.notna(), before, after), index=text.index, dtype=object)
+    if (not len(text) or parts[2].isna().any() or signs.isna().any() or signs.nunique() != 1
+            or (before.notna() & after.notna()).any()):
+        return None, text
+    return str(signs.iloc[0]), parts[0] + parts[2]
 
 
 def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
@@ -335,10 +338,10 @@ def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
             continue
         text = df[c].dropna().astype(str).str.strip()
         missing = text.isin(MISSING_MARKS)
-        unit, written = _unit(text[~missing]), text
-        if unit is not None:  # the numbers without their sign; the note quotes them as written
-            parts = text[~missing].str.extract(_UNIT)
-            text = text.mask(~missing, parts[0] + parts[2])
+        written = text  # the note quotes the first value as written
+        unit, bare = _strip_unit(text[~missing])
+        if unit is not None:
+            text = text.mask(~missing, bare)
         number = text.str.fullmatch(_PLAIN[decimal])
         grouped = text.str.fullmatch(_GROUPED) if decimal == "." else pd.Series(False, index=text.index)
         if (not (number | grouped).any() or not (number | grouped | missing).all()
