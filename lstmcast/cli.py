@@ -11,6 +11,7 @@ import inspect
 import json
 import os
 import re
+import signal
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -34,8 +35,8 @@ from .compare import compare_run
 from .configfile import coerce, flags_from_config, read_config, to_toml, unknown_key
 from .data import generate_memory, generate_sine
 from .distributed import SharedError, is_main, rank
-from .errors import LstmcastError
-from .io import STDOUT, jsonable, pause_point, write_error, write_table
+from .errors import LstmcastError, Terminated
+from .io import STDOUT, jsonable, pause_point, stop_on_sigterm, write_error, write_table
 from .parallel import check_jobs
 from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
@@ -106,7 +107,11 @@ def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with stop_on_sigterm():
+                return fn(*args, **kwargs)
+        except Terminated:
+            err_console.print("Terminated; nothing was left half-written.", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=128 + signal.SIGTERM) from None
         except LstmcastError as e:
             # torchrun: rank 0 speaks for every rank about what they all found; another rank's own trouble
             # (its copy of the data missing, say) is printed by that rank, named

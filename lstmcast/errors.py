@@ -1,6 +1,6 @@
 """The exception types: problems the user can fix, and Ctrl-C that stopped a job."""
 
-__all__ = ["LstmcastError", "Interrupted", "NothingTrained"]
+__all__ = ["LstmcastError", "Interrupted", "NothingTrained", "Terminated"]
 
 
 class LstmcastError(Exception):
@@ -14,3 +14,8 @@ class Interrupted(KeyboardInterrupt):
 
 class NothingTrained(LstmcastError):
     """Ctrl-C came before a training job's first epoch finished: there is no network to keep."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (a scheduler's or `kill`'s stop) reached the CLI: the job stops at once and keeps nothing, as after
+    an error. Not a KeyboardInterrupt, so a training loop does not take it for Ctrl-C's "stop and keep"."""

@@ -11,8 +11,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .errors import LstmcastError
+from .errors import LstmcastError, Terminated
 
 try:
     import fcntl
@@ -31,7 +33,7 @@ except ImportError:  # Windows: no advisory locks; runs still land whole, but tw
 
 __all__ = ["atomic_path", "write_csv", "write_table", "write_json", "output_format", "TABLE_FORMATS", "FIGURE_FORMATS",
            "STDOUT", "jsonable", "ensure_dir", "write_error", "folder_lock",
-           "run_folder", "writes_run_folder", "pause_point", "lock_if_inside"]
+           "run_folder", "writes_run_folder", "pause_point", "lock_if_inside", "stop_on_sigterm"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 STDOUT = Path("-")  # an --out that writes to stdout
@@ -48,6 +50,46 @@ def write_error(path: Path, e: OSError, verb: str = "write") -> LstmcastError:
     """An OSError met while writing `path`, as one line: what failed, why, what to do."""
     hint = _HINTS.get(e.errno or 0)
     return LstmcastError(f"cannot {verb} {path}: {e.strerror or e}" + (f"; {hint}" if hint else ""))
+
+
+# SIGTERM under stop_on_sigterm: held back while a staged run is swapped in (so the swap is never cut in two), then
+# raised as Terminated once it is done
+_swap = {"active": False, "stopped": False}
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While the block runs, SIGTERM raises Terminated, so that a job unwinds as after an error (its staging
+    folder removed, the old run kept) instead of dying where it stands; during a run folder's swap the stop
+    waits for the swap to finish. Only the main thread may set a handler: elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        if _swap["active"]:
+            _swap["stopped"] = True
+        else:
+            raise Terminated()
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
+def _swapping() -> Iterator[None]:
+    """Hold back a SIGTERM (stop_on_sigterm) until the block is done, then raise it."""
+    _swap.update(active=True, stopped=False)
+    try:
+        yield
+    finally:
+        stopped = _swap["stopped"]
+        _swap.update(active=False, stopped=False)
+    if stopped:
+        raise Terminated()
 
 
 def pause_point(name: str) -> None:
@@ -302,22 +344,23 @@ def _commit(stage: Path, folder: Path, owns: tuple[str, ...]) -> None:
             _fsync(p)
     _fsync(stage)
     pause_point("commit:synced")
-    if not folder.exists():
-        os.rename(stage, folder)
-    elif _exchange(stage, folder):
-        pause_point("commit:swapped")
-        shutil.rmtree(stage, ignore_errors=True)  # now the old run
-    else:  # two renames: a kill between them leaves the old run as .NAME.old-*, restored by the next writer
-        old = folder.parent / f".{folder.name}.old-{os.getpid()}-{time.time_ns()}"
-        os.rename(folder, old)
-        pause_point("commit:between")
-        try:
+    with _swapping():
+        if not folder.exists():
             os.rename(stage, folder)
-        except OSError:
-            os.rename(old, folder)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync(folder.parent)
+        elif _exchange(stage, folder):
+            pause_point("commit:swapped")
+            shutil.rmtree(stage, ignore_errors=True)  # now the old run
+        else:  # two renames: a kill between them leaves the old run as .NAME.old-*, restored by the next writer
+            old = folder.parent / f".{folder.name}.old-{os.getpid()}-{time.time_ns()}"
+            os.rename(folder, old)
+            pause_point("commit:between")
+            try:
+                os.rename(stage, folder)
+            except OSError:
+                os.rename(old, folder)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync(folder.parent)
 
 
 @contextmanager

@@ -270,6 +270,42 @@ def test_kill_during_a_first_run_leaves_no_folder(tmp_path: Path, sine_csv: Path
     assert leftovers(run) == []
 
 
+def terminate(proc: subprocess.Popen[bytes]) -> str:
+    """SIGTERM, as a scheduler or `kill` sends it; the process's last output line."""
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 128 + signal.SIGTERM, out[-2000:]
+    return out.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("pause", ["train:epoch", "write:model.pt", "commit:synced"])
+def test_sigterm_unwinds_and_keeps_the_old_run(tmp_path: Path, old_run: Path, sine_csv: Path, pause: str) -> None:
+    before = snapshot(old_run)
+    proc = start(["train", sine_csv, "--out", old_run, *TINY, "--epochs", "2"], pause, tmp_path / "flag")
+    assert terminate(proc) == "Terminated; nothing was left half-written."
+    assert snapshot(old_run) == before
+    assert leftovers(old_run) == []  # unlike kill -9, no staging folder is left for the next writer to clear
+
+
+def test_sigterm_during_a_first_run_leaves_nothing(tmp_path: Path, sine_csv: Path) -> None:
+    run = tmp_path / "sub" / "run"
+    proc = start(["train", sine_csv, "--out", run, *TINY, "--epochs", "1"], "write:metrics.json", tmp_path / "flag")
+    assert terminate(proc) == "Terminated; nothing was left half-written."
+    assert not (tmp_path / "sub").exists()
+
+
+def test_sigterm_waits_for_the_swap(tmp_path: Path, old_run: Path, sine_csv: Path) -> None:
+    """Between the fallback swap's two renames SIGTERM is held back: the process goes on (here it stays paused
+    there, so kill -9 ends it and the old run is whole under its aside name, as after any kill there)."""
+    proc = start(["train", sine_csv, "--out", old_run, *TINY, "--epochs", "2"], "commit:between", tmp_path / "flag",
+                 exchange=False)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(1.0)
+    assert proc.poll() is None
+    kill(proc)
+    assert [p.name.split("-")[0] for p in old_run.parent.iterdir() if p.name.startswith(".run.old")] == [".run.old"]
+
+
 def test_kill_during_backtest_keeps_the_train_run(tmp_path: Path, old_run: Path, sine_csv: Path) -> None:
     before = snapshot(old_run)
     kill(start(["backtest", sine_csv, "--out", old_run, *TINY, "--epochs", "1", "--folds", "2"], "backtest:fold",
