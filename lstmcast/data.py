@@ -118,6 +118,7 @@ UNSUPPORTED = {".xlsx": "an Excel workbook", ".xlsm": "an Excel workbook", ".xls
                ".feather": "a Feather file", ".arrow": "an Arrow file", ".h5": "an HDF5 file", ".hdf5": "an HDF5 file",
                ".pkl": "a pickle", ".pickle": "a pickle", ".db": "a database", ".sqlite": "a database"}
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+WHITESPACE = r"\s+"  # the separator of a table whose columns stand apart by spaces
 _stdin: list[tuple[object, bytes]] = []  # stdin read once per process (per stream, for CliRunner's tests)
 
 
@@ -202,10 +203,15 @@ def _consistent_separator(lines: list[str]) -> tuple[str, int] | None:
 
 
 def _sniff_separator(text: str) -> str:
-    """The separator consistent on the header and the next lines (_consistent_separator), a comma when none is."""
+    """The separator consistent on the header and the next lines (_consistent_separator); else runs of spaces
+    when every one of those lines splits on them into the same number (above one) of fields, as aligned
+    text tables and some instruments write them; else a comma."""
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     found = _consistent_separator(lines)
-    return found[0] if found else ","
+    if found:
+        return found[0]
+    widths = {len(ln.split()) for ln in lines}
+    return WHITESPACE if len(widths) == 1 and widths.pop() > 1 else ","
 
 
 def _preamble(text: str) -> int:
@@ -274,7 +280,7 @@ def load_table(path: Path) -> pd.DataFrame:
             df = _trim(df)
             notes += _text_numbers(df, decimal)
             if sep != "," or encoding not in ("UTF-8",):
-                notes.append(f"read {name} as {SEPARATORS[sep]}-separated {encoding}"
+                notes.append(f"read {name} as {SEPARATORS.get(sep, 'space')}-separated {encoding}"
                              + (" with decimal commas" if decimal == "," else ""))
     except pd.errors.EmptyDataError:
         raise LstmcastError(f"data file {name} is empty") from None
@@ -408,6 +414,32 @@ def _detect_time_column(df: pd.DataFrame, exclude: set[str]) -> str | None:
                             or pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().all()):
             return c
     return None
+
+
+# The label of a row that a report puts under its data: "Total", "Grand total:", "Sum", "Average", ...
+_SUMMARY = re.compile(r"\s*(?:grand\s+|sub-?)?(?:totals?|sum|average|avg|mean|overall)\s*:?\s*", re.I)
+
+
+def _summary_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The table without the rows (up to three) at its end that a spreadsheet report adds below the data, a
+    total or an average labelled so in a text column where that label appears once; a note naming them."""
+    text = [c for c in df.columns if df[c].dtype.kind in "OSU"]
+    labels: list[str] = []
+    while len(labels) < min(3, len(df) - 1):
+        row = df.iloc[len(df) - 1 - len(labels)]
+        label = next((row[c] for c in text if isinstance(row[c], str) and _SUMMARY.fullmatch(row[c])
+                      and int((df[c] == row[c]).sum()) == 1), None)
+        if label is None:
+            break
+        labels.insert(0, label)
+    if not labels:
+        return df, None
+    k = len(df) - len(labels)
+    lines = [_line(df, r) for r in range(k, len(df))]
+    kept = df.iloc[:k]
+    kept.attrs = dict(df.attrs)
+    where = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
+    return kept, f"left out {where} ({', '.join(map(repr, labels))}): a summary under the data, not a point of the series"
 
 
 def _line(df: pd.DataFrame, row: int) -> int:
@@ -642,7 +674,8 @@ def panel_from_frame(
     """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs. `dayfirst` and
     `dates`: how the model's training times were read, for new data (None: decide from this table)."""
     features = list(features or [])
-    notes: list[str] = []
+    df, summary = _summary_rows(df)
+    notes: list[str] = [summary] if summary else []
     if id_column is not None:
         _need_column(df, id_column, "--id-column")
     for f in features:

@@ -313,6 +313,36 @@ def test_title_and_comment_lines_above_the_header_are_skipped(tmp_path: Path) ->
         load_panel(write(tmp_path, "date,value\n" + "".join(f"{i},2020-{m:02d}-01,{m}\n" for i, m in enumerate(range(1, 13)))))
 
 
+def test_summary_rows_under_the_data_are_left_out(tmp_path: Path) -> None:
+    """A report's "Total" (or "Grand total:", "Average") rows under the data are left out with a note naming their
+    lines, not refused as a time that is no date; a series id that happens to be "Total" is data."""
+    rows = "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "date,value\n" + rows + "Total,78\n"))
+    assert panel.values.tolist() == list(range(1, 13)) and panel.freq == "MS"
+    assert panel.notes[0] == "left out line 14 ('Total'): a summary under the data, not a point of the series"
+    panel = load_panel(write(tmp_path, "Sales\ndate,value\n" + rows + "Grand total:,78\nAverage,6.5\n"))
+    assert panel.values.tolist() == list(range(1, 13))
+    assert "left out lines 15-16 ('Grand total:', 'Average')" in " ".join(panel.notes)
+    long = "".join(f"{s},2020-{m:02d}-01,{m}\n" for s in ("A", "Total") for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "id,date,value\n" + long), id_column="id")
+    assert panel.ids == ["A", "Total"] and len(panel.values) == 24 and not panel.notes
+    with pytest.raises(LstmcastError, match=r"^time column 'date' is not a date or number: line 8 has 'Total'$"):
+        load_panel(write(tmp_path, "date,value\n" + "".join(rows.splitlines(True)[:6]) + "Total,5\n2020-07-01,7\n"))
+
+
+def test_space_separated_columns_are_read(tmp_path: Path) -> None:
+    """Columns that stand apart by runs of spaces (aligned text tables) are read, with a note; a one-column
+    file or one whose lines split unevenly on spaces stays a comma file."""
+    rows = "".join(f"2020-{m:02d}-01   {m}.5\n" for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "date     value\n" + rows))
+    assert panel.values.tolist() == [m + 0.5 for m in range(1, 13)] and panel.freq == "MS"
+    assert any(n.endswith("as space-separated UTF-8") for n in panel.notes)
+    panel = load_panel(write(tmp_path, "value\n" + "".join(f"{m}\n" for m in range(12))))
+    assert panel.values.tolist() == list(range(12)) and not panel.notes
+    panel = load_panel(write(tmp_path, "when,value\n" + "".join(f"2020-01-01 {h:02d}:00,{h}\n" for h in range(12))))
+    assert panel.freq == "h" and panel.values.tolist() == list(range(12))
+
+
 def test_a_date_column_and_a_time_of_day_column_are_one_time(tmp_path: Path) -> None:
     """date 2022-01-01 and time 13:00 in two columns (loggers, databases) are joined into one time, whichever
     column comes first; a duplicated date is no longer an error."""
