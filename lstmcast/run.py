@@ -81,7 +81,26 @@ def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
         raise LstmcastError(f"--data {name}: the model was trained on {kinds[0]} in {d['time_name']!r}, but this file "
                             f"has {kinds[1]} there; pass a file shaped like the training file")
     panel.notes[:0] = df.attrs.get("notes", [])
+    skipped = np.isin(panel.ids, skipped_series(ckpt, panel))
+    if skipped.any():
+        panel.notes.append(_no_forecast([panel.ids[i] for i in np.flatnonzero(skipped)]))
+        panel = panel.select(~skipped)
     return panel
+
+
+def skipped_series(ckpt: Checkpoint, panel: Panel | None = None) -> list[str]:
+    """The series that training left out as too short: as recorded, or for a checkpoint written before that
+    was recorded, those of `panel` that the model does not know and that are too short for its windows."""
+    if "skipped" in ckpt.data or panel is None:
+        return list(ckpt.data.get("skipped", []))
+    known = set(ckpt.payload["stats"]["ids"])
+    need = int(ckpt.payload["stats"]["n_prev"]) + ckpt.config.model_horizon
+    return [i for i, n in zip(panel.ids, panel.lengths) if i not in known and n < need]
+
+
+def _no_forecast(ids: list[str]) -> str:
+    return (f"no rows for {len(ids)} series that training skipped as too short for the model's windows: "
+            f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
 
 
 def mase_scales(panel: Panel, train_ends: np.ndarray, m: int) -> np.ndarray:
@@ -285,6 +304,10 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                                     "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
     info = data_source(data, len(panel.values))
+    kept = set(prep.panel.ids)
+    skipped = [i for i in panel.ids if i not in kept]
+    if skipped:  # too short to train on: predict says so instead of taking them for unknown series
+        info["skipped"] = skipped
     # What a reader of metrics.json needs to trust or redo the numbers: the settings, the data, the software.
     metrics.update({"config": cfg.to_dict(), "data": info, "versions": versions()})
     paths = {
@@ -325,7 +348,8 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
             notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
         panel = load_like(ckpt, src, fill)
-        notes += panel.notes if data is not None else []  # how new rows were read; the training file's were said
+        # how new rows were read (the training file's were said), and which series the model never had
+        notes += panel.notes if data is not None else [n for n in panel.notes if n.startswith("no rows for")]
         fitted = ckpt.fitted(panel, split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
         target = Path(out) if out else run_dir / "test_predictions.csv"
@@ -336,6 +360,8 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
     panel = load_like(ckpt, Path(data), fill) if data is not None else None
     notes += panel.notes if panel is not None else []
+    if panel is None and skipped_series(ckpt):
+        notes.append(_no_forecast(skipped_series(ckpt)))
     fitted = ckpt.fitted(panel, split=False, device=device)
     h = cfg.model_horizon
     if horizon > h:

@@ -257,6 +257,34 @@ def test_series_too_short_for_a_holdout_still_forecasts(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_a_series_skipped_as_too_short_is_named_by_predict(tmp_path: Path) -> None:
+    """A series too short to train on is skipped by train, recorded in metrics.json, and every predict (the test
+    part, the forecast, --data holding it) leaves it out with a note instead of failing on an unknown series."""
+    rows = [(s, i, float(np.sin(i / 3) + 0.01 * i)) for s, n in (("a", 60), ("b", 60), ("c", 5)) for i in range(n)]
+    data = tmp_path / "many.csv"
+    pd.DataFrame(rows, columns=["id", "t", "y"]).to_csv(data, index=False)
+    run = tmp_path / "run"
+    result = invoke("train", data, "--id-column", "id", "--horizon", "3", "--out", run, *TINY, "--ensemble", "1")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 series shorter than 13 points (--n-prev 10 + 3-step targets): c" in result.output
+    assert json.loads((run / "metrics.json").read_text())["data"]["skipped"] == ["c"]
+    note = "Note: no rows for 1 series that training skipped as too short for the model's windows: c"
+    for extra in ([], ["--horizon", "4"], ["--horizon", "4", "--data", str(data)]):
+        result = invoke("predict", run, *extra, "--out", tmp_path / "out.csv")
+        assert result.exit_code == 0, result.output
+        assert note in result.output
+        out = pd.read_csv(tmp_path / "out.csv")
+        assert sorted(set(out["id"])) == ["a", "b"]
+        assert len(out) == 2 * 4 or not extra
+    # a checkpoint written before the skipped series were recorded: found by their length
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    del ckpt["data"]["skipped"]
+    torch.save(ckpt, run / "model.pt")
+    result = invoke("predict", run, "--out", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    assert note in result.output
+
+
 def test_new_rows_that_skip_a_month_are_filled_on_the_models_step(tmp_path: Path) -> None:
     data = _yearly_and_monthly(tmp_path)[1]
     run = tmp_path / "run"
