@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import difflib
 import io
+import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .config import TrainConfig
+from .config import (DESEASONS, DEVICES, FILLS, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRAININGS, TRANSFORMS,
+                     WINDOW_NORMS, TrainConfig)
 from .configfile import flags_from_config, to_toml
 from .errors import LstmcastError
 from .forecast import forecast_future, interval_columns, report_levels
@@ -31,6 +34,45 @@ DATA_FIELDS = {"column": "target_col", "time_column": "time_col", "id_column": "
                "fill": "fill", "freq": "freq"}
 LONG_COLUMNS = ("unique_id", "ds", "y")  # statsforecast's and NeuralForecast's long shape
 RUN_FILES = ("model.pt", "history.csv", "metrics.json", "test_predictions.csv", "config.toml")
+
+
+# An error names the CLI's flags (--fill drop, --n-prev 19); from Python it names fit()'s and the settings' names.
+_CHOICES = sorted({*DESEASONS, *DEVICES, *FILLS, *OPTIMIZERS, *PRECISIONS, *SCALERS, *STRATEGIES, *TRAININGS,
+                   *TRANSFORMS, *WINDOW_NORMS}, key=len, reverse=True)
+_FLAG = re.compile(r"--(no-)?([a-z][a-z0-9-]*)(?: (\d[\d.e+-]*|'[^']*'|[a-z]+(?:\|[a-z]+)+|"
+                   + "|".join(_CHOICES) + r")(?![\w|-]))?")
+_PARAMS = {"column": "target_col", "time-column": "time_col", "id-column": "id_col"}
+
+
+def python_terms(message: str) -> str:
+    """`message` with each CLI flag as the Python name that sets it: '--fill drop' as "fill='drop'", '--n-prev
+    auto' as 'n_prev=None', '--no-ets' as 'ets=False', '--id-column' as 'id_col'."""
+    def name(m: re.Match[str]) -> str:
+        key = _PARAMS.get(m[2], m[2].replace("-", "_"))
+        value = m[3]
+        if m[1]:
+            return f"{key}=False" + (f" {value}" if value else "")
+        if value is None:
+            return key
+        if value == "auto" and key == "n_prev":
+            return "n_prev=None"
+        if "|" in value:
+            *first, last = [repr(v) for v in value.split("|")]
+            return f"{key}={', '.join(first)} or {last}"
+        literal = value[0] == "'" or value[0].isdigit()  # a number or a quoted name stays as it is written
+        return f"{key}={value if literal else repr(value)}"
+
+    return _FLAG.sub(name, message)
+
+
+@contextmanager
+def _python_terms() -> Iterator[None]:
+    """Errors raised inside the block speak of Python names, not CLI flags (python_terms)."""
+    try:
+        yield
+    except LstmcastError as e:
+        e.args = (python_terms(str(e)),)
+        raise
 
 
 class LSTMForecaster:
@@ -52,7 +94,8 @@ class LSTMForecaster:
                                     f"; settings are: {', '.join(sorted(known - set(DATA_FIELDS)))}"))
         if samples < 1:
             raise LstmcastError(f"samples must be at least 1, got {samples}")
-        self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
+        with _python_terms():
+            self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
         self.samples = samples
         self.checkpoint_: Checkpoint | None = None
         self._final: Fitted | None = None
@@ -79,6 +122,12 @@ class LSTMForecaster:
         Columns are found as by `lstmcast train` (the time column by name or dates, the only numeric column
         as the target). A frame with `unique_id`, `ds` and `y` columns (the long shape of statsforecast and
         NeuralForecast) is read as many series, unless columns are named. `on_epoch` sees every epoch."""
+        with _python_terms():
+            return self._fit(data, target_col, time_col, id_col, features, fill, freq, on_epoch)
+
+    def _fit(self, data: pd.DataFrame | pd.Series | str | Path, target_col: str | None, time_col: str | None,
+             id_col: str | None, features: list[str] | None, fill: str | None, freq: str | None,
+             on_epoch: Callable[[EpochInfo], None] | None) -> LSTMForecaster:
         cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
         text = to_toml(flags_from_config(cfg, self.samples),
                        ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
@@ -108,12 +157,13 @@ class LSTMForecaster:
 
         if retrain not in RETRAIN:
             raise LstmcastError(f"retrain must be one of {', '.join(RETRAIN)}; got {retrain!r}")
-        cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
-        h = cfg.horizon if horizon is None else horizon
-        cfg = replace(cfg, horizon=h)
-        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
-            panel = load_for(_as_file(data, frame, columns, Path(tmp)), cfg)
-        result = run_backtest(panel, {"lstm": cfg}, h, folds, step, retrain, self.samples)
+        with _python_terms():
+            cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
+            h = cfg.horizon if horizon is None else horizon
+            cfg = replace(cfg, horizon=h)
+            with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
+                panel = load_for(_as_file(data, frame, columns, Path(tmp)), cfg)
+            result = run_backtest(panel, {"lstm": cfg}, h, folds, step, retrain, self.samples)
         self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
         return result.forecasts
 
@@ -169,7 +219,8 @@ class LSTMForecaster:
         h = fitted.config.horizon if h is None else h
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
             raise LstmcastError(f"h must be a whole number of steps, at least 1; got {h!r}")
-        times, point, q = forecast_future(fitted, int(h), samples=self.samples, seed=fitted.config.seed)
+        with _python_terms():
+            times, point, q = forecast_future(fitted, int(h), samples=self.samples, seed=fitted.config.seed)
         panel = fitted.prep.panel
         ids = list(panel.ids) if panel.id_name is not None else [panel.target]
         ds = times.reshape(-1)
