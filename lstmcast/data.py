@@ -52,6 +52,10 @@ _MONTH_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*M(\d{1,2})\s*$", re.IGNORECASE)
 _WEEK_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{2})\s*$", re.IGNORECASE)
 # quarters as spreadsheets and statistics offices write them: 1990 Q1, 1990/Q1, Q1 1990, Q1-1990 (and 1990Q1)
 _QUARTER_LABEL = re.compile(r"^\s*(?:(\d{4})\s*[-/ ]?\s*Q([1-4])|Q([1-4])\s*[-/ ]?\s*(\d{4}))\s*$", re.IGNORECASE)
+# Months by name with a year, as spreadsheets format them: Jan-18 or Jan 18 (Excel's mmm-yy), Jan-2018, January 2018
+_MONTH_NAME_LABEL = re.compile(r"^\s*([A-Za-z]{3,9})\.?\s*[-/' ]?\s*(\d{2}|\d{4})\s*$")
+# Fiscal years: FY2020, FY 2020 or FY20 (the year they are named after), 2012/13 or 2012-13 (the year they start in)
+_FISCAL_LABEL = re.compile(r"^\s*(?:FY\s*-?\s*(\d{4}|\d{2})|(\d{4})\s*[-/]\s*(\d{2}))\s*$", re.IGNORECASE)
 # Season length for the offset prefix pandas gives a frequency (hourly 24, daily 7, ...).
 SEASONS = {"h": 24, "H": 24, "D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
            "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "min": 60, "T": 60}
@@ -246,6 +250,7 @@ def load_table(path: Path) -> pd.DataFrame:
             raise LstmcastError(f"{path} is a folder, not a data file")
     notes: list[str] = []
     skip = 0  # lines above the header
+    again: list[int] = []  # lines repeating the header
     try:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
@@ -264,10 +269,16 @@ def load_table(path: Path) -> pd.DataFrame:
                 title = next(ln.strip() for ln in above if ln.strip())
                 notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name} ({title!r})")
                 text = text[sum(map(len, above)):]
+            text, again = _repeated_headers(text)
+            if again:
+                shown = ", ".join(str(n + skip) for n in again[:5]) + (" ..." if len(again) > 5 else "")
+                notes.append(f"left out {len(again)} line{'s' * (len(again) > 1)} of {name} repeating the header "
+                             f"(line{'s' * (len(again) > 1)} {shown})")
             sep = _sniff_separator(text)
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
             # (a currency or per cent sign may stand beside the number: 12,50 €)
-            comma = sep == ";" and re.search(r"(?:^|;)\s*-?[$€£¥]?\s*-?\d+,\d+\s*[%$€£¥]?\s*(?:;|$)", text, re.M)
+            comma = sep == ";" and re.search(r"(?:^|;)\s*\(?-?[$€£¥]?\s*-?(?:\d{1,3}(?:[.' \u00a0\u202f]\d{3})+|\d+),\d+\s*"
+                                             r"[%$€£¥]?\s*\)?\s*(?:;|$)", text, re.M)
             decimal = "," if comma else "."
             # index_col=False: a separator at the end of each data row is not a first column of row labels
             with warnings.catch_warnings():
@@ -290,8 +301,11 @@ def load_table(path: Path) -> pd.DataFrame:
         raise LstmcastError(f"cannot read {name}: {first}") from None
     if df.shape[0] == 0:
         raise LstmcastError(f"data file {name} has a header but no rows")
+    df, more = _row_index(df)
+    notes += more
     df.attrs["notes"] = notes
     df.attrs["skipped_lines"] = skip
+    df.attrs["left_out_lines"] = [n + skip for n in again]  # header lines repeated below the header
     df.columns = [str(c).strip() for c in df.columns]
     twice = df.columns[df.columns.duplicated()]
     if len(twice):
@@ -311,12 +325,49 @@ def _trim(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _repeated_headers(text: str) -> tuple[str, list[int]]:
+    """The table's text without the lines below the header that repeat it (files exported in pages, several
+    exports pasted one under another), and those lines' numbers (the header's line is 1)."""
+    end = text.find("\n")
+    header = text[:end if end >= 0 else len(text)].rstrip("\r")
+    if end < 0 or not header.strip():
+        return text, []
+    found = list(itertools.islice(re.finditer(f"^{re.escape(header)}\r?(?:\n|$)", text[end + 1:], re.M), 10_000))
+    if not found:
+        return text, []
+    lines, pos, kept = [], end + 1, [text[:end + 1]]
+    for m in found:
+        kept.append(text[pos:end + 1 + m.start()])
+        lines.append(text.count("\n", 0, end + 1 + m.start()) + 1)
+        pos = end + 1 + m.end()
+    kept.append(text[pos:])
+    return "".join(kept), lines
+
+
+def _row_index(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The table without a first column that has no name and counts the rows 0, 1, 2, ... (or 1, 2, 3, ...):
+    the row index that pandas' to_csv and R's write.csv write unless told not to."""
+    first = df.columns[0]
+    col = df[first]
+    if (len(df.columns) < 2 or not (str(first).startswith("Unnamed: ") or str(first).strip() == "")
+            or col.dtype.kind not in "iu" or len(col) < 2):
+        return df, []
+    steps = col.to_numpy()
+    if not ((steps[0] in (0, 1)) and (np.diff(steps) == 1).all()):
+        return df, []
+    return df.drop(columns=[first]), [f"ignored the first column, which has no name and counts the rows ({steps[0]}, "
+                                      f"{steps[1]}, ...): a row index, as pandas' to_csv writes one"]
+
+
 # 1,234 or -12,345,678.5: digits grouped in threes by commas, as spreadsheets export formatted numbers (quoted)
-_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# or 10 013,50 / 10.013,50 where the decimal mark is a comma; the groups may also be set apart by an apostrophe
+# (Switzerland) or a no-break space (France), one kind throughout a number
+_GROUPS = {".": ",' \u00a0\u202f", ",": ".' \u00a0\u202f"}
+_GROUPED = {d: re.compile(rf"[-+]?\d{{1,3}}([{g}])\d{{3}}(?:\1\d{{3}})*(?:\{d}\d*)?") for d, g in _GROUPS.items()}
 _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re.compile(r"[-+]?\d+(?:,\d*)?")}
 # A unit written on every number of a column: a currency sign before it ($1,234.50, -$12) or after it (12,50 €),
 # or a per cent sign after it (10.5%). Groups: sign, sign before, number, sign after.
-_UNIT = r"([-+]?)\s*([$€£¥])?\s*([-+]?[\d.,]+(?:[eE][-+]?\d+)?)\s*([$€£¥%])?"
+_UNIT = r"([-+]?)\s*([$€£¥])?\s*([-+]?[\d.,'\u00a0\u202f]+(?:[eE][-+]?\d+)?)\s*([$€£¥%])?"
 # Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
 MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
 
@@ -345,16 +396,23 @@ def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
         text = df[c].dropna().astype(str).str.strip()
         missing = text.isin(MISSING_MARKS)
         written = text  # the note quotes the first value as written
+        negative = text.str.fullmatch(r"\(.*\)")  # accounting's negatives: (4.05) is -4.05
+        if negative.any():
+            text = text.mask(negative, "-" + text.str[1:-1].str.strip())
         unit, bare = _strip_unit(text[~missing])
         if unit is not None:
             text = text.mask(~missing, bare)
         number = text.str.fullmatch(_PLAIN[decimal])
-        grouped = text.str.fullmatch(_GROUPED) if decimal == "." else pd.Series(False, index=text.index)
+        grouped = text.str.fullmatch(_GROUPED[decimal])
         if (not (number | grouped).any() or not (number | grouped | missing).all()
-                or not (grouped | missing).any() and unit is None):
+                or not (grouped | missing | negative).any() and unit is None):
             continue
-        digits = text.where(~missing).str.replace(",", "" if decimal == "." else ".", regex=False)
-        df[c] = pd.to_numeric(digits).reindex(df.index).astype(np.float64)
+        digits = text.where(~missing).str.replace(f"[{_GROUPS[decimal]}]", "", regex=True)
+        df[c] = pd.to_numeric(digits.str.replace(",", ".", regex=False)).reindex(df.index).astype(np.float64)
+        if negative.any():
+            i = int(np.argmax(negative.to_numpy()))
+            notes.append(f"read {c!r} with negative numbers in parentheses ({written.iloc[i]!r} as "
+                         f"{df[c].dropna().iloc[i]:g})")
         if unit is not None:
             notes.append(f"read {c!r} as numbers without their {unit!r} sign ({written.iloc[0]!r} as "
                          f"{df[c].dropna().iloc[0]:g})")
@@ -444,7 +502,10 @@ def _summary_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
 
 def _line(df: pd.DataFrame, row: int) -> int:
     """The file line of data row `row` (the header on line 1, after any lines skipped above it)."""
-    return row + 2 + int(df.attrs.get("skipped_lines", 0))
+    line = row + 2 + int(df.attrs.get("skipped_lines", 0))
+    for left_out in df.attrs.get("left_out_lines", []):  # in order: each one before the row moves it down a line
+        line += left_out <= line
+    return line
 
 
 def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
@@ -510,7 +571,36 @@ def _period_labels(col: pd.Series) -> pd.Series | None:
         year = pd.Series(np.where(parts[0].notna(), parts[0], parts[3]), dtype=str)
         quarter = pd.Series(np.where(parts[1].notna(), parts[1], parts[2])).astype(int)
         return pd.to_datetime(year + "-" + (3 * quarter - 2).astype(str).str.zfill(2) + "-01", format="%Y-%m-%d")
+    parts = text.str.extract(_MONTH_NAME_LABEL)
+    if parts.notna().all().all():
+        months = pd.to_datetime(parts[0].str[:3].str.title() + " " + _full_year(parts[1]), format="%b %Y",
+                                errors="coerce")
+        return months if months.notna().all() else None  # a word that is no month's name: not month labels
+    parts = text.str.extract(_FISCAL_LABEL)
+    if parts.notna().any(axis=1).all():
+        starts = parts[1].dropna().astype(int)
+        if ((starts + 1) % 100 != parts[2].dropna().astype(int)).any():
+            return None  # 2011-12 is December 2011 unless every label's second part is the next year
+        year = _full_year(pd.Series(np.where(parts[0].notna(), parts[0], parts[1]), dtype=str))
+        return pd.to_datetime(year + "-01-01", format="%Y-%m-%d")
     return None
+
+
+def _label_note(col: pd.Series, labels: pd.Series, name: str) -> str | None:
+    """A note when period labels were read in a way worth checking: two-digit years, fiscal years."""
+    first = str(col.iloc[0]).strip()
+    if _FISCAL_LABEL.match(first):
+        return f"read the fiscal years in {name!r} as years ({first!r} as {labels.iloc[0].year})"
+    if (m := _MONTH_NAME_LABEL.match(first)) and len(m[2]) == 2:
+        return f"read the months in {name!r} with two-digit years ({first!r} as {labels.iloc[0]:%Y-%m})"
+    return None
+
+
+def _full_year(year: pd.Series) -> pd.Series:
+    """Four-digit years from two-digit ones as Excel reads them (00-29: 2000s, 30-99: 1900s)."""
+    short = year.str.len() == 2
+    two = pd.to_numeric(year.where(short, "0")).astype(int)
+    return year.where(~short, (np.where(two < 30, 2000, 1900) + two).astype(str))
 
 
 def _regular(times: pd.Series) -> bool:
@@ -584,7 +674,8 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
                 row = int(np.flatnonzero(labels.isna().to_numpy())[0])
                 raise LstmcastError(f"time column {name!r} has a period that does not exist: line {_line(df, row)} has "
                                     f"{str(col.iloc[row])!r}")
-            parsed, note, day = (labels, None, False) if labels is not None else _dates(col, name, dayfirst)
+            parsed, note, day = (labels, _label_note(col, labels, name), False) if labels is not None else _dates(
+                col, name, dayfirst)
     except (ValueError, TypeError, OverflowError) as e:
         conv = pd.to_datetime(col, errors="coerce", format="mixed", utc=True)
         if conv.isna().any():
@@ -600,6 +691,13 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
             note, utc = note or f"times in {name!r} carry a time zone: read as UTC", True
         else:
             parsed = local  # dates at local midnight keep their local day, as dates with offsets do
+    outside = ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).to_numpy()
+    if outside.any():  # nanosecond times hold 1677-2262 only: a date beyond would wrap round silently
+        row = int(np.flatnonzero(outside)[0])
+        raise LstmcastError(
+            f"time column {name!r} has a date outside the years 1677-2262 that lstmcast can hold: line "
+            f"{_line(df, row)} has {str(col.iloc[row])!r} (read as {parsed.iloc[row].date()}); write whole years "
+            f"as plain numbers (1500, 1501, ...), or give a date with its year")
     return parsed.to_numpy(dtype="datetime64[ns]"), True, note, day, utc
 
 

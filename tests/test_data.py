@@ -343,6 +343,77 @@ def test_space_separated_columns_are_read(tmp_path: Path) -> None:
     assert panel.freq == "h" and panel.values.tolist() == list(range(12))
 
 
+def test_month_names_and_fiscal_years_are_dates(tmp_path: Path) -> None:
+    """Excel's mmm-yy months (Jan-18: two-digit years as Excel reads them), month names with four-digit years, and
+    fiscal years (FY2000, 2010/11) are dates; before, 'Jan-18' became a date of the year 1 and then, wrapped
+    round in nanoseconds, a silent 1754."""
+    months = pd.date_range("2018-01-01", periods=14, freq="MS")
+    old = pd.date_range("1949-01-01", periods=14, freq="MS")
+    for labels, first in [([f"{m:%b-%y}" for m in months], "2018-01-01"), ([f"{m:%B %Y}" for m in months], "2018-01-01"),
+                          ([f"{m:%b %y}" for m in old], "1949-01-01")]:
+        panel = load_panel(write(tmp_path, "month,sales\n" + "".join(f"{x},{i}\n" for i, x in enumerate(labels))))
+        assert panel.freq == "MS" and str(pd.Timestamp(panel.time[0]).date()) == first, labels[0]
+    assert "read the months in 'month' with two-digit years ('Jan-18' as 2018-01)" in load_panel(
+        write(tmp_path, "month,sales\n" + "".join(f"{m:%b-%y},{i}\n" for i, m in enumerate(months)))).notes
+    for labels in ([f"FY{y}" for y in range(2000, 2012)], [f"{y}/{(y + 1) % 100:02d}" for y in range(2000, 2012)]):
+        panel = load_panel(write(tmp_path, "year,revenue\n" + "".join(f"{x},{i}\n" for i, x in enumerate(labels))))
+        assert pd.DatetimeIndex(panel.time).year.tolist() == list(range(2000, 2012))
+        assert panel.notes == [f"read the fiscal years in 'year' as years ({labels[0]!r} as 2000)"]
+    # 2011-12, 2012-01: months, not fiscal years (the second part is not always the next year)
+    panel = load_panel(write(tmp_path, "period,v\n2011-11,1\n2011-12,2\n2012-01,3\n2012-02,4\n"))
+    assert panel.freq == "MS" and str(pd.Timestamp(panel.time[1]).date()) == "2011-12-01"
+
+
+@pytest.mark.parametrize("first, shown", [("1500-01-01", "1500-01-01"), ("2300-01-01", "2300-01-01"),
+                                          ("18-Jan", "0001-01-18")])
+def test_dates_lstmcast_cannot_hold_are_refused(tmp_path: Path, first: str, shown: str) -> None:
+    """A date before 1677 or after 2262 (or one without a year, read as the year 1) does not fit in nanoseconds:
+    an error naming it, instead of a time wrapped round to another century."""
+    with pytest.raises(LstmcastError) as e:
+        load_panel(write(tmp_path, f"date,v\n{first},1\n"))
+    assert str(e.value) == (f"time column 'date' has a date outside the years 1677-2262 that lstmcast can hold: line 2 "
+                            f"has {first!r} (read as {shown}); write whole years as plain numbers (1500, 1501, ...), "
+                            "or give a date with its year")
+
+
+def test_repeated_header_lines_and_a_row_index_column_are_left_out(tmp_path: Path) -> None:
+    """Exports pasted one under another repeat the header: those lines are left out with a note, and later error
+    lines are still the file's own. The unnamed 0, 1, 2, ... column of pandas' to_csv is a row index, not data."""
+    rows = [f"2020-{m:02d}-01,{m}\n" for m in range(1, 13)]
+    text = "date,value\n" + "".join(rows[:6]) + "date,value\n" + "".join(rows[6:])
+    panel = load_panel(write(tmp_path, text))
+    assert panel.values.tolist() == list(range(1, 13)) and panel.freq == "MS"
+    assert "repeating the header (line 8)" in panel.notes[0]
+    with pytest.raises(LstmcastError, match=r"^--column 'value' is not numeric: line 10 has 'x'$"):
+        load_panel(write(tmp_path, text.replace("2020-08-01,8", "2020-08-01,x")), "value")
+    frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=12, freq="MS"), "sales": np.arange(12.0) + 3})
+    frame.to_csv(tmp_path / "indexed.csv")  # the index written too, as pandas does by default
+    panel = load_panel(tmp_path / "indexed.csv")
+    assert panel.target == "sales" and panel.values.tolist() == list(np.arange(12.0) + 3)
+    assert panel.notes[0].startswith("ignored the first column, which has no name and counts the rows (0, 1, ...)")
+    with pytest.raises(LstmcastError, match=r"has 2 numeric columns \(Unnamed: 0, sales\)"):  # no count from 0 or 1
+        load_panel(write(tmp_path, ",sales\n5,1\n6,2\n7,3\n"))
+
+
+def test_accounting_and_european_number_formats(tmp_path: Path) -> None:
+    """Negatives in parentheses, thousands set apart by an apostrophe, a (no-break) space or, with decimal commas,
+    a dot: all read as numbers with a note."""
+    dates = [f"2020-{m:02d}-01" for m in range(1, 5)]
+    cases = [(",", ["1.5", "(2.25)", "3", "(4)"], [1.5, -2.25, 3, -4], "negative numbers in parentheses"),
+             (",", ["1'234.5", "12'000", "7", "1'000'000"], [1234.5, 12000, 7, 1e6], "thousands separators"),
+             (";", ["1.234,5", "987,25", "12.345,00", "(1.000,00)"], [1234.5, 987.25, 12345, -1000],
+              "thousands separators"),
+             (";", ["10 013,00", "9\u00a0487,50", "3,5", "1 000 000,5"], [10013, 9487.5, 3.5, 1000000.5],
+              "thousands separators")]
+    for sep, values, expect, what in cases:
+        text = f"date{sep}v\n" + "".join(f"{d}{sep}{v}\n" for d, v in zip(dates, values))
+        panel = load_panel(write(tmp_path, text))
+        assert panel.values.tolist() == expect, values
+        assert any(f"read 'v' with {what}" in n for n in panel.notes), panel.notes
+    with pytest.raises(LstmcastError, match=r"not numeric: line 3 has '\(2\.25'"):  # half a parenthesis: text
+        load_panel(write(tmp_path, "date,v\n2020-01-01,1\n2020-02-01,(2.25\n"), "v")
+
+
 def test_a_date_column_and_a_time_of_day_column_are_one_time(tmp_path: Path) -> None:
     """date 2022-01-01 and time 13:00 in two columns (loggers, databases) are joined into one time, whichever
     column comes first; a duplicated date is no longer an error."""
