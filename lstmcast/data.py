@@ -624,8 +624,8 @@ def _compact_dates(col: pd.Series, regular: bool) -> pd.Series | None:
     if fmt is None:
         return None
     parsed = pd.to_datetime(pd.Series(v.astype(str)), format=fmt, errors="coerce")
-    if parsed.isna().any():
-        return None
+    if parsed.isna().any() or ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).any():
+        return None  # (a year before 1677 or after 2262 does not fit in nanoseconds: step numbers, then)
     if regular and (not _regular(parsed) or (fmt == "%Y%m" and len(np.unique(np.diff(v))) <= 1)):
         return None
     return parsed
