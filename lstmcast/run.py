@@ -394,6 +394,9 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     ids = ckpt.stats.ids
     if series is not None and not ckpt.data["id_name"]:
         raise LstmcastError(f"--series {series}: run {run_dir} has a single series (trained without --id-column)")
+    if series is not None and series in skipped_series(ckpt):
+        raise LstmcastError(f"--series {series!r}: training skipped it as too short for the model's windows, so run "
+                            f"{run_dir} has no predictions for it")
     if series is not None and series not in ids:
         near = difflib.get_close_matches(series, ids, n=1)
         raise LstmcastError(f"--series {series!r} is not in run {run_dir}; "

@@ -276,6 +276,10 @@ def test_a_series_skipped_as_too_short_is_named_by_predict(tmp_path: Path) -> No
         out = pd.read_csv(tmp_path / "out.csv")
         assert sorted(set(out["id"])) == ["a", "b"]
         assert len(out) == 2 * 4 or not extra
+    result = invoke("plot", run, "--series", "c", "--out", tmp_path / "c.png")
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"Error: --series 'c': training skipped it as too short for the model's windows, "
+                                     f"so run {run} has no predictions for it")
     # a checkpoint written before the skipped series were recorded: found by their length
     ckpt = torch.load(run / "model.pt", weights_only=True)
     del ckpt["data"]["skipped"]
