@@ -850,7 +850,7 @@ def panel_from_frame(
                       and 2 <= df[c].nunique() <= len(df) // 2), None)
     _check_order(time, starts, ids, time_name, is_dt, guess)
     absent, on_grid = 0, (time, starts)
-    if is_dt and not features:  # dates the calendar skips become rows with a missing value
+    if is_dt:  # dates the calendar skips become rows with a missing value (and missing features)
         stamps = time.astype("datetime64[ns]")
         grid = _calendar_gaps(stamps, starts) if freq is None else _freq_gaps(stamps, starts, freq)
         if grid is not None:
@@ -858,7 +858,9 @@ def panel_from_frame(
             absent = len(time) - len(values)
             values, given = np.full(len(time), np.nan), values
             values[rows] = given
-            lengths, covs = np.diff(starts), np.zeros((len(time), 0))
+            covs, known = np.full((len(time), covs.shape[1]), np.nan), covs
+            covs[rows] = known
+            lengths = np.diff(starts)
             on_grid = time, starts  # the step, even if --fill drop takes the added rows out again
 
     nan = np.isnan(values)
@@ -884,6 +886,9 @@ def panel_from_frame(
         else:
             values = _fill(values, starts, fill)
             notes.append(f"filled {n_nan} missing values of {column!r} with --fill {fill} ({where})")
+            if absent and features:  # the added dates have no features either: filled the same way
+                covs = np.stack([_fill(covs[:, j], starts, fill) for j in range(len(features))], axis=1)
+                notes.append(f"filled the --features {', '.join(features)} on the {absent} dates with no row the same way")
     if not np.isfinite(values).all():
         first = int(np.flatnonzero(~np.isfinite(values))[0])
         raise LstmcastError(f"column {column!r} has infinite values (first at {time_name}={_fmt_time(time[first], is_dt)})")

@@ -414,6 +414,24 @@ def test_accounting_and_european_number_formats(tmp_path: Path) -> None:
         load_panel(write(tmp_path, "date,v\n2020-01-01,1\n2020-02-01,(2.25\n"), "v")
 
 
+def test_dates_missing_from_a_file_with_features_are_filled_or_refused(tmp_path: Path) -> None:
+    """With --features, dates the calendar skips are rows too (before, the series was read as if the gap were
+    not there): an error without --fill; with it, the target and the features are filled the same way."""
+    days = pd.date_range("2020-01-01", periods=10, freq="D")
+    frame = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "y": np.arange(10.0), "temp": np.arange(10.0) * 2})
+    path = tmp_path / "gaps.csv"
+    frame.drop(index=[4, 5]).to_csv(path, index=False)
+    with pytest.raises(LstmcastError, match=r"^column 'y' has 2 missing values \(first at date=2020-01-05 00:00:00; 2 of "
+                                            r"them dates with no row in the file\); use --fill"):
+        load_panel(path, "y", features=["temp"])
+    panel = load_panel(path, "y", features=["temp"], fill="interpolate")
+    assert panel.freq == "D" and (pd.DatetimeIndex(panel.time) == days).all()
+    assert panel.values.tolist() == list(np.arange(10.0)) and panel.covariates[:, 0].tolist() == list(np.arange(10.0) * 2)
+    assert "filled the --features temp on the 2 dates with no row the same way" in panel.notes
+    panel = load_panel(path, "y", features=["temp"], fill="drop")
+    assert len(panel.values) == 8 and panel.covariates[:, 0].tolist() == [0, 2, 4, 6, 12, 14, 16, 18]
+
+
 def test_a_date_column_and_a_time_of_day_column_are_one_time(tmp_path: Path) -> None:
     """date 2022-01-01 and time 13:00 in two columns (loggers, databases) are joined into one time, whichever
     column comes first; a duplicated date is no longer an error."""
