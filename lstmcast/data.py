@@ -335,11 +335,13 @@ def _repeated_headers(text: str) -> tuple[str, list[int]]:
     found = list(itertools.islice(re.finditer(f"^{re.escape(header)}\r?(?:\n|$)", text[end + 1:], re.M), 10_000))
     if not found:
         return text, []
-    lines, pos, kept = [], end + 1, [text[:end + 1]]
+    lines, pos, line, kept = [], end + 1, 2, [text[:end + 1]]
     for m in found:
-        kept.append(text[pos:end + 1 + m.start()])
-        lines.append(text.count("\n", 0, end + 1 + m.start()) + 1)
-        pos = end + 1 + m.end()
+        start = end + 1 + m.start()
+        kept.append(text[pos:start])
+        line += text.count("\n", pos, start)  # counted from the last match on: one pass over the text
+        lines.append(line)
+        pos, line = end + 1 + m.end(), line + 1
     kept.append(text[pos:])
     return "".join(kept), lines
 
