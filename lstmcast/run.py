@@ -83,7 +83,7 @@ def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
     panel.notes[:0] = df.attrs.get("notes", [])
     skipped = np.isin(panel.ids, skipped_series(ckpt, panel))
     if skipped.any():
-        panel.notes.append(_no_forecast([panel.ids[i] for i in np.flatnonzero(skipped)]))
+        panel.notes.append(_no_rows([panel.ids[i] for i in np.flatnonzero(skipped)]))
         panel = panel.select(~skipped)
     return panel
 
@@ -98,7 +98,7 @@ def skipped_series(ckpt: Checkpoint, panel: Panel | None = None) -> list[str]:
     return [i for i, n in zip(panel.ids, panel.lengths) if i not in known and n < need]
 
 
-def _no_forecast(ids: list[str]) -> str:
+def _no_rows(ids: list[str]) -> str:
     return (f"no rows for {len(ids)} series that training skipped as too short for the model's windows: "
             f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
 
@@ -361,7 +361,7 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     panel = load_like(ckpt, Path(data), fill) if data is not None else None
     notes += panel.notes if panel is not None else []
     if panel is None and skipped_series(ckpt):
-        notes.append(_no_forecast(skipped_series(ckpt)))
+        notes.append(_no_rows(skipped_series(ckpt)))
     fitted = ckpt.fitted(panel, split=False, device=device)
     h = cfg.model_horizon
     if horizon > h:
