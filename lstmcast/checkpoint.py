@@ -71,6 +71,15 @@ class Checkpoint:
     def metrics(self) -> dict[str, Any]:
         return self.payload.get("metrics", {})
 
+    def skipped_series(self, panel: Panel | None = None) -> list[str]:
+        """The series that training left out as too short: as recorded, or for a checkpoint written before that
+        was recorded, those of `panel` that the model does not know and that are too short for its windows."""
+        if "skipped" in self.data or panel is None:
+            return list(self.data.get("skipped", []))
+        known = set(self.stats.ids)
+        need = self.stats.n_prev + self.config.model_horizon
+        return [i for i, n in zip(panel.ids, panel.lengths) if i not in known and n < need]
+
     def tail_panel(self) -> Panel:
         """The last points of every training series, as stored."""
         t = self.payload["tail"]

@@ -81,21 +81,11 @@ def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
         raise LstmcastError(f"--data {name}: the model was trained on {kinds[0]} in {d['time_name']!r}, but this file "
                             f"has {kinds[1]} there; pass a file shaped like the training file")
     panel.notes[:0] = df.attrs.get("notes", [])
-    skipped = np.isin(panel.ids, skipped_series(ckpt, panel))
+    skipped = np.isin(panel.ids, ckpt.skipped_series(panel))
     if skipped.any():
         panel.notes.append(_no_rows([panel.ids[i] for i in np.flatnonzero(skipped)]))
         panel = panel.select(~skipped)
     return panel
-
-
-def skipped_series(ckpt: Checkpoint, panel: Panel | None = None) -> list[str]:
-    """The series that training left out as too short: as recorded, or for a checkpoint written before that
-    was recorded, those of `panel` that the model does not know and that are too short for its windows."""
-    if "skipped" in ckpt.data or panel is None:
-        return list(ckpt.data.get("skipped", []))
-    known = set(ckpt.payload["stats"]["ids"])
-    need = int(ckpt.payload["stats"]["n_prev"]) + ckpt.config.model_horizon
-    return [i for i, n in zip(panel.ids, panel.lengths) if i not in known and n < need]
 
 
 def _no_rows(ids: list[str]) -> str:
@@ -360,8 +350,8 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
     panel = load_like(ckpt, Path(data), fill) if data is not None else None
     notes += panel.notes if panel is not None else []
-    if panel is None and skipped_series(ckpt):
-        notes.append(_no_rows(skipped_series(ckpt)))
+    if panel is None and (skipped := ckpt.skipped_series()):
+        notes.append(_no_rows(skipped))
     fitted = ckpt.fitted(panel, split=False, device=device)
     h = cfg.model_horizon
     if horizon > h:
@@ -394,7 +384,7 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     ids = ckpt.stats.ids
     if series is not None and not ckpt.data["id_name"]:
         raise LstmcastError(f"--series {series}: run {run_dir} has a single series (trained without --id-column)")
-    if series is not None and series in skipped_series(ckpt):
+    if series is not None and series in ckpt.skipped_series():
         raise LstmcastError(f"--series {series!r}: training skipped it as too short for the model's windows, so run "
                             f"{run_dir} has no predictions for it")
     if series is not None and series not in ids:

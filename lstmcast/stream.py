@@ -57,7 +57,7 @@ class Stream:
         panel = ckpt.tail_panel()
         ids = list(panel.ids)
         if series is not None:
-            if series in ckpt.data.get("skipped", []):
+            if series in ckpt.skipped_series():
                 raise LstmcastError(f"series {series!r}: training skipped it as too short for the model's windows; "
                                     f"this model forecasts {', '.join(ids[:5])}" + (" ..." if len(ids) > 5 else ""))
             if series not in ids:
