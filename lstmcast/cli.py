@@ -339,7 +339,8 @@ CONFIG_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("optimizer", Literal[OPTIMIZERS], "rmsprop", "rmsprop or adam."),
     ("scaler", Literal[SCALERS], "standard", "standard, minmax or none; fitted per series on training points only."),
     ("transform", Literal[TRANSFORMS], "auto", "auto: model the log of every series whose training points are all positive (a "
-                               "season that grows with the level becomes a fixed pattern); none: raw values."),
+                               "season that grows with the level becomes a fixed pattern), and keep the forecasts of "
+                               "one never below zero (counts with zeros) at or above zero; none: raw values."),
     ("deseason", Literal[DESEASONS], "auto", "auto: remove each series' seasonal indices (classical decomposition of the training "
                               "part, kept only when the lag-season autocorrelation is significant) before the "
                               "network sees it; none: leave the season in."),

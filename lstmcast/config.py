@@ -60,7 +60,8 @@ class TrainConfig:
     lr: float = 1e-3
     optimizer: str = "rmsprop"
     scaler: str = "standard"
-    transform: str = "auto"  # auto: log of every series whose training points are all positive
+    transform: str = "auto"  # auto: log of every series whose training points are all positive; forecasts of one
+    # never below zero floored at zero
     deseason: str = "auto"  # auto: remove significant seasonal indices (classical decomposition) before scaling
     window_norm: str = "auto"
     patience: int | None = None

@@ -164,10 +164,12 @@ def describe(fitted: Fitted, fmt: str, file: str, check: dict[str, Any]) -> dict
             "kind": sc.kind,
             "to_input": "z = (T(value) - season[s][phase % m] - loc[s]) / scale[s], T = log(max(value, floor[s])) "
                         "where log[s], else the value itself; this is column 0 of x",
-            "to_forecast": "value = U(z * scale[s] + loc[s] + season[s][phase % m]), U = exp where log[s]; the "
-                           "forecast for step h (1-based) past the last point uses phase = next_phase[s] + h - 1",
+            "to_forecast": "value = U(z * scale[s] + loc[s] + season[s][phase % m]), U = exp where log[s], then "
+                           "max(value, 0) where nonneg[s]; the forecast for step h (1-based) past the last point "
+                           "uses phase = next_phase[s] + h - 1",
             "series": [{"id": sid, "loc": float(sc.loc[i]), "scale": float(sc.scale[i]), "log": bool(sc.log[i]),
-                        "floor": float(sc.floor[i]), "season": [float(v) for v in sc.season[i]],
+                        "floor": float(sc.floor[i]), "nonneg": bool(sc.nonneg[i]),
+                        "season": [float(v) for v in sc.season[i]],
                         "next_phase": int(phase[i]) + 1} for i, sid in enumerate(prep.panel.ids)],
             "features": {"names": list(prep.panel.feature_names), "loc": [float(v) for v in prep.cov_loc],
                          "scale": [float(v) for v in prep.cov_scale],

@@ -3,7 +3,9 @@
 The network sees z = (T(x) - s[phase] - loc) / scale, where T is log for a positive series (so a
 season that grows with the level becomes a fixed pattern), s the series' seasonal indices from a
 classical decomposition (when the training part shows that season: season_test) and loc/scale the
-usual standardisation. Forecasts are mapped back step by step.
+usual standardisation. Forecasts are mapped back step by step; those of a series whose training points are
+never negative but not all positive (counts, sales with zeros: no log) stop at zero, as the log keeps a
+positive series' forecasts positive.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ FIT_CYCLES = 40  # the decay is chosen on each series' last 40 cycles at most
 
 class Scaler:
     """standard: (x - mean) / std; minmax: (x - min) / (max - min); none: identity. One (loc, scale) per
-    series, after an optional per-series log (`log` (S,) bool) and seasonal indices (`season` (S, m))."""
+    series, after an optional per-series log (`log` (S,) bool) and seasonal indices (`season` (S, m)); the
+    forecasts of series `nonneg` (S,) bool are floored at zero."""
 
     def __init__(self, kind: str = "standard", loc: np.ndarray | None = None, scale: np.ndarray | None = None,
                  log: np.ndarray | None = None, season: np.ndarray | None = None,
-                 floor: np.ndarray | None = None) -> None:
+                 floor: np.ndarray | None = None, nonneg: np.ndarray | None = None) -> None:
         if kind not in ("standard", "minmax", "none"):
             raise LstmcastError(f"unknown scaler {kind!r}; use standard, minmax or none")
         self.kind = kind
@@ -41,6 +44,7 @@ class Scaler:
         self.log = np.zeros(n, bool) if log is None else np.asarray(log, dtype=bool)
         self.season = np.zeros((n, 1)) if season is None else np.asarray(season, dtype=np.float64).reshape(n, -1)
         self.floor = np.zeros(n) if floor is None else np.asarray(floor, dtype=np.float64)
+        self.nonneg = np.zeros(n, bool) if nonneg is None else np.asarray(nonneg, dtype=bool)
 
     @property
     def m(self) -> int:
@@ -50,7 +54,8 @@ class Scaler:
             m: int = 1, log: str = "none", deseason: bool = False) -> Scaler:
         """Fit on values[starts[s]:train_ends[s]] for each series s; (N,), (S+1,), (S,).
 
-        log="auto" takes logs of every series whose training points are all positive; deseason=True
+        log="auto" takes logs of every series whose training points are all positive and floors the forecasts
+        of every series whose training points are all at or above zero; deseason=True
         removes the seasonal indices (period m, position `phase` (N,)) of each series whose season is
         significant."""
         n_series = len(starts) - 1
@@ -59,6 +64,7 @@ class Scaler:
         lo = np.full(n_series, np.inf)
         np.minimum.at(lo, sid, values[idx])
         self.log = (lo > 0) if log == "auto" else np.zeros(n_series, bool)
+        self.nonneg = (lo >= 0) if log == "auto" else np.zeros(n_series, bool)
         # inputs at or below zero on a log series (new data) are clamped here rather than turned into NaN
         self.floor = np.where(self.log, lo / 10.0, 0.0)
         self.season = np.zeros((n_series, max(1, m)))
@@ -104,19 +110,21 @@ class Scaler:
         """Undo `transform`."""
         y = values * self.scale[sid] + self.loc[sid] + self.season[sid, np.asarray(phase) % self.m]
         lg = np.broadcast_to(self.log[sid], np.shape(y))
-        if not lg.any():
-            return y
-        return np.where(lg, np.exp(np.minimum(np.where(lg, y, 0.0), 700.0)), y)
+        if lg.any():
+            y = np.where(lg, np.exp(np.minimum(np.where(lg, y, 0.0), 700.0)), y)
+        nonneg = np.broadcast_to(self.nonneg[sid], np.shape(y))
+        return np.where(nonneg, np.maximum(y, 0.0), y) if nonneg.any() else y
 
     def select(self, rows: np.ndarray) -> Scaler:
         """The statistics of the series `rows` only."""
-        return Scaler(self.kind, self.loc[rows], self.scale[rows], self.log[rows], self.season[rows], self.floor[rows])
+        return Scaler(self.kind, self.loc[rows], self.scale[rows], self.log[rows], self.season[rows], self.floor[rows],
+                      self.nonneg[rows])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists for the checkpoint."""
         return {"kind": self.kind, "loc": [float(v) for v in self.loc], "scale": [float(v) for v in self.scale],
                 "log": [bool(v) for v in self.log], "season": self.season.tolist(),
-                "floor": [float(v) for v in self.floor]}
+                "floor": [float(v) for v in self.floor], "nonneg": [bool(v) for v in self.nonneg]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scaler:
@@ -124,7 +132,9 @@ class Scaler:
         return cls(d["kind"], loc, np.array(d["scale"], dtype=np.float64),
                    np.array(d.get("log", [False] * len(loc)), dtype=bool),
                    np.array(d.get("season", [[0.0]] * len(loc)), dtype=np.float64),
-                   np.array(d.get("floor", [0.0] * len(loc)), dtype=np.float64))
+                   np.array(d.get("floor", [0.0] * len(loc)), dtype=np.float64),
+                   # written before the floor at zero: the forecasts as they were
+                   np.array(d.get("nonneg", [False] * len(loc)), dtype=bool))
 
 
 def _train_index(starts: np.ndarray, train_ends: np.ndarray) -> np.ndarray:

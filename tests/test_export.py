@@ -38,7 +38,8 @@ def _unscale(meta: dict, raw: np.ndarray, series: int, next_phase: np.ndarray) -
     season = np.array(s["season"])
     phase = next_phase[:, None] + np.arange(raw.shape[1])
     y = raw[..., 0] * s["scale"] + s["loc"] + season[phase % len(season)]
-    return np.exp(y) if s["log"] else y
+    y = np.exp(y) if s["log"] else y
+    return np.maximum(y, 0.0) if s["nonneg"] else y
 
 
 @pytest.mark.parametrize("batch", [1, 37])

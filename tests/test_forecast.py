@@ -265,3 +265,33 @@ def test_times_keep_their_hours_in_a_block_of_midnights() -> None:
     assert format_times(midnight, True, "D").tolist() == ["2024-02-26"]
     assert format_times(midnight, True, "MS").tolist() == ["2024-02-26"]
     assert format_times(midnight, True).tolist() == ["2024-02-26"]
+
+
+def test_counts_that_fell_to_zero_are_not_forecast_below_zero(tmp_path: Path) -> None:
+    """Sales that fell to zero: the damped trend and the networks carry the fall on below zero, which no count
+    reaches; the forecast and its interval stop at zero. `--transform none` is the raw model, the same run unfloored."""
+    from typer.testing import CliRunner
+
+    from lstmcast.cli import app
+
+    t = np.arange(48)
+    units = np.maximum(0.0, np.round(40 - 1.25 * t + np.random.default_rng(2).normal(0, 1, 48)))
+    assert (units[-8:] == 0).all()
+    csv = tmp_path / "units.csv"
+    pd.DataFrame({"month": pd.date_range("2020-01-01", periods=48, freq="MS"), "units": units}).to_csv(csv, index=False)
+    flags = ["--horizon", "6", "--n-prev", "8", "--hidden", "8", "--epochs", "3", "--ensemble", "2",
+             "--loss", "quantile", "--seed", "1"]
+    out = {}
+    for transform in ("auto", "none"):
+        run = tmp_path / transform
+        res = CliRunner().invoke(app, ["train", str(csv), "--out", str(run), "--transform", transform, *flags])
+        assert res.exit_code == 0, res.output
+        res = CliRunner().invoke(app, ["predict", str(run), "--horizon", "6", "--out", str(tmp_path / f"{transform}.csv")])
+        assert res.exit_code == 0, res.output
+        out[transform] = pd.read_csv(tmp_path / f"{transform}.csv")
+    raw, floored = out["none"], out["auto"]
+    cols = ["forecast", "forecast_lo_80", "forecast_hi_80"]
+    assert (raw["forecast_lo_80"] < 0).any() and (raw["forecast"] < 0).any()  # the fall carried on
+    np.testing.assert_array_equal(floored[cols].to_numpy(), np.maximum(raw[cols].to_numpy(), 0.0))
+    held = pd.read_csv(tmp_path / "auto" / "test_predictions.csv")
+    assert (held["predicted"] >= 0).all()

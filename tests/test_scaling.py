@@ -222,3 +222,27 @@ def test_season_test_finds_the_season_of_a_series_three_seasons_long() -> None:
     assert not idx[1].any()
     # fewer than three seasons: no indices, whatever the test says
     assert not seasonal_indices(lung[:30], np.array([0, 30]), np.array([30]), t[:30] % m, m).any()
+
+
+def test_a_series_never_below_zero_is_never_forecast_below_zero() -> None:
+    """Counts with zeros (not logged: log needs every point positive) are floored at zero on the way back;
+    a series that went negative, and `transform none`, keep what the network says."""
+    counts = np.array([5.0, 3.0, 0.0, 2.0, 0.0, 1.0, 0.0, 0.0])
+    signed = np.array([2.0, -1.0, 0.5, -3.0, 1.0, 0.0, -2.0, 1.0])
+    positive = np.array([4.0, 5.0, 3.0, 6.0, 5.0, 4.0, 6.0, 5.0])
+    y = np.concatenate([counts, signed, positive])
+    starts, ends = np.array([0, 8, 16, 24]), np.array([8, 16, 24])
+    sid = np.array([0, 1, 2])
+    sc = Scaler("standard").fit(y, starts, ends, log="auto")
+    assert sc.log.tolist() == [False, False, True] and sc.nonneg.tolist() == [True, False, True]
+    low = sc.inverse_transform(np.full(3, -50.0), sid)  # far below every series' training points
+    assert low[0] == 0.0 and low[1] < -20 and 0 < low[2] < positive.min()
+    np.testing.assert_array_equal(sc.inverse_transform(np.zeros(3), sid), np.array([sc.loc[0], sc.loc[1], np.exp(sc.loc[2])]))
+    back = Scaler.from_dict(sc.to_dict())
+    assert back.nonneg.tolist() == [True, False, True] and back.select(np.array([0])).nonneg.tolist() == [True]
+    # a checkpoint written before the floor existed forecasts as it did
+    old = {k: v for k, v in sc.to_dict().items() if k != "nonneg"}
+    assert Scaler.from_dict(old).inverse_transform(np.full(1, -50.0), np.array([0]))[0] < -20
+    raw = Scaler("standard").fit(y, starts, ends, log="none")
+    assert raw.nonneg.tolist() == [False, False, False]
+    assert raw.inverse_transform(np.full(1, -50.0), np.array([0]))[0] < -20
