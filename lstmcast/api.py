@@ -107,6 +107,21 @@ class LSTMForecaster:
         self.interrupted_ = False
         self.backtest_metrics_: dict[str, Any] = {}
 
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The settings by name, as scikit-learn's estimators give them (so sklearn.base.clone copies this one):
+        every model and training setting of TrainConfig and `samples`; the data's own (columns, fill,
+        frequency) belong to fit()."""
+        params = {f.name: getattr(self.config, f.name) for f in fields(TrainConfig) if f.name not in DATA_FIELDS}
+        return {**params, "samples": self.samples}
+
+    def set_params(self, **params: Any) -> LSTMForecaster:
+        """Change settings by name (as the constructor takes them) -> self; a fitted model stays as it was fitted
+        until the next fit()."""
+        samples = params.pop("samples", self.samples)
+        checked = LSTMForecaster(self.config, samples=samples, **params)  # the constructor's checks and messages
+        self.config, self.samples = checked.config, checked.samples
+        return self
+
     def __repr__(self) -> str:
         default = TrainConfig()
         changed = [f"{f.name}={getattr(self.config, f.name)!r}" for f in fields(TrainConfig)
@@ -132,7 +147,7 @@ class LSTMForecaster:
         text = to_toml(flags_from_config(cfg, self.samples),
                        ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
                         "shell: lstmcast train DATA --out RUN --config config.toml"])
-        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp, _named(data, Path(tmp)):
             src = _as_file(data, frame, columns, Path(tmp))
             result = train_run(src, cfg, Path(tmp) / "run", on_epoch=on_epoch, samples=self.samples,
                                settings=("config.toml", text))
@@ -161,7 +176,7 @@ class LSTMForecaster:
             cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
             h = cfg.horizon if horizon is None else horizon
             cfg = replace(cfg, horizon=h)
-            with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp, _named(data, Path(tmp)):
                 panel = load_for(_as_file(data, frame, columns, Path(tmp)), cfg)
             result = run_backtest(panel, {"lstm": cfg}, h, folds, step, retrain, self.samples)
         self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
@@ -179,9 +194,7 @@ class LSTMForecaster:
         if isinstance(data, (np.ndarray, list, tuple)) and np.ndim(data) == 1:
             data = pd.Series(np.asarray(data), name="y")  # a plain array: one series on integer steps
         frame = (_series_frame(data) if isinstance(data, pd.Series)
-                 else data if isinstance(data, pd.DataFrame) else None)
-        if frame is not None and frame.index.name is not None:
-            frame = frame.reset_index()  # a named index (a DatetimeIndex "date") is a column of the data
+                 else _indexed_frame(data) if isinstance(data, pd.DataFrame) else None)
         if frame is None and not isinstance(data, (str, Path)):
             shape = f" of shape {np.shape(data)}" if isinstance(data, (np.ndarray, list, tuple)) else ""
             raise LstmcastError(f"expected a DataFrame, a Series, a 1-D array or a file path, got "
@@ -270,10 +283,50 @@ def _series_frame(data: pd.Series) -> pd.DataFrame:
     index = data.index
     if isinstance(index, pd.PeriodIndex):
         index = index.to_timestamp()
-    if isinstance(index, pd.RangeIndex) and index.name is None:
+    if index.name is None and index.equals(pd.RangeIndex(len(index))):
         return pd.DataFrame({name: data.to_numpy()})
     time = str(index.name) if index.name is not None else ("ds" if name != "ds" else "time")
     return pd.DataFrame({time: index, name: data.to_numpy()})
+
+
+def _indexed_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """A frame with its index as a column where the index holds data: a named index (df.set_index("date")),
+    or an unnamed one of dates or periods (named "ds", or "time" beside a "ds" column; periods as their
+    start). Any other unnamed index (row labels left by filtering or sorting) is not data."""
+    index = data.index
+    if isinstance(index, pd.MultiIndex):
+        return data.reset_index() if all(n is not None for n in index.names) else data
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
+    if index.name is None and not isinstance(index, pd.DatetimeIndex):
+        return data
+    name = index.name if index.name is not None else ("ds" if "ds" not in data.columns else "time")
+    if name in data.columns:
+        raise LstmcastError(f"the DataFrame's index and one of its columns are both named {str(name)!r}; "
+                            "rename one, or drop the index with df.reset_index(drop=True)")
+    out = data.copy()
+    out.index = pd.RangeIndex(len(out))
+    out.insert(0, name, index)
+    return out
+
+
+@contextmanager
+def _named(data: pd.DataFrame | pd.Series | str | Path, tmp: Path) -> Iterator[None]:
+    """Errors raised inside the block name the DataFrame or the series, not the file in `tmp` it was written
+    to for the job (`data.parquet`, which the user never made), and its rows by position (as iloc counts
+    them), not by that file's lines."""
+    try:
+        yield
+    except LstmcastError as e:
+        if not isinstance(data, (str, Path)):
+            what = "the series" if isinstance(data, pd.Series) or np.ndim(data) == 1 else "the DataFrame"
+            text = str(e).replace(str(tmp / "data.parquet"), what)
+            text = _LINES.sub(lambda m: f"rows {int(m[1]) - 2}-{int(m[2]) - 2} (counting from 0)", text)
+            e.args = (_LINE.sub(lambda m: f"row {int(m[1]) - 2} (counting from 0)", text),)
+        raise
+
+
+_LINE, _LINES = re.compile(r"\bline (\d+)\b"), re.compile(r"\blines (\d+)-(\d+)\b")
 
 
 def _as_file(data: pd.DataFrame | pd.Series | str | Path, frame: pd.DataFrame | None, columns: list[str],

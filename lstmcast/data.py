@@ -255,6 +255,7 @@ def load_table(path: Path) -> pd.DataFrame:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
             df = pd.read_parquet(io.BytesIO(raw))
+            notes += _stored_as_text(df) + _text_numbers(df, ".")
         else:
             problem = _format_problem(raw, path)
             if problem:
@@ -384,6 +385,21 @@ def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
             or (before.notna() & after.notna()).any()):
         return None, text
     return str(signs.iloc[0]), parts[0] + parts[2]
+
+
+def _stored_as_text(df: pd.DataFrame) -> list[str]:
+    """Turn text columns of a typed file (Parquet, a DataFrame) whose every value is a plain number or a missing
+    mark into numbers, in place, as a CSV reader reads them; a note for each."""
+    notes = []
+    for c in df.columns:
+        if df[c].dtype.kind not in "OSU" or not df[c].map(lambda v: isinstance(v, str) or v is None).all():
+            continue
+        text = df[c].dropna().astype(str).str.strip()
+        missing = text.isin(MISSING_MARKS) | (text == "")
+        if (~missing).any() and text[~missing].str.fullmatch(_PLAIN["."]).all():
+            df[c] = pd.to_numeric(text.where(~missing)).reindex(df.index).astype(np.float64)
+            notes.append(f"read {c!r}, stored as text, as numbers")
+    return notes
 
 
 def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:

@@ -180,3 +180,47 @@ def test_a_series_fits_as_its_frame_would() -> None:
     hours = pd.date_range("2024-03-30", periods=60, freq="h", tz="Europe/Berlin")
     utc = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y, index=hours.map(lambda t: t.isoformat()))).predict()
     assert str(utc["ds"].dt.tz) == "UTC" and utc["ds"].iloc[0] == hours[-1] + pd.Timedelta(hours=1)
+    # an integer index that does not start at 0 is the time: the forecast carries on from it
+    later = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y, index=range(100, 160))).predict()
+    assert later["ds"].tolist() == [160, 161, 162]
+    np.testing.assert_array_equal(later["forecast"], steps["forecast"])
+
+
+def test_a_frame_indexed_by_its_dates_fits_as_with_a_date_column() -> None:
+    """df.set_index("date") and frames read with index_col/parse_dates: a date or period index is the time,
+    named or not; text that holds numbers is read as numbers, as from a CSV; errors name the DataFrame."""
+    t = pd.date_range("2015-01-01", periods=60, freq="MS")
+    y = 100 + np.arange(60) + 10 * np.sin(np.arange(60) * 2 * np.pi / 12)
+    frame = LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"ds": t, "sales": y})).predict()
+    assert str(frame["ds"].iloc[0])[:10] == "2020-01-01"
+    for index in (t, t.to_period("M"), t.rename("ds")):
+        got = LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"sales": y}, index=index)).predict()
+        pd.testing.assert_frame_equal(got, frame)
+    text = pd.DataFrame({"ds": t, "sales": [repr(float(v)) for v in y]}, dtype=object)
+    est = LSTMForecaster(horizon=3, **SMALL).fit(text)
+    pd.testing.assert_frame_equal(est.predict(), frame)
+    assert "read 'sales', stored as text, as numbers" in est.notes_
+    # row labels left by filtering are not times
+    kept = pd.DataFrame({"ds": t, "sales": y}, index=np.arange(60) * 2)
+    pd.testing.assert_frame_equal(LSTMForecaster(horizon=3, **SMALL).fit(kept).predict(), frame)
+    with pytest.raises(LstmcastError) as e:
+        LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"a": y, "b": y}, index=t))
+    assert str(e.value).startswith("the DataFrame has 2 numeric columns (a, b); choose one with target_col")
+    assert "parquet" not in str(e.value)
+    with pytest.raises(LstmcastError, match=r"^column 'sales' is not numeric: row 2 \(counting from 0\) has 'n/a!'$"):
+        LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"ds": t[:4], "sales": ["1", "2", "n/a!", "4"]}))
+    with pytest.raises(LstmcastError, match=r"index and one of its columns are both named 'ds'"):
+        LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"ds": t, "sales": y}, index=t.rename("ds")))
+
+
+def test_settings_by_name_as_scikit_learn_clones_them() -> None:
+    est = LSTMForecaster(horizon=3, hidden=16, samples=50)
+    params = est.get_params()
+    assert params["horizon"] == 3 and params["hidden"] == 16 and params["samples"] == 50
+    assert "column" not in params and "fill" not in params  # the data's settings are fit()'s
+    twin = LSTMForecaster(**params)  # what sklearn.base.clone does
+    assert twin.config == est.config and twin.samples == 50
+    assert est.set_params(hidden=8, samples=10) is est and est.config.hidden == 8 and est.samples == 10
+    with pytest.raises(LstmcastError, match=r"unknown setting 'hiden'; did you mean 'hidden'\?"):
+        est.set_params(hiden=4)
+    assert est.config.hidden == 8  # a refused change changes nothing
