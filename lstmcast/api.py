@@ -152,7 +152,8 @@ class LSTMForecaster:
             result = train_run(src, cfg, Path(tmp) / "run", on_epoch=on_epoch, samples=self.samples,
                                settings=("config.toml", text))
             self._adopt(Path(tmp) / "run")
-        self.notes_ = list(result.notes)
+        self.notes_ = (["sorted the DataFrame's rows by time"] if frame is not None and frame.attrs.get("sorted")
+                       else []) + list(result.notes)
         self.interrupted_ = result.interrupted
         if result.interrupted:
             warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
@@ -205,6 +206,8 @@ class LSTMForecaster:
         if (all(data_cfg[k] is None for k in ("column", "time_column", "id_column"))
                 and set(LONG_COLUMNS) <= set(columns)):
             data_cfg.update(column="y", time_column="ds", id_column="unique_id")
+        if frame is not None:
+            frame = _in_time_order(frame, columns, data_cfg["time_column"], data_cfg["id_column"])
         return replace(cfg, **data_cfg), frame, columns
 
     def _adopt(self, run_dir: Path, ckpt: Checkpoint | None = None) -> None:
@@ -320,13 +323,36 @@ def _named(data: pd.DataFrame | pd.Series | str | Path, tmp: Path) -> Iterator[N
     except LstmcastError as e:
         if not isinstance(data, (str, Path)):
             what = "the series" if isinstance(data, pd.Series) or np.ndim(data) == 1 else "the DataFrame"
-            text = str(e).replace(str(tmp / "data.parquet"), what)
+            text = str(e).replace(str(tmp / "data.parquet"), what).replace(
+                "write the file long (", "make the frame long with df.melt (")
             text = _LINES.sub(lambda m: f"rows {int(m[1]) - 2}-{int(m[2]) - 2} (counting from 0)", text)
             e.args = (_LINE.sub(lambda m: f"row {int(m[1]) - 2} (counting from 0)", text),)
         raise
 
 
 _LINE, _LINES = re.compile(r"\bline (\d+)\b"), re.compile(r"\blines (\d+)-(\d+)\b")
+
+
+def _in_time_order(frame: pd.DataFrame, columns: list[str], time_col: str | None, id_col: str | None) -> pd.DataFrame:
+    """The frame's rows in time order (within each series, the series in their order of first appearance), when
+    its time column holds datetimes or numbers already: rows a merge or a groupby left out of order. A file is
+    never reordered (a step back there may be a misread date); neither is a frame whose time column is text."""
+    names = dict(zip(columns, frame.columns))
+    if time_col is None:
+        dated = [c for c in columns if frame[names[c]].dtype.kind == "M"]
+        time_col = dated[0] if len(dated) == 1 else None
+    if time_col not in names or frame[names[time_col]].dtype.kind not in "Miuf":
+        return frame
+    time = frame[names[time_col]].to_numpy()
+    if id_col in names:
+        order = np.lexsort((time, pd.factorize(frame[names[id_col]])[0]))  # stable: ties keep their order
+    else:
+        order = np.argsort(time, kind="stable")
+    if (order == np.arange(len(order))).all():
+        return frame
+    out = frame.iloc[order].reset_index(drop=True)
+    out.attrs["sorted"] = True
+    return out
 
 
 def _as_file(data: pd.DataFrame | pd.Series | str | Path, frame: pd.DataFrame | None, columns: list[str],

@@ -213,6 +213,24 @@ def test_a_frame_indexed_by_its_dates_fits_as_with_a_date_column() -> None:
         LSTMForecaster(horizon=3, **SMALL).fit(pd.DataFrame({"ds": t, "sales": y}, index=t.rename("ds")))
 
 
+def test_a_shuffled_long_frame_is_put_in_time_order() -> None:
+    """Rows a merge or groupby left out of order are sorted (the times are datetimes already, so nothing can have
+    been misread); a wide frame of several series is refused with the pandas call that makes it long."""
+    df = long_frame()
+    fc = LSTMForecaster(horizon=3, **SMALL).fit(df)
+    shuffled = LSTMForecaster(horizon=3, **SMALL).fit(df.sample(frac=1, random_state=0))
+    pd.testing.assert_frame_equal(shuffled.predict(), fc.predict())
+    assert shuffled.notes_[0] == "sorted the DataFrame's rows by time" and "sorted" not in " ".join(fc.notes_)
+    with pytest.raises(LstmcastError, match=r"appears twice"):  # sorting does not hide a duplicate
+        LSTMForecaster(horizon=3, **SMALL).fit(pd.concat([df, df.iloc[[5]]]))
+    wide = df.pivot(index="ds", columns="unique_id", values="y")
+    with pytest.raises(LstmcastError) as e:
+        LSTMForecaster(horizon=3, **SMALL).fit(wide)
+    assert str(e.value) == ("the DataFrame has 2 numeric columns (a, b); choose one with target_col, or for one "
+                            "model of all of them, make the frame long with df.melt (a series id, a time and a "
+                            "value column per row) and pass id_col")
+
+
 def test_settings_by_name_as_scikit_learn_clones_them() -> None:
     est = LSTMForecaster(horizon=3, hidden=16, samples=50)
     params = est.get_params()
