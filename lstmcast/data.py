@@ -255,7 +255,7 @@ def load_table(path: Path) -> pd.DataFrame:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
             df = pd.read_parquet(io.BytesIO(raw))
-            notes += _stored_as_text(df) + _text_numbers(df, ".")
+            notes += _text_numbers(df, ".", typed=True)
         else:
             problem = _format_problem(raw, path)
             if problem:
@@ -387,32 +387,18 @@ def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
     return str(signs.iloc[0]), parts[0] + parts[2]
 
 
-def _stored_as_text(df: pd.DataFrame) -> list[str]:
-    """Turn text columns of a typed file (Parquet, a DataFrame) whose every value is a plain number or a missing
-    mark into numbers, in place, as a CSV reader reads them; a note for each."""
-    notes = []
-    for c in df.columns:
-        if df[c].dtype.kind not in "OSU" or not df[c].map(lambda v: isinstance(v, str) or v is None).all():
-            continue
-        text = df[c].dropna().astype(str).str.strip()
-        missing = text.isin(MISSING_MARKS) | (text == "")
-        if (~missing).any() and text[~missing].str.fullmatch(_PLAIN["."]).all():
-            df[c] = pd.to_numeric(text.where(~missing)).reindex(df.index).astype(np.float64)
-            notes.append(f"read {c!r}, stored as text, as numbers")
-    return notes
-
-
-def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
+def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[str]:
     """Turn text columns of numbers into numbers, in place, when every value is a number, one at least, and
     some are written with thousands separators (1,234; not with decimal commas), with one currency or per cent
     sign throughout ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an
-    empty cell); a note for each."""
+    empty cell); a note for each. `typed`: the frame comes from a typed file (Parquet, a DataFrame), where
+    nothing parsed plain numbers stored as text (1.5) or read an empty text as missing; those are turned too."""
     notes = []
     for c in df.columns:
         if df[c].dtype.kind not in "OSU":
             continue
         text = df[c].dropna().astype(str).str.strip()
-        missing = text.isin(MISSING_MARKS)
+        missing = text.isin(MISSING_MARKS) | (typed & (text == ""))
         written = text  # the note quotes the first value as written
         negative = text.str.fullmatch(r"\(.*\)")  # accounting's negatives: (4.05) is -4.05
         if negative.any():
@@ -423,8 +409,10 @@ def _text_numbers(df: pd.DataFrame, decimal: str) -> list[str]:
         number = text.str.fullmatch(_PLAIN[decimal])
         grouped = text.str.fullmatch(_GROUPED[decimal])
         if (not (number | grouped).any() or not (number | grouped | missing).all()
-                or not (grouped | missing | negative).any() and unit is None):
+                or not (typed or (grouped | missing | negative).any() or unit is not None)):
             continue
+        if typed:
+            notes.append(f"read {c!r}, stored as text, as numbers")
         digits = text.where(~missing).str.replace(f"[{_GROUPS[decimal]}]", "", regex=True)
         df[c] = pd.to_numeric(digits.str.replace(",", ".", regex=False)).reindex(df.index).astype(np.float64)
         if negative.any():
@@ -535,6 +523,8 @@ def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
         raise LstmcastError(f"{flag} {name!r} holds datetimes, not numbers; pass it as --time-column")
     conv = pd.to_numeric(col, errors="coerce")
     bad = conv.isna() & col.notna()
+    culprit = bad & ~col.astype(str).str.strip().isin(MISSING_MARKS)  # a gap mark beside a word is not the culprit
+    bad = culprit if culprit.any() else bad
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise LstmcastError(

@@ -65,6 +65,9 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 def test_non_numeric_value_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(LstmcastError, match=r"--column 'y' is not numeric: line 3 has 'abc'"):
         load_panel(write(tmp_path, "t,y\n0,1.0\n1,abc\n2,3\n"), column="y")
+    # a missing mark above the bad value is a gap, not the value to name
+    with pytest.raises(LstmcastError, match=r"^--column 'y' is not numeric: line 4 has 'abc'$"):
+        load_panel(write(tmp_path, "t,y\n0,1.0\n1,-\n2,abc\n3,3\n"), column="y")
 
 
 def test_nans_are_reported_with_count_and_place(tmp_path: Path) -> None:
