@@ -22,6 +22,7 @@ from .config import (DESEASONS, DEVICES, FILLS, OPTIMIZERS, PRECISIONS, SCALERS,
                      WINDOW_NORMS, TrainConfig)
 from .configfile import flags_from_config, to_toml
 from .errors import LstmcastError
+from .data import EXACT_FLOATS
 from .forecast import forecast_future, interval_columns, report_levels
 from .io import atomic_path, run_folder
 from .run import train_run
@@ -217,9 +218,9 @@ class LSTMForecaster:
         self._final = self.checkpoint_.fitted(split=False)
         self.metrics_ = copy.deepcopy(self.checkpoint_.metrics)
         self.notes_ = list(self.metrics_.get("notes", []))
-        self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"])) if "history.csv" in self._files else None
+        self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"]), **EXACT_FLOATS) if "history.csv" in self._files else None
         preds = self._files.get("test_predictions.csv")
-        self.holdout_predictions_ = pd.read_csv(io.BytesIO(preds)) if preds else None
+        self.holdout_predictions_ = pd.read_csv(io.BytesIO(preds), **EXACT_FLOATS) if preds else None
         self.interrupted_ = bool(self.metrics_.get("interrupted", False))
 
     def _fitted(self) -> Fitted:

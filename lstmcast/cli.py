@@ -70,9 +70,29 @@ class OneLineErrors(TyperGroup):
 def _usage_error(e: ClickException) -> NoReturn:
     if type(e).__name__ == "NoArgsIsHelpError":  # `lstmcast` alone: Typer prints the help
         raise e
-    err_console.print(f"[red]Error:[/red] {escape(_choice_message(e.format_message()))}", highlight=False,
-                      soft_wrap=True)
+    message = _number_message(e) or _choice_message(e.format_message())
+    err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=e.exit_code)
+
+
+_NOT_A_NUMBER = re.compile(r"Invalid value for '(?P<flag>[^']+)': (?:'(?P<value>.*)' is not a valid (?P<old>int|float)\.|"
+                           r"Input should be a valid (?P<new>integer|number)\b.*)$")
+
+
+def _number_message(e: ClickException) -> str | None:
+    """A value that is not a number, in the same words whatever Typer wrote (0.2x: "'two' is not a valid int.";
+    later, through pydantic: "Input should be a valid integer, unable to parse ...", without the value):
+    `--epochs must be a whole number; got 'two'`."""
+    m = _NOT_A_NUMBER.match(e.format_message())
+    if not m:
+        return None
+    value = m["value"]
+    cause = e.__cause__ or e.__context__
+    if value is None and hasattr(cause, "errors"):  # pydantic's ValidationError holds the input
+        with contextlib.suppress(Exception):
+            value = str(cause.errors()[0]["input"])
+    what = "a whole number" if (m["old"] or m["new"]) in ("int", "integer") else "a number"
+    return f"{m['flag']} must be {what}" + (f"; got {value!r}" if value is not None else "")
 
 
 _NOT_A_CHOICE = re.compile(r"Invalid value for '(?P<flag>[^']+)': (?:Value error, )?'(?P<value>.*)' is not one of "

@@ -23,6 +23,11 @@ import pandas as pd
 from .errors import LstmcastError
 from .windows import concat_ranges
 
+# read_csv's floats exactly as written: pandas before 3.1 misreads about a third of doubles by an ulp unless asked
+# for the round-trip parser, which 3.1 made the default (and deprecated asking for)
+EXACT_FLOATS: dict[str, str] = ({} if tuple(int(v) for v in re.findall(r"\d+", pd.__version__)[:2]) >= (3, 1)
+                                else {"float_precision": "round_trip"})
+
 __all__ = [
     "Panel",
     "load_table",
@@ -285,7 +290,7 @@ def load_table(path: Path) -> pd.DataFrame:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
                 try:
-                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False)
+                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False, **EXACT_FLOATS)
                 except pd.errors.ParserWarning:
                     raise LstmcastError(f"cannot read {name}: some rows have more values than the header has "
                                         "column names; name every column in the first line") from None
@@ -366,7 +371,10 @@ def _row_index(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 # or 10 013,50 / 10.013,50 where the decimal mark is a comma; the groups may also be set apart by an apostrophe
 # (Switzerland) or a no-break space (France), one kind throughout a number
 _GROUPS = {".": ",' \u00a0\u202f", ",": ".' \u00a0\u202f"}
-_GROUPED = {d: re.compile(rf"[-+]?\d{{1,3}}([{g}])\d{{3}}(?:\1\d{{3}})*(?:\{d}\d*)?") for d, g in _GROUPS.items()}
+# One alternative per group mark, not a back-reference: pandas 3.0 runs .str regexes on Arrow strings with RE2,
+# which has none ("invalid escape sequence: \1" refused every file there)
+_GROUPED = {d: re.compile(r"[-+]?\d{1,3}(?:" + "|".join(rf"(?:[{m}]\d{{3}})+" for m in g) + rf")(?:[{d}]\d*)?")
+            for d, g in _GROUPS.items()}
 _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re.compile(r"[-+]?\d+(?:,\d*)?")}
 # A unit written on every number of a column: a currency sign before it ($1,234.50, -$12) or after it (12,50 €),
 # or a per cent sign after it (10.5%). Groups: sign, sign before, number, sign after.
@@ -1101,7 +1109,7 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
     with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset; accept both
         warnings.simplefilter("ignore")
         found = pd.infer_freq(idx) if len(idx) >= 3 else None
-    inferred = getattr(found, "freqstr", found)
+    inferred = _canonical(getattr(found, "freqstr", found))
     if inferred is None and len(idx) >= 2:
         d = np.diff(idx.asi8)
         step = pd.Timedelta(int(np.median(d)))
@@ -1114,6 +1122,20 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
         )
         inferred = alias
     return inferred, notes
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _canonical(alias: str | None) -> str | None:
+    """One name for a quarterly frequency whatever pandas version inferred it: quarters that start in January,
+    April, July and October are QS-JAN (pandas 3.0 says QS-OCT, 3.1 QS-JAN); quarter ends keep the last month of
+    the year (QE-DEC), as every version says."""
+    m = re.fullmatch(r"(B?Q[SE]?)-([A-Z]{3})", alias or "")  # 2QS-APR (Apr, Oct) is not 2QS-JAN
+    if m is None or m[2] not in _MONTHS:
+        return alias
+    k = _MONTHS.index(m[2]) % 3
+    return f"{m[1]}-{_MONTHS[k] if m[1].endswith('S') else _MONTHS[9 + k]}"
 
 
 def _alias(step: pd.Timedelta) -> str:
@@ -1131,7 +1153,9 @@ def fixed_step(freq: str | None) -> int | None:
     if not freq:
         return None
     try:
-        step = int(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).value)
+        offset = pd.tseries.frequencies.to_offset(freq)
+        # pandas 3.0 made a day a calendar day (no Timedelta of its own, for daylight saving): still 24 hours here
+        step = offset.n * 86_400 * 10**9 if isinstance(offset, pd.offsets.Day) else int(pd.Timedelta(offset).value)
     except (ValueError, TypeError):
         return None  # an offset with no fixed length, or no frequency pandas knows
     return step if step > 0 else None
@@ -1186,10 +1210,7 @@ def season_phase(time: np.ndarray, freq: str | None, is_datetime: bool, m: int) 
     elif code in ("Y", "YS", "YE", "A", "AS", "BY", "BYS"):
         ordinal = idx.year.to_numpy()
     else:
-        try:
-            step = pd.Timedelta(off).value if code != "W" else 7 * 86_400 * 10**9
-        except (ValueError, TypeError):
-            step = 0
+        step = (fixed_step(freq or "D") or 0) if code != "W" else 7 * 86_400 * 10**9 * off.n
         if step <= 0:  # business days and other irregular offsets: count steps from the first point
             return np.arange(len(time), dtype=np.int64) % m
         return (idx.as_unit("ns").asi8 // step) % m

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .data import fixed_step
 from .errors import LstmcastError
 
 __all__ = ["calendar_features", "calendar_names"]
@@ -20,11 +21,8 @@ _PARTS = {
 
 def _parts_for(freq: str | None) -> list[str]:
     """Calendar parts that vary at this frequency (an hourly series has hours; a monthly one does not)."""
-    try:
-        nanos = pd.Timedelta(pd.tseries.frequencies.to_offset(freq or "D")).value
-    except (ValueError, TypeError):
-        nanos = None  # month/quarter/year offsets have no fixed length
-    if nanos is None:
+    nanos = fixed_step(freq or "D")
+    if nanos is None:  # month/quarter/year offsets have no fixed length
         return ["month"]
     parts = []
     if nanos < pd.Timedelta("1D").value:

@@ -28,8 +28,16 @@ def invoke(*args: object) -> object:
 
 
 def read_exact(path: Path) -> pd.DataFrame:
-    """A CSV's floats exactly as written: pandas 3 parses them so by default, pandas 2 when asked."""
-    return pd.read_csv(path, **({} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}))
+    """A CSV's floats exactly as written, whatever pandas parses by default (3.0's C parser is off by an ulp on
+    about a third of doubles, 3.1's is exact, 2.x's is exact only with float_precision="round_trip"): Python's
+    float() on the text."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in df.columns:
+        try:
+            df[c] = np.array([float(v) for v in df[c]])
+        except ValueError:
+            pass
+    return df
 
 
 def long_frame() -> pd.DataFrame:

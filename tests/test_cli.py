@@ -320,13 +320,11 @@ def test_new_rows_that_skip_a_month_are_filled_on_the_models_step(tmp_path: Path
 
 @pytest.mark.parametrize("args, line", [
     (["train", "{sine}", "--out", "r", "--epoch", "2"], "Error: No such option: --epoch (Possible options: --epochs)"),
-    (["train", "{sine}", "--out", "r", "--epochs", "two"], "Error: Invalid value for '--epochs': Input should be a valid "
-                                                          "integer, unable to parse string as an integer"),
+    (["train", "{sine}", "--out", "r", "--epochs", "two"], "Error: --epochs must be a whole number; got 'two'"),
     (["train", "{sine}", "--epochs", "2"], "Error: Missing option '--out'."),
     (["train", "{sine}", "--out", "r", "--cell", "transformer"], "Error: --cell must be one of lstm, gru, rnn, peephole, "
                                                                  "cifg; got 'transformer'"),
-    (["backtest", "{sine}", "--out", "r", "--lr", "x"], "Error: Invalid value for '--lr': Input should be a valid "
-                                                        "number, unable to parse string as a number"),
+    (["backtest", "{sine}", "--out", "r", "--lr", "x"], "Error: --lr must be a number; got 'x'"),
     (["train", "{sine}", "--out", "r", "--refit", "yes"], "Error: Got unexpected extra argument(s) (yes)"),
     (["trian", "{sine}"], "Error: No such command 'trian'. Did you mean 'train'?"),
     (["predict"], "Error: Missing argument 'run_dir'."),

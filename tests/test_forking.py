@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from lstmcast.cli import app
 from lstmcast.config import TrainConfig
-from lstmcast.data import load_panel, panel_from_frame
+from lstmcast.data import EXACT_FLOATS, load_panel, panel_from_frame
 from lstmcast.errors import LstmcastError
 from lstmcast.forecast import rollout
 from lstmcast.model import Ensemble, Forecaster
@@ -186,7 +186,7 @@ def test_cli_forking_round_trip_and_checkpoint(sine_csv: Path, tmp_path: Path) -
     again = ckpt.fitted(load_panel(sine_csv), split=True)
     assert again.model.forking
     np.testing.assert_array_equal(evaluate(again)[0]["predicted"],
-                                  pd.read_csv(out / "test_predictions.csv")["predicted"])
+                                  pd.read_csv(out / "test_predictions.csv", **EXACT_FLOATS)["predicted"])
     fc = CliRunner().invoke(app, ["predict", str(out), "--horizon", "50", "--out", str(tmp_path / "fc.csv")],
                             env={"COLUMNS": "200"})
     assert fc.exit_code == 0, fc.output

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lstmcast.data import load_panel, panel_from_frame, refill_training
+from lstmcast.data import EXACT_FLOATS, load_panel, panel_from_frame, refill_training
 from lstmcast.errors import LstmcastError
 from lstmcast.forecast import predict_at
 from lstmcast.run import _audit, evaluate
@@ -227,7 +227,7 @@ def test_ensemble_forecasts_the_median_of_its_members(tmp_path: Path, sine_csv: 
     ckpt = load_checkpoint(tmp_path / "run")
     again = ckpt.fitted(load_panel(sine_csv), split=True)
     assert isinstance(again.model, Ensemble)
-    np.testing.assert_array_equal(evaluate(again)[0]["predicted"], pd.read_csv(tmp_path / "run" / "test_predictions.csv")["predicted"])
+    np.testing.assert_array_equal(evaluate(again)[0]["predicted"], pd.read_csv(tmp_path / "run" / "test_predictions.csv", **EXACT_FLOATS)["predicted"])
 
 
 def test_one_short_series_does_not_shrink_the_window_of_the_others() -> None:
