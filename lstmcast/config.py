@@ -67,7 +67,7 @@ class TrainConfig:
     patience: int | None = None
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto: fp32 on CPU, bf16 (else fp16) mixed precision on CUDA
+    precision: str = "auto"  # auto: fp32 everywhere (train.resolve_precision says why)
     threads: int | None = None  # torch CPU threads; None: torch's default (one per core)
     # windows: each window encoded afresh; forking: one pass, a loss at every position; both: half of each
     training: str = "both"

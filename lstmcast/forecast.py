@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -88,21 +90,39 @@ def rollout(fitted: Fitted, x: torch.Tensor, fut: torch.Tensor, steps: int, samp
     return torch.quantile(y, 0.5, dim=0), q
 
 
+@contextlib.contextmanager
+def full_fp32() -> Iterator[None]:
+    """Forecast in true fp32 on a GPU: cuDNN's recurrent kernels use TF32 (a 10-bit mantissa) by default, which
+    moved a forecast by 0.4% against the CPU's on an H100. Training keeps TF32 (speed); a forecast is cheap."""
+    if not torch.cuda.is_available():
+        yield
+        return
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=torch.backends.cudnn.benchmark,
+                                        deterministic=torch.backends.cudnn.deterministic, allow_tf32=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+
+
 def _run(fitted: Fitted, windows: np.ndarray, fut: np.ndarray, steps: int, samples: int, seed: int,
          chunk: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
     """rollout over chunks of origins (bounded memory); numpy in, numpy out (scaled)."""
     dev = fitted.device
-    gen = torch.Generator(device=dev).manual_seed(seed) if dev.type == "cuda" else torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # draws on the CPU, then moved: a GPU forecast equals the CPU's
     per = max(1, chunk // max(1, samples if fitted.loss.probabilistic and steps > fitted.config.model_horizon else 1))
     points, qs = [], []
     fitted.model.eval()
-    for i in range(0, len(windows), per):
-        x = torch.from_numpy(np.ascontiguousarray(windows[i:i + per])).to(dev)
-        f = torch.from_numpy(np.ascontiguousarray(fut[i:i + per])).to(dev)
-        p, q = rollout(fitted, x, f, steps, samples, gen)
-        points.append(p.cpu().numpy())
-        if q is not None:
-            qs.append(q.cpu().numpy())
+    with full_fp32():
+        for i in range(0, len(windows), per):
+            x = torch.from_numpy(np.ascontiguousarray(windows[i:i + per])).to(dev)
+            f = torch.from_numpy(np.ascontiguousarray(fut[i:i + per])).to(dev)
+            p, q = rollout(fitted, x, f, steps, samples, gen)
+            points.append(p.cpu().numpy())
+            if q is not None:
+                qs.append(q.cpu().numpy())
     point = np.concatenate(points) if points else np.zeros((0, steps))
     return point, (np.concatenate(qs) if qs else None)
 

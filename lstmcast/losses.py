@@ -225,9 +225,8 @@ class QuantileLoss(Loss):
         The tails past the outermost levels are exponential (see _interp), so a perfect model's sampled
         80% band covers 80%; clamping u to [lowest, highest level] would cover only ~70% at levels .1/.5/.9.
         """
-        u = torch.rand(
-            (n, *params.shape[:-1], 1), generator=generator, dtype=params.dtype, device=params.device
-        )
+        u = torch.rand((n, *params.shape[:-1], 1), generator=generator, dtype=params.dtype,
+                       device=generator.device).to(params.device)
         return self._interp(params, u)[..., 0]
 
 
@@ -263,9 +262,8 @@ class GaussianLoss(Loss):
 
     def sample(self, params: Tensor, n: int, generator: torch.Generator) -> Tensor:
         """params (B,H,2) -> (n,B,H) draws from Normal(mean, scale)."""
-        eps = torch.randn(
-            (n, *params.shape[:-1]), generator=generator, dtype=params.dtype, device=params.device
-        )
+        eps = torch.randn((n, *params.shape[:-1]), generator=generator, dtype=params.dtype,
+                          device=generator.device).to(params.device)
         return params[..., 0] + params[..., 1] * eps
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .data import Panel
-from .distributed import SINGLE, Group, config_fingerprint, fingerprint, guard, join
+from .distributed import SINGLE, Group, config_fingerprint, fingerprint, guard, join, launched
 from .errors import LstmcastError, NothingTrained
 from .losses import Loss, make_loss
 from .model import Ensemble, Forecaster
@@ -59,24 +59,33 @@ class Fitted:
     states: list[MemberState] = field(default_factory=list)  # each planned member's, for --resume
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto picks CUDA when present; asking for CUDA without it is an error, not a silent CPU run."""
+# --device auto trains on a GPU from this many points (all series together). A whole `train` on an H100 took
+# about 30 s whatever the data (CUDA's start and one small kernel launch after another), on that machine's CPU
+# 23-29 s for 100-1,625 points and 48 s for 4,001 (bench/bench_device.py): the GPU pays from about 1,750.
+AUTO_GPU_POINTS = 2_000
+
+
+def resolve_device(name: str, points: int | None = None) -> torch.device:
+    """auto picks CUDA when present, unless `points` (the data to train on) are too few for it to pay; asking
+    for CUDA without it is an error, not a silent CPU run."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        gpu = torch.cuda.is_available() and (points is None or points >= AUTO_GPU_POINTS)
+        return torch.device("cuda" if gpu else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise LstmcastError("--device cuda asked but no CUDA GPU is available to torch; use --device cpu")
     return torch.device(name)
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for training (None: plain fp32). auto: fp32 on CPU (bit-reproducible with
-    --seed), bf16 on a CUDA GPU that has it, else fp16. bf16 on a CPU without bf16 instructions (AVX512-BF16
-    or AMX) or fp16 on a CPU is an error, not a silent slow path."""
+    """The autocast dtype for training (None: plain fp32). auto is fp32: on a CPU it is bit-reproducible with
+    --seed, and on an H100 bf16 trained this tool's small recurrent networks no faster (LSTM 300 0.32 s an
+    epoch against fp32's 0.27, five LSTM 64 0.06 against 0.04, forking 2.23 against 1.73; one 1,000-series
+    panel 1.11 against 1.19: bench/bench_train.py), as cuDNN already runs fp32 matrix products in TF32.
+    bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX) or fp16 on a CPU is an error, not a silent
+    slow path."""
     cuda = device.type == "cuda"
-    if name == "fp32" or (name == "auto" and not cuda):
+    if name in ("fp32", "auto"):
         return None
-    if name == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if name == "fp16":
         if not cuda:
             raise LstmcastError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 (where supported) or fp32")
@@ -201,13 +210,19 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
     last finished epoch; a network whose state is past its epochs here starts afresh.
     """
     torch.manual_seed(cfg.seed)
-    device = resolve_device(cfg.device)
-    group = join(device)  # torchrun: this rank's process group (and its own GPU); else a single process
-    device = group.device if group.active else device
-    amp = resolve_precision(cfg.precision, device)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     prep = panel if isinstance(panel, Prepared) else prepare(panel, cfg)
+    # torchrun asked for several processes: auto takes the GPUs whatever the size of the data
+    device = resolve_device(cfg.device, None if launched() else len(prep.inputs))
+    if cfg.device == "auto" and device.type == "cpu" and torch.cuda.is_available():
+        note = (f"--device auto trained on the CPU: {len(prep.inputs):,} points are too few for the GPU to pay "
+                f"(it takes over from {AUTO_GPU_POINTS:,}); --device cuda uses it anyway")
+        if note not in prep.notes:  # the refit on all points reuses the evaluation's notes
+            prep.notes.append(note)
+    group = join(device)  # torchrun: this rank's process group (and its own GPU); else a single process
+    device = group.device if group.active else device
+    amp = resolve_precision(cfg.precision, device)
     h = cfg.model_horizon
     tr_o, va_o = training_windows(prep, h, cfg.val_size if val_size is None else val_size)
     if len(tr_o) == 0:
