@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 from . import __version__
@@ -44,8 +43,10 @@ from .train import EpochInfo
 
 try:
     from typer._click.exceptions import ClickException  # Typer >= 0.2x carries its own copy of Click
-except ImportError:  # pragma: no cover - older Typer runs on Click itself
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - older Typer runs on Click itself (0.12 .. 0.1x)
     from click.exceptions import ClickException  # type: ignore[no-redef]
+    from click.globals import get_current_context  # type: ignore[no-redef]
 
 __all__ = ["app"]
 
@@ -75,7 +76,7 @@ def _usage_error(e: ClickException) -> NoReturn:
     raise typer.Exit(code=e.exit_code)
 
 
-_NOT_A_NUMBER = re.compile(r"Invalid value for '(?P<flag>[^']+)': (?:'(?P<value>.*)' is not a valid (?P<old>int|float)\.|"
+_NOT_A_NUMBER = re.compile(r"Invalid value for '(?P<flag>[^']+)': (?:'(?P<value>.*)' is not a valid (?P<old>int|integer|float)\.|"
                            r"Input should be a valid (?P<new>integer|number)\b.*)$")
 
 
@@ -91,7 +92,7 @@ def _number_message(e: ClickException) -> str | None:
     if value is None and hasattr(cause, "errors"):  # pydantic's ValidationError holds the input
         with contextlib.suppress(Exception):
             value = str(cause.errors()[0]["input"])
-    what = "a whole number" if (m["old"] or m["new"]) in ("int", "integer") else "a number"
+    what = "a whole number" if (m["old"] or m["new"]).startswith("int") else "a number"
     return f"{m['flag']} must be {what}" + (f"; got {value!r}" if value is not None else "")
 
 
