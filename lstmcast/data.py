@@ -696,6 +696,8 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
         conv = pd.to_datetime(col, errors="coerce", format="mixed", utc=True)
         if conv.isna().any():
             row = int(np.flatnonzero(conv.isna().to_numpy())[0])
+            if isinstance(e, pd.errors.OutOfBoundsDatetime):  # pandas 2 refuses what pandas 3 reads, then finds out
+                raise LstmcastError(_outside(name, _line(df, row), col.iloc[row], None)) from None
             raise LstmcastError(
                 f"time column {name!r} is not a date or number: line {_line(df, row)} has {str(col.iloc[row])!r}"
             ) from None
@@ -710,11 +712,14 @@ def _parse_time(df: pd.DataFrame, name: str, dayfirst: bool | None = None,
     outside = ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).to_numpy()
     if outside.any():  # nanosecond times hold 1677-2262 only: a date beyond would wrap round silently
         row = int(np.flatnonzero(outside)[0])
-        raise LstmcastError(
-            f"time column {name!r} has a date outside the years 1677-2262 that lstmcast can hold: line "
-            f"{_line(df, row)} has {str(col.iloc[row])!r} (read as {parsed.iloc[row].date()}); write whole years "
-            f"as plain numbers (1500, 1501, ...), or give a date with its year")
+        raise LstmcastError(_outside(name, _line(df, row), col.iloc[row], parsed.iloc[row].date()))
     return parsed.to_numpy(dtype="datetime64[ns]"), True, note, day, utc
+
+
+def _outside(name: str, line: int, value: object, read_as: object) -> str:
+    return (f"time column {name!r} has a date outside the years 1677-2262 that lstmcast can hold: line {line} has "
+            f"{str(value)!r}{f' (read as {read_as})' if read_as is not None else ''}; write whole years as plain "
+            f"numbers (1500, 1501, ...), or give a date with its year")
 
 
 def _fill(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:

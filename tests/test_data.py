@@ -374,8 +374,10 @@ def test_dates_lstmcast_cannot_hold_are_refused(tmp_path: Path, first: str, show
     an error naming it, instead of a time wrapped round to another century."""
     with pytest.raises(LstmcastError) as e:
         load_panel(write(tmp_path, f"date,v\n{first},1\n"))
+    # pandas 3 reads the date, then lstmcast finds it outside; pandas 2 refuses to read it, so no "read as"
+    read_as = f" (read as {shown})" if int(pd.__version__.split(".")[0]) >= 3 else ""
     assert str(e.value) == (f"time column 'date' has a date outside the years 1677-2262 that lstmcast can hold: line 2 "
-                            f"has {first!r} (read as {shown}); write whole years as plain numbers (1500, 1501, ...), "
+                            f"has {first!r}{read_as}; write whole years as plain numbers (1500, 1501, ...), "
                             "or give a date with its year")
 
 
