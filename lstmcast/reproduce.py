@@ -72,8 +72,11 @@ def reproduce_run(run_dir: Path, cfg: TrainConfig, data: Path, samples: int = 20
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     notes = []
-    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
-        notes.append(f"the run's --device is {cfg.device}: results are bit-identical only on CPU")
+    saved = run_dir / "metrics.json"  # where the run trained (auto depends on the data); older runs: the flag
+    trained_on = (json.loads(saved.read_text()).get("versions", {}).get("device", cfg.device) if saved.exists()
+                  else cfg.device)
+    if trained_on.startswith("cuda") or (trained_on == "auto" and torch.cuda.is_available()):
+        notes.append(f"the run trained on {trained_on}: results are bit-identical only on CPU")
     return ReproduceResult(run=run_dir, data=Path(data), checks=checks, notes=notes)
 
 

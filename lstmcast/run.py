@@ -55,6 +55,14 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "pandas": pd.__version__}
 
 
+def device_name(device: object) -> str:
+    """'cpu', or 'cuda: <the GPU's name>': where a run trained (--device auto depends on the data's size)."""
+    import torch
+
+    dev = torch.device(device)  # type: ignore[arg-type]
+    return f"cuda: {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else dev.type
+
+
 def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
     """Load a file to forecast or score with a trained model, after checking that it has the columns the model
     was trained on (value, time, series id, features) and the same kind of time; one line naming what differs.
@@ -299,7 +307,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     if skipped:  # too short to train on: predict says so instead of taking them for unknown series
         info["skipped"] = skipped
     # What a reader of metrics.json needs to trust or redo the numbers: the settings, the data, the software.
-    metrics.update({"config": cfg.to_dict(), "data": info, "versions": versions()})
+    metrics.update({"config": cfg.to_dict(), "data": info, "versions": {**versions(), "device": device_name(fitted.device)}})
     paths = {
         "checkpoint": save_checkpoint(out / "model.pt", final, info, metrics, evaluation=fitted,
                                       resume=training_state(cfg, fitted, final, interrupted)),

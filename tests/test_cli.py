@@ -49,6 +49,7 @@ def test_train_predict_plot_end_to_end(tmp_path: Path, sine_csv: Path) -> None:
     assert list(hist.columns) == ["epoch", "train_loss", "val_loss", "seconds"] and hist["epoch"].tolist() == [1, 2]
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"mse", "rmse", "mae"} <= set(metrics["model"]) and {"mse", "rmse", "mae"} <= set(metrics["naive"])
+    assert metrics["versions"]["device"] == "cpu"  # where it trained: --device auto depends on the data
     ckpt = torch.load(run / "model.pt", weights_only=True)
     assert ckpt["config"]["hidden"] == 8 and ckpt["data"]["target"] == "sin_t" and len(ckpt["data"]["sha256"]) == 64
     assert ckpt["lstmcast_version"] and ckpt["torch_version"]

@@ -108,6 +108,8 @@ def test_torchrun_on_nccl_matches_the_one_process_run(tmp_path: Path, sine_csv: 
     assert len(one) == len(ddp)
     np.testing.assert_allclose(ddp["train_loss"], one["train_loss"], rtol=1e-3)
     assert load_checkpoint(runs["ddp"]).config.device == "cuda"
+    device = json.loads((runs["ddp"] / "metrics.json").read_text())["versions"]["device"]
+    assert device == f"cuda: {torch.cuda.get_device_name()}"
 
 
 def test_auto_takes_the_gpu_where_it_pays_and_says_so_where_not(sine_csv: Path) -> None:
