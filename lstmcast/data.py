@@ -378,7 +378,12 @@ _GROUPED = {d: re.compile(r"[-+]?\d{1,3}(?:" + "|".join(rf"(?:[{m}]\d{{3}})+" fo
 _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re.compile(r"[-+]?\d+(?:,\d*)?")}
 # A unit written on every number of a column: a currency sign before it ($1,234.50, -$12) or after it (12,50 €),
 # or a per cent sign after it (10.5%). Groups: sign, sign before, number, sign after.
-_UNIT = r"([-+]?)\s*([$€£¥])?\s*([-+]?[\d.,'\u00a0\u202f]+(?:[eE][-+]?\d+)?)\s*([$€£¥%])?"
+# The number ends in a digit (or a decimal mark), so that the no-break space of "12,50\u00a0€" (French
+# spreadsheets) is the gap before the sign, not part of the number; spaces are spelt out with the no-break ones,
+# as the actual characters: RE2 (pandas 3.0's Arrow strings) has no \u escape and its \s is ASCII only.
+_SPACE = "[\\s\u00a0\u202f]*"
+_UNIT = (f"([-+]?){_SPACE}([$€£¥])?{_SPACE}([-+]?[\\d.,'\u00a0\u202f]*\\d[.,]?(?:[eE][-+]?\\d+)?){_SPACE}"
+         "([$€£¥%])?")
 # Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
 MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
 

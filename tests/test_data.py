@@ -463,6 +463,11 @@ def test_currency_and_per_cent_signs_are_read_as_numbers(tmp_path: Path) -> None
     assert "read 'rate' as numbers without their '%' sign ('1,5 %' as 1.5)" in panel.notes
     panel = load_panel(write(tmp_path, "date,p\n2020-01-01,12.5 €\n2020-02-01,3 €\n2020-03-01,4€\n"))
     assert panel.values.tolist() == [12.5, 3.0, 4.0]
+    # French spreadsheets: a no-break space before the sign and between the groups (it was read as part of the
+    # number, and the column refused)
+    panel = load_panel(write(tmp_path, "date;prix\n2020-01-01;12,50\u00a0€\n2020-02-01;1\u202f234,00\u00a0€\n"))
+    assert panel.values.tolist() == [12.5, 1234.0]
+    assert "read 'prix' as numbers without their '€' sign ('12,50\\xa0€' as 12.5)" in panel.notes
     with pytest.raises(LstmcastError, match=r"^--column 'p' is not numeric: line 2 has '\$5'$"):
         load_panel(write(tmp_path, "date,p\n2020-01-01,$5\n2020-02-01,12\n"), "p")
     with pytest.raises(LstmcastError, match=r"^--column 'p' is not numeric: line 2 has '\$5'$"):
