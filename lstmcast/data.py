@@ -413,6 +413,9 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[s
         text = df[c].dropna().astype(str).str.strip()
         missing = text.isin(MISSING_MARKS) | (typed & (text == ""))
         written = text  # the note quotes the first value as written
+        minus = text.str.contains("\u2212", regex=False)  # the typographic minus sign (tables typeset for print)
+        if minus.any():
+            text = text.str.replace("\u2212", "-", regex=False)
         negative = text.str.fullmatch(r"\(.*\)")  # accounting's negatives: (4.05) is -4.05
         if negative.any():
             text = text.mask(negative, "-" + text.str[1:-1].str.strip())
@@ -422,12 +425,15 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[s
         number = text.str.fullmatch(_PLAIN[decimal])
         grouped = text.str.fullmatch(_GROUPED[decimal])
         if (not (number | grouped).any() or not (number | grouped | missing).all()
-                or not (typed or (grouped | missing | negative).any() or unit is not None)):
+                or not (typed or (grouped | missing | negative | minus).any() or unit is not None)):
             continue
         if typed:
             notes.append(f"read {c!r}, stored as text, as numbers")
         digits = text.where(~missing).str.replace(f"[{_GROUPS[decimal]}]", "", regex=True)
         df[c] = pd.to_numeric(digits.str.replace(",", ".", regex=False)).reindex(df.index).astype(np.float64)
+        if minus.any():
+            i = int(np.argmax(minus.to_numpy()))
+            notes.append(f"read {c!r} with the minus sign \u2212 as - ({written.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
         if negative.any():
             i = int(np.argmax(negative.to_numpy()))
             notes.append(f"read {c!r} with negative numbers in parentheses ({written.iloc[i]!r} as "

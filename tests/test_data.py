@@ -468,6 +468,12 @@ def test_currency_and_per_cent_signs_are_read_as_numbers(tmp_path: Path) -> None
     panel = load_panel(write(tmp_path, "date;prix\n2020-01-01;12,50\u00a0€\n2020-02-01;1\u202f234,00\u00a0€\n"))
     assert panel.values.tolist() == [12.5, 1234.0]
     assert "read 'prix' as numbers without their '€' sign ('12,50\\xa0€' as 12.5)" in panel.notes
+    # the typographic minus sign (U+2212) of tables typeset for print, alone or with a sign and groups
+    panel = load_panel(write(tmp_path, "date,v\n2020-01-01,\u221212.5\n2020-01-02,3\n2020-01-03,\u22121\n"))
+    assert panel.values.tolist() == [-12.5, 3.0, -1.0]
+    assert "read 'v' with the minus sign \u2212 as - ('\u221212.5' as -12.5)" in panel.notes
+    panel = load_panel(write(tmp_path, 'date,v\n2020-01-01,"\u2212$1,000"\n2020-01-02,$3\n2020-01-03,$2\n'))
+    assert panel.values.tolist() == [-1000.0, 3.0, 2.0]
     with pytest.raises(LstmcastError, match=r"^--column 'p' is not numeric: line 2 has '\$5'$"):
         load_panel(write(tmp_path, "date,p\n2020-01-01,$5\n2020-02-01,12\n"), "p")
     with pytest.raises(LstmcastError, match=r"^--column 'p' is not numeric: line 2 has '\$5'$"):
