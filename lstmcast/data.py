@@ -1087,7 +1087,8 @@ def _check_order(time: np.ndarray, starts: np.ndarray, ids: list[str], name: str
             if what == "duplicated" and is_dt and _clock_change(t, bad):
                 hint += ("; if these are local times where the clocks went back, write them with their UTC offset "
                          "(2021-10-31T02:00:00+01:00) or in UTC")
-            raise LstmcastError(f"time column {name!r} is {what}{series}: {detail} ({int(bad.sum())} such rows){hint}")
+            k = int(bad.sum())
+            raise LstmcastError(f"time column {name!r} is {what}{series}: {detail} ({k} such row{'s' * (k > 1)}){hint}")
 
 
 def _clock_change(t: np.ndarray, dup: np.ndarray) -> bool:

@@ -102,7 +102,7 @@ def test_unsorted_and_duplicated_times(tmp_path: Path) -> None:
     # a long file read as one series: the error names the column that looks like the series' name
     long = "store,date,y\n" + "".join(f"{s},2024-01-0{d},{d}\n" for s in "ab" for d in (1, 2, 3))
     with pytest.raises(LstmcastError, match=r"is not sorted: 2024-01-01 00:00:00 comes after 2024-01-03 00:00:00 "
-                                            r"\(1 such rows\); if 'store' names the series, pass --id-column store, "
+                                            r"\(1 such row\); if 'store' names the series, pass --id-column store, "
                                             r"else sort the file by time$"):
         load_panel(write(tmp_path, long))
     assert load_panel(write(tmp_path, long), id_column="store").ids == ["a", "b"]
