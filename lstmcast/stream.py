@@ -32,7 +32,7 @@ def parse_value(line: str, number: int) -> float:
     if not text:
         raise LstmcastError(f"line {number} is blank; stream reads one number per line")
     try:
-        value = float(text)
+        value = float(text.replace("\u2212", "-"))  # the typographic minus, as the CSV loader reads it
     except ValueError:
         raise LstmcastError(f"line {number}: {text[:40]!r} is not a number; stream reads one number per line") from None
     if not math.isfinite(value):

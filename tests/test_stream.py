@@ -71,7 +71,8 @@ def test_stream_with_calendar_and_horizon_matches_predict_horizon(tmp_path: Path
 
 @pytest.mark.parametrize(("stdin", "message", "forecasts"), [
     ("0.1\n\n0.3\n", "Error: line 2 is blank; stream reads one number per line\n", 2),
-    ("0.1\n0.2\nabc\n", "Error: line 3: 'abc' is not a number; stream reads one number per line\n", 3),
+    # line 2 holds a typographic minus (U+2212), read as the CSV loader reads it
+    ("0.1\n\u22120.2\nabc\n", "Error: line 3: 'abc' is not a number; stream reads one number per line\n", 3),
     ("nan\n", "Error: line 1: 'nan' is not a finite number\n", 1),
 ])
 def test_bad_line_is_one_error_naming_it(tmp_path: Path, sine_csv: Path, stdin: str, message: str,
