@@ -3,6 +3,7 @@ to turn the exported model's raw output into a forecast."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import warnings
 from pathlib import Path
@@ -58,10 +59,11 @@ def _to_onnx(module: Forecaster | Ensemble, x: torch.Tensor, f: torch.Tensor) ->
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter warns about tracing; verified below
-        # dynamo=False: the TorchScript-based exporter works offline; the dynamo one needs onnxscript.
+        # dynamo=False: the TorchScript-based exporter works offline; the dynamo one needs onnxscript. Torch
+        # before 2.5 has no such argument (and only that exporter).
+        legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         torch.onnx.export(module, _args(module, x, f), buf, input_names=names, output_names=["raw"],
-                          dynamic_axes={n: {0: "batch"} for n in [*names, "raw"]}, opset_version=OPSET,
-                          dynamo=False)
+                          dynamic_axes={n: {0: "batch"} for n in [*names, "raw"]}, opset_version=OPSET, **legacy)
     data = buf.getvalue()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1

@@ -335,7 +335,8 @@ def _train_one(model: nn.Module, loss: Loss, cfg: TrainConfig, train: WindowSet 
            else torch.optim.Adam(model.parameters(), lr=cfg.lr))
     gen = torch.Generator().manual_seed(seed)
     # fp16 needs loss scaling against underflowing gradients; disabled, the scaler is a plain backward/step
-    scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
+    scaler = (torch.amp.GradScaler(device.type, enabled=amp is torch.float16) if hasattr(torch.amp, "GradScaler")
+              else torch.cuda.amp.GradScaler(enabled=amp is torch.float16))  # torch 2.2 (fp16 is CUDA-only)
     history: list[dict[str, Any]] = []
     best_val, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(model.state_dict()), 0
     first = 1
