@@ -21,8 +21,8 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .config import (DESEASONS, DEVICES, FILLS, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRAININGS, TRANSFORMS,
                      WINDOW_NORMS, TrainConfig)
 from .configfile import flags_from_config, to_toml
-from .errors import LstmcastError
 from .data import EXACT_FLOATS
+from .errors import LstmcastError
 from .forecast import forecast_future, interval_columns, report_levels
 from .io import atomic_path, run_folder
 from .run import train_run

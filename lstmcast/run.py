@@ -63,10 +63,11 @@ def device_name(device: object) -> str:
     return f"cuda: {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else dev.type
 
 
-def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
+def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> tuple[Panel, list[str]]:
     """Load a file to forecast or score with a trained model, after checking that it has the columns the model
     was trained on (value, time, series id, features) and the same kind of time; one line naming what differs.
-    Missing values, and dates the model's step skips, are filled by `fill`, else as the training file was."""
+    Missing values, and dates the model's step skips, are filled by `fill`, else as the training file was.
+    -> the panel without the series that training skipped as too short, and those series' ids."""
     d, cfg = ckpt.data, ckpt.config
     df = load_table(path)
     name = "stdin" if Path(path) == STDIN else str(path)
@@ -90,15 +91,13 @@ def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> Panel:
                             f"has {kinds[1]} there; pass a file shaped like the training file")
     panel.notes[:0] = df.attrs.get("notes", [])
     skipped = np.isin(panel.ids, ckpt.skipped_series(panel))
-    if skipped.any():
-        panel.notes.append(_no_rows([panel.ids[i] for i in np.flatnonzero(skipped)]))
-        panel = panel.select(~skipped)
-    return panel
+    return (panel.select(~skipped) if skipped.any() else panel), [panel.ids[i] for i in np.flatnonzero(skipped)]
 
 
-def _no_rows(ids: list[str]) -> str:
-    return (f"no rows for {len(ids)} series that training skipped as too short for the model's windows: "
-            f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}")
+def _no_rows(ids: list[str]) -> list[str]:
+    """The note for series that training skipped as too short (none when there are none)."""
+    return [f"no rows for {len(ids)} series that training skipped as too short for the model's windows: "
+            f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}"] if ids else []
 
 
 def mase_scales(panel: Panel, train_ends: np.ndarray, m: int) -> np.ndarray:
@@ -345,9 +344,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
             raise LstmcastError(f"training data {src} not found; pass the file with --data")
         if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
             notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
-        panel = load_like(ckpt, src, fill)
+        panel, skipped = load_like(ckpt, src, fill)
         # how new rows were read (the training file's were said), and which series the model never had
-        notes += panel.notes if data is not None else [n for n in panel.notes if n.startswith("no rows for")]
+        notes += (panel.notes if data is not None else []) + _no_rows(skipped)
         fitted = ckpt.fitted(panel, split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
         target = Path(out) if out else run_dir / "test_predictions.csv"
@@ -356,10 +355,8 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
     if horizon < 1:
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
-    panel = load_like(ckpt, Path(data), fill) if data is not None else None
-    notes += panel.notes if panel is not None else []
-    if panel is None and (skipped := ckpt.skipped_series()):
-        notes.append(_no_rows(skipped))
+    panel, skipped = load_like(ckpt, Path(data), fill) if data is not None else (None, ckpt.skipped_series())
+    notes += (panel.notes if panel is not None else []) + _no_rows(skipped)
     fitted = ckpt.fitted(panel, split=False, device=device)
     h = cfg.model_horizon
     if horizon > h:
