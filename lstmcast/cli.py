@@ -658,7 +658,7 @@ def _training_progress(said: Output, tracker: Any = None, networks: int = 1
             progress.remove_task(t)
         said.print(stage[0])
         said.print(f"Training on {n_train} windows" + (f" ({n_val} more for validation)" if n_val else "")
-                   + f": batch {batch}, {epochs} epochs" + (f" over {networks} networks" if networks > 1 else ""))
+                   + f": batch {batch}, {epochs} epoch{'s' * (epochs != 1)}" + (f" over {networks} networks" if networks > 1 else ""))
         task[0] = progress.add_task("train", total=epochs, info="")
         progress.start()
         if tracker is not None:

@@ -14,6 +14,7 @@ import sys
 import warnings
 import zipfile
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -800,9 +801,11 @@ def panel_from_frame(
     source: str = "data",
     dayfirst: bool | None = None,
     dates: bool | None = None,
+    freq_flag: str = "--freq",
 ) -> Panel:
     """Validate a table into a Panel: pick columns, parse times, check order, handle NaNs. `dayfirst` and
-    `dates`: how the model's training times were read, for new data (None: decide from this table)."""
+    `dates`: how the model's training times were read, for new data (None: decide from this table); `freq_flag`:
+    where `freq` came from, for messages ("--freq", or "model" for a trained model's)."""
     features = list(features or [])
     df, summary = _summary_rows(df)
     notes: list[str] = [summary] if summary else []
@@ -884,7 +887,7 @@ def panel_from_frame(
     absent, on_grid = 0, (time, starts)
     if is_dt:  # dates the calendar skips become rows with a missing value (and missing features)
         stamps = time.astype("datetime64[ns]")
-        grid = _calendar_gaps(stamps, starts) if freq is None else _freq_gaps(stamps, starts, freq)
+        grid = _calendar_gaps(stamps, starts) if freq is None else _freq_gaps(stamps, starts, freq, freq_flag)
         if grid is not None:
             time, rows, starts = grid
             absent = len(time) - len(values)
@@ -931,7 +934,7 @@ def panel_from_frame(
             raise LstmcastError(f"column {name!r} has values beyond ±{MAX_ABS:g} (first at {time_name}="
                                 f"{_fmt_time(time[first], is_dt)}: {col[first]:g}); divide the column by a power of ten")
 
-    inferred, freq_notes = _infer_freq(*on_grid, is_dt, freq)
+    inferred, freq_notes = _infer_freq(*on_grid, is_dt, freq, time_name)
     notes.extend(freq_notes)
     observed = ~nan if fill not in (None, "drop") else np.ones(len(values), bool)
     return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
@@ -1005,35 +1008,55 @@ def _grid(pos: np.ndarray, sid: np.ndarray, n_series: int, grid_time: Callable[[
     return grid_time(k, new_sid), new_starts[:-1][sid] + pos, new_starts
 
 
-def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """`_calendar_gaps` on the grid of a known frequency (--freq, or a trained model's for its new rows): each
-    series' dates from its first to its last at that step. None when nothing is skipped, when a date is off the
-    grid (the frequency is checked, and its note given, later), or when more than half would be added."""
-    step = fixed_step(freq)
-    if step is not None:  # hours, days: every series' grid at once
-        return _fixed_grid(time, starts, step)
+def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, flag: str = "--freq"
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`_calendar_gaps` on the grid of a known frequency (--freq, or a trained model's for its new rows: `flag`
+    says which): each series' dates from its first to its last at that step. None when nothing is skipped; an
+    error when a date is off that grid or more than half the grid would be added (dates further apart than the
+    step), which would otherwise glue steps together or fill in mostly made-up values."""
     try:
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None  # reported by _infer_freq
+    what = f"--freq {freq}" if flag == "--freq" else f"the model's frequency ({freq})"
+    fix = ("leave --freq out to infer the step from the dates, or give the step they are on" if flag == "--freq"
+           else "pass dates at the model's step")
+    sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
     first, last = time[starts[:-1]], time[starts[1:] - 1]
-    grids, total = [], 0
-    for t0, t1 in zip(first, last):  # one date_range per series: months, weeks, business days have no fixed length
-        grids.append(pd.date_range(t0, t1, freq=off).to_numpy(dtype="datetime64[ns]"))
-        total += len(grids[-1])
-        if total > 2 * len(time):  # a step far finer than the dates: not a grid with gaps
-            return None
-    sizes = np.array([len(g) for g in grids], np.int64)
+
+    def sparse() -> LstmcastError:
+        return LstmcastError(f"with {what} the dates skip more than half of the steps from the first to the last "
+                             f"({len(time)} dates from {_fmt_time(first[0], True)} to {_fmt_time(last[0], True)}): "
+                             f"they are further apart than {freq}; {fix}")
+
+    step = fixed_step(freq)
+    if step is not None:  # hours, days: every series' grid at once, from its first date
+        pos, rem = np.divmod((time - first[sid]).astype(np.int64), step)
+        off_grid = rem != 0
+        sizes = pos[starts[1:] - 1] + 1
+    else:  # months, weeks, business days have no fixed length: a date_range per series, stopped when too long
+        grids: list[np.ndarray] = []
+        for t0, t1 in zip(first, last):
+            grids.append(pd.date_range(t0, t1, freq=off).to_numpy(dtype="datetime64[ns]"))
+            if sum(map(len, grids)) > 2 * len(time):
+                raise sparse()
+        sizes = np.array([len(g) for g in grids], np.int64)
+        flat = np.concatenate(grids)
+        pos = np.concatenate([np.searchsorted(g, time[starts[s]:starts[s + 1]]) for s, g in enumerate(grids)])
+        at = np.concatenate([[0], np.cumsum(sizes)])[:-1][sid] + pos
+        off_grid = (pos >= sizes[sid]) | (flat[np.minimum(at, len(flat) - 1)] != time) if len(flat) else pos >= 0
+    if off_grid.any():
+        i = int(np.flatnonzero(off_grid)[0])
+        start = f" (every {freq} from {_fmt_time(first[sid[i]], True)})" if step is not None else ""
+        raise LstmcastError(f"{_fmt_time(time[i], True)} is not on the grid of {what}{start}; {fix}")
+    if sizes.sum() > 2 * len(time):
+        raise sparse()
     if sizes.sum() == len(time):
         return None
-    grid = np.concatenate(grids)
+    if step is not None:
+        return _grid(pos, sid, len(first), lambda k, s: first[s] + (k * step).astype("timedelta64[ns]"))
     new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    sid = np.repeat(np.arange(len(sizes)), np.diff(starts))
-    pos = np.concatenate([np.searchsorted(g, time[starts[s]:starts[s + 1]]) for s, g in enumerate(grids)])
-    rows = new_starts[:-1][sid] + pos
-    if (pos >= sizes[sid]).any() or not (grid[rows] == time).all():
-        return None
-    return grid, rows, new_starts
+    return flat, new_starts[:-1][sid] + pos, new_starts
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:
@@ -1102,16 +1125,35 @@ def _clock_change(t: np.ndarray, dup: np.ndarray) -> bool:
     return len(repeated) <= 2 * (years + 1)
 
 
-def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | None) -> tuple[str | None, list[str]]:
+def _number_step(freq: str | None, time_name: str) -> float | None:
+    """--freq for a time column of step numbers: a positive number, or None when not given."""
+    if freq is None:
+        return None
+    try:
+        step = float(freq)
+    except ValueError:
+        raise LstmcastError(f"--freq {freq} is a calendar frequency, but {time_name!r} holds step numbers, not dates; "
+                            "leave --freq out (or name a date column with --time-column)") from None
+    if not (np.isfinite(step) and step > 0):
+        raise LstmcastError(f"--freq {freq}: a step must be a positive number")
+    return step
+
+
+def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | None, time_name: str = "t"
+                ) -> tuple[str | None, list[str]]:
     """The series' step (pandas alias, or integer step), and a note on gaps or irregular steps."""
     notes: list[str] = []
     longest = int(np.argmax(np.diff(starts)))
     t = time[starts[longest]:starts[longest + 1]]
     if not is_dt:
+        given = _number_step(freq, time_name)
         if len(t) < 2:
             return freq or "1", notes
         d = np.diff(t)
         step = float(np.median(d))
+        if given is not None and not np.isclose(given, step):
+            raise LstmcastError(f"--freq {freq} does not match {time_name!r}, whose usual step is {step:g}; leave "
+                                "--freq out for step numbers")
         irregular = int((~np.isclose(d, step)).sum())
         if irregular:
             notes.append(f"time steps are irregular: {irregular} steps differ from the usual {step:g}")
@@ -1127,18 +1169,35 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
         warnings.simplefilter("ignore")
         found = pd.infer_freq(idx) if len(idx) >= 3 else None
     inferred = _canonical(getattr(found, "freqstr", found))
+    if inferred is None and len(idx) == 2:
+        inferred = _two_dates(idx)
     if inferred is None and len(idx) >= 2:
         d = np.diff(idx.asi8)
         step = pd.Timedelta(int(np.median(d)))
         gaps = int((d > np.median(d) * 1.5).sum())
         alias = _alias(step)
         notes.append(
+            f"only 2 dates, {step} apart: assuming {alias}; set --freq to choose" if len(idx) == 2 else
             f"could not infer a regular frequency: {gaps} gaps longer than the usual step {step}"
             f"{f' (first after {idx[int(np.flatnonzero(d > np.median(d) * 1.5)[0])]})' if gaps else ''}; "
             f"assuming {alias}; set --freq to choose"
         )
         inferred = alias
     return inferred, notes
+
+
+def _two_dates(idx: pd.DatetimeIndex) -> str | None:
+    """The calendar frequency of a series of two dates, which pd.infer_freq cannot name (it needs three): month,
+    quarter or year starts (both on the 1st at midnight) or ends (both on the month's last day); None otherwise."""
+    a, b = idx[0], idx[1]
+    months = (b.year - a.year) * 12 + b.month - a.month
+    if months not in (1, 3, 12) or a != a.normalize() or b != b.normalize():
+        return None
+    kind = "S" if a.day == b.day == 1 else "E" if a.is_month_end and b.is_month_end else None
+    if kind is None:
+        return None
+    anchor = "" if months == 1 else f"-{_MONTHS[a.month - 1]}"
+    return _canonical(f"{dict([(1, 'M'), (3, 'Q'), (12, 'Y')])[months]}{kind}{anchor}")
 
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -1203,8 +1262,15 @@ def future_times(last: object, n: int, freq: str | None, is_datetime: bool) -> n
     """(n,) the n timestamps (or steps) after `last`, continuing the series' frequency."""
     if is_datetime:
         off = pd.tseries.frequencies.to_offset(freq or "D")
-        # last + off rolls onto the next anchor even when `last` is off-anchor (Jan 31 + MS = Feb 1)
-        return pd.date_range(pd.Timestamp(last) + off, periods=n, freq=off).to_numpy(dtype="datetime64[ns]")
+        fit = 0
+        with suppress(pd.errors.OutOfBoundsDatetime, OverflowError):  # computed in microseconds, to count what fits
+            # last + off rolls onto the next anchor even when `last` is off-anchor (Jan 31 + MS = Feb 1)
+            times = pd.date_range(pd.Timestamp(last).as_unit("us") + off, periods=n, freq=off, unit="us")
+            fit = int((times <= pd.Timestamp.max).sum())
+            if fit == n:
+                return times.to_numpy(dtype="datetime64[ns]")
+        raise LstmcastError(f"a forecast of {n} steps after {pd.Timestamp(last)} would pass the last date pandas "
+                            f"can hold ({pd.Timestamp.max:%Y-%m-%d}); at most {fit} steps fit")
     step = float(freq) if freq else 1.0
     return float(last) + step * np.arange(1, n + 1, dtype=np.float64)  # type: ignore[arg-type]
 

@@ -12,8 +12,9 @@ class Interrupted(KeyboardInterrupt):
     short); the message says what was kept. The CLI prints it and exits 130."""
 
 
-class NothingTrained(LstmcastError):
-    """Ctrl-C came before a training job's first epoch finished: there is no network to keep."""
+class NothingTrained(Interrupted):
+    """Ctrl-C came before a training job's first epoch finished: there is no network to keep, so it stops as a
+    Ctrl-C outside training does (the CLI exits 130; Python sees a KeyboardInterrupt)."""
 
 
 class Terminated(BaseException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ __all__ = ["plot_run_figure", "band_columns", "plot_backtest_figure", "plot_comp
 
 def _save(fig: Any, out: Path) -> Path:
     """Write `fig` atomically as PNG, SVG or PDF by `out`'s extension, and free it."""
+    buf = io.BytesIO()  # drawn in memory: a full disk then fails in our write, not inside matplotlib's PDF writer
     try:
-        with atomic_path(Path(out)) as tmp:
-            fig.savefig(tmp, format=output_format(out, FIGURE_FORMATS, "plots"), dpi=110)
+        fig.savefig(buf, format=output_format(out, FIGURE_FORMATS, "plots"), dpi=110)
     finally:
         plt.close(fig)
+    with atomic_path(Path(out)) as tmp:
+        tmp.write_bytes(buf.getvalue())
     return Path(out)
 
 

@@ -97,7 +97,7 @@ def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: l
         w = auto_n_prev(season, typical, h, ds)
         if typical - w - h + 1 < MIN_HOLDOUT_WINDOWS:  # the typical series cannot spare a hold-out
             w = auto_n_prev(season, int(np.median(lengths)), h, ds)
-        notes.append(f"--n-prev auto picked {w} steps")
+        notes.append(f"--n-prev auto picked {w} step{'s' * (w != 1)}")
     else:
         w = int(fixed)
     hold = (test > 0) & (lengths - test - w - h + 1 >= MIN_HOLDOUT_WINDOWS)
@@ -116,7 +116,7 @@ def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: l
                             f"least {need}; use a smaller --n-prev (or --n-prev auto)")
     if cfg.test_size > 0 and not hold[keep].any():
         notes.append(f"no hold-out score was possible: the series is too short to spare {int(test.max())} test "
-                     f"points; trained on all {int(lengths[keep].max())} points")
+                     f"point{'s' * (int(test.max()) != 1)}; trained on all {int(lengths[keep].max())} points")
     elif cfg.test_size > 0 and not hold[keep].all():
         short = [ids[i] for i in np.flatnonzero(keep & ~hold)]
         notes.append(f"{len(short)} series too short for a hold-out train on all their points and are not scored: "

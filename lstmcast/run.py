@@ -84,7 +84,7 @@ def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> tuple[Pa
     # 30 days), its day order (None from a checkpoint written before it was kept) and dates or numbers.
     step = cfg.freq or (d["freq"] if d["is_datetime"] else None)
     panel = panel_from_frame(df, d["target"], time_col, d["id_name"], list(d["features"]), fill or cfg.fill, step,
-                             source=name, dayfirst=d.get("dayfirst"), dates=d["is_datetime"])
+                             source=name, dayfirst=d.get("dayfirst"), dates=d["is_datetime"], freq_flag="model")
     if panel.is_datetime != d["is_datetime"]:
         kinds = ("dates", "step numbers") if d["is_datetime"] else ("step numbers", "dates")
         raise LstmcastError(f"--data {name}: the model was trained on {kinds[0]} in {d['time_name']!r}, but this file "
@@ -258,7 +258,8 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     panel = load_for(data, cfg)
     out = ensure_dir(Path(out))
     stage = on_stage or (lambda text: None)
-    stage("Evaluation model: trained before the held-out test part")
+    stage("Evaluation model: trained before the held-out test part" if cfg.test_size > 0 else
+          "Model: trained on every point (--test-size 0: no held-out test part)")
     fitted = fit(panel, cfg, on_epoch, on_start, init=init, resume=resume["evaluation"] if resume else None)
     prep = fitted.prep
     holdout = bool((prep.train_ends < prep.ends).any())
@@ -342,8 +343,10 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         src = Path(data) if data is not None else Path(ckpt.data["path"])
         if src != STDIN and not src.exists():
             raise LstmcastError(f"training data {src} not found; pass the file with --data")
-        if data is not None and file_fingerprint(src) != ckpt.data.get("sha256"):
-            notes.append(f"{src} differs from the training data; its test part is cut by the training rule")
+        if file_fingerprint(src) != ckpt.data.get("sha256"):  # --data, or the recorded file edited since
+            notes.append(f"{src} {'differs from' if data is not None else 'has changed since'} the training data "
+                         "(its sha256 differs); its test part is cut by the training rule, so the scores may include "
+                         "points the evaluation model trained on")
         panel, skipped = load_like(ckpt, src, fill)
         # how new rows were read (the training file's were said), and which series the model never had
         notes += (panel.notes if data is not None else []) + _no_rows(skipped)
@@ -362,9 +365,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     if horizon > h:
         what = "one step at a time" if h == 1 else f"in blocks of {h} (the model was trained direct for {h} steps)"
         kind = f", sampling {samples} paths" if fitted.loss.probabilistic else ""
-        notes.append(f"forecasting {horizon} steps recursively {what}{kind}")
+        notes.append(f"forecasting {horizon} step{'s' * (horizon != 1)} recursively {what}{kind}")
     else:
-        notes.append(f"forecasting {horizon} steps with the {cfg.resolved_strategy} model in one pass")
+        notes.append(f"forecasting {horizon} step{'s' * (horizon != 1)} with the {cfg.resolved_strategy} model in one pass")
     times, point, q = forecast_future(fitted, horizon, samples=samples, seed=cfg.seed)
     s = fitted.prep.panel.n_series
     df = frame_from_forecasts(fitted, np.repeat(np.arange(s), horizon), np.tile(np.arange(1, horizon + 1), s),
@@ -374,6 +377,41 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     with lock_if_inside(run_dir, target):
         path = write_table(df, target)
     return RunResult(paths={"forecast": path}, notes=notes)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A table `predict` wrote: CSV, or Parquet by its extension."""
+    return pd.read_parquet(path) if TABLE_FORMATS.get(path.suffix.lower()) == "parquet" else pd.read_csv(path)
+
+
+def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, series: str | None, fix: str) -> None:
+    """That a table of predictions is one lstmcast wrote for this run (fix: the command that writes one): its
+    time, `value` (numbers) and, for a run of several series, id columns; the plotted series' times only once (per
+    cutoff in a multi-step test part), and dates where the run has dates."""
+    d = ckpt.data
+    need = [c for c in (d["id_name"], d["time_name"], value) if c is not None]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise LstmcastError(f"{path} has no column {', no column '.join(map(repr, missing))} (its columns are: "
+                            f"{', '.join(map(str, df.columns))}); {fix}")
+    bad = pd.to_numeric(df[value], errors="coerce").isna() & df[value].notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise LstmcastError(f"{path}: column {value!r} is not numeric: row {i + 1} has {df[value].iloc[i]!r}")
+    sid = (series or ckpt.stats.ids[0]) if d["id_name"] else None
+    rows = df if sid is None else df[df[d["id_name"]].astype(str) == sid]
+    if sid is not None and rows.empty:
+        raise LstmcastError(f"{path} has no rows for series {sid!r}; {fix}")
+    key = [d["time_name"]] + (["cutoff"] if "cutoff" in rows.columns else [])
+    if rows.duplicated(key).any():
+        raise LstmcastError(f"{path} repeats the time {rows.loc[rows.duplicated(key), d['time_name']].iloc[0]!r}: it "
+                            "holds several series, and this run has " + ("one" if sid is None else
+                                                                         f"them in {d['id_name']!r}") + f"; {fix}")
+    times = rows[d["time_name"]]
+    if d["is_datetime"] and (times.dtype.kind in "iufb" or pd.to_datetime(
+            times.astype(str), format="ISO8601", errors="coerce", utc=True).isna().any()):
+        raise LstmcastError(f"{path}: column {d['time_name']!r} holds something other than dates, and the run was "
+                            f"trained on dates; {fix}")
 
 
 def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = None, series: str | None = None
@@ -406,9 +444,14 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
         raise LstmcastError(f"forecast file {fc_path} not found")
     try:
         preds = pd.read_csv(preds_path) if holdout else None
-        fc = pd.read_csv(fc_path) if fc_path.exists() else None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        fc = _read_table(fc_path) if fc_path.exists() else None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
+    if preds is not None:
+        _check_table(preds, ckpt, preds_path, "predicted", series, f"rerun `lstmcast predict {run_dir}` to rewrite it")
+    if fc is not None:
+        _check_table(fc, ckpt, fc_path, "forecast", series,
+                     "pass a forecast that `lstmcast predict RUN --horizon N` wrote for this run")
     with lock_if_inside(run_dir, target):
         path = plot_run_figure(ckpt, preds, fc, target, series)
     return RunResult(paths={"plot": path})

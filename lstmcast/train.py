@@ -282,7 +282,7 @@ def fit(panel: Panel | Prepared, cfg: TrainConfig, on_epoch: Callable[[EpochInfo
         done += plan[k]
         if not hist:
             if not members:
-                raise NothingTrained("interrupted before the first epoch finished; nothing to save")
+                raise NothingTrained("Interrupted before the first epoch finished; nothing was written.")
             break  # stopped before this member's first epoch: keep the members already trained
         members.append(model)
         histories.append(hist)

@@ -80,6 +80,75 @@ def test_datetime_forecast_continues_the_calendar(tmp_path: Path, daily_csv: Pat
     assert fc["date"].tolist() == ["2024-06-29", "2024-06-30", "2024-07-01"]
 
 
+def test_forecast_past_the_last_date_pandas_holds_is_an_error(tmp_path: Path, daily_csv: Path) -> None:
+    run = tmp_path / "run"
+    assert invoke("train", daily_csv, "--out", run, "--column", "sales", *TINY).exit_code == 0
+    result = invoke("predict", run, "--horizon", "100000", "--out", tmp_path / "fc.csv")
+    assert result.exit_code == 2 and not (tmp_path / "fc.csv").exists()
+    assert result.stderr == ("Error: a forecast of 100000 steps after 2024-06-28 00:00:00 would pass the last date "
+                             "pandas can hold (2262-04-11); at most 86849 steps fit\n")
+
+
+def test_predict_says_when_the_recorded_training_file_changed(tmp_path: Path, sine_csv: Path) -> None:
+    """Without --data, predict reads the file the run recorded; edited since, its test part moves, so it says so."""
+    data = tmp_path / "d.csv"
+    data.write_text(sine_csv.read_text())
+    run = tmp_path / "run"
+    assert invoke("train", data, "--out", run, *TINY).exit_code == 0
+    assert "changed since" not in invoke("predict", run).output
+    data.write_text(sine_csv.read_text() + "161,0.5\n")
+    result = invoke("predict", run)
+    assert result.exit_code == 0
+    assert (f"Note: {data} has changed since the training data (its sha256 differs); its test part is cut by the "
+            "training rule, so the scores may include points the evaluation model trained on") in result.output
+
+
+def test_plot_refuses_a_forecast_that_is_not_this_runs(tmp_path: Path, daily_csv: Path) -> None:
+    """plot --forecast reads what predict wrote (CSV or Parquet); another table is one Error line, exit 2."""
+    run = tmp_path / "run"
+    assert invoke("train", daily_csv, "--out", run, "--column", "sales", *TINY).exit_code == 0
+    assert invoke("predict", run, "--horizon", "3", "--out", tmp_path / "fc.parquet").exit_code == 0
+    assert invoke("plot", run, "--forecast", tmp_path / "fc.parquet", "--out", tmp_path / "p.pdf").exit_code == 0
+    assert (tmp_path / "p.pdf").read_bytes()[:5] == b"%PDF-"
+    for text, message in [
+        ("t,forecast\n60,1\n", "has no column 'date' (its columns are: t, forecast); pass a forecast that "
+                                "`lstmcast predict RUN --horizon N` wrote for this run"),
+        ("date,forecast\n2024-06-29,abc\n", ": column 'forecast' is not numeric: row 1 has 'abc'"),
+        ("date,forecast\n2024-06-29,1\n2024-06-29,2\n", " repeats the time '2024-06-29': it holds several series, "
+                                                         "and this run has one; pass a forecast"),
+        ("date,forecast\n7,1\n", ": column 'date' holds something other than dates, and the run was trained on dates"),
+    ]:
+        (tmp_path / "f.csv").write_text(text)
+        result = invoke("plot", run, "--forecast", tmp_path / "f.csv", "--out", tmp_path / "q.png")
+        assert result.exit_code == 2 and result.stderr.startswith(f"Error: {tmp_path / 'f.csv'}")
+        assert message in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not (tmp_path / "q.png").exists()
+    (run / "test_predictions.csv").write_text("a,b\n1,2\n")
+    result = invoke("plot", run, "--out", tmp_path / "q.png")
+    assert result.exit_code == 2 and result.stderr == (
+        f"Error: {run / 'test_predictions.csv'} has no column 'date', no column 'predicted' (its columns are: a, b); "
+        f"rerun `lstmcast predict {run}` to rewrite it\n")
+
+
+def test_ctrl_c_before_the_first_epoch_is_an_interrupt(tmp_path: Path, sine_csv: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing trained, nothing written: exit 130 like any Ctrl-C, not a bad-input error; the old run stays."""
+    import lstmcast.train
+
+    run = tmp_path / "run"
+    assert invoke("train", sine_csv, "--out", run, *TINY, "--ensemble", "1").exit_code == 0
+    before = (run / "model.pt").read_bytes()
+
+    def ctrl_c(*args: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lstmcast.train, "_batches", ctrl_c)
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--ensemble", "1")
+    assert result.exit_code == 130, result.output
+    assert result.stderr.splitlines()[-1] == "Interrupted before the first epoch finished; nothing was written."
+    assert (run / "model.pt").read_bytes() == before
+
+
 @pytest.mark.parametrize("args,message", [
     (["train", "missing.csv", "--out", "r"], "Error: data file missing.csv does not exist"),
     (["train", "{sine}", "--out", "r", "--column", "price"], "Error: --column 'price' not found; columns are: t, sin_t"),

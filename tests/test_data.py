@@ -133,8 +133,9 @@ def test_gaps_are_reported(tmp_path: Path) -> None:
     assert p.observed.tolist() == [True] * 10 + [False] * 3 + [True] * 7
     with pytest.raises(LstmcastError, match=r"3 of them dates with no row in the file"):  # on --freq's grid too
         load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="D")
-    two = load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="2D", fill="interpolate")
-    assert two.notes == [] and two.lengths.tolist() == [17]  # dates off --freq's grid: read as given
+    with pytest.raises(LstmcastError, match=r"^2024-01-02 00:00:00 is not on the grid of --freq 2D \(every 2D from "
+                                            r"2024-01-01 00:00:00\); leave --freq out to infer"):
+        load_panel(write(tmp_path, "date,y\n" + body + "\n"), freq="2D", fill="interpolate")  # never glued
     hours = "id,t,y\na,2020-01-01 00:00,1\na,2020-01-01 01:00,2\na,2020-01-01 04:00,5\nb,2020-01-01 02:00,5\n" \
             "b,2020-01-01 03:00,6\n"
     q = load_panel(write(tmp_path, hours), id_column="id", freq="h", fill="interpolate")
@@ -142,6 +143,62 @@ def test_gaps_are_reported(tmp_path: Path) -> None:
     assert q.observed.tolist() == [True, True, False, False, True, True, True]
     odd = "date,y\n2020-01-01,1\n2020-01-15,2\n2020-03-01,4\n2020-03-20,5\n"  # on no grid
     assert any("could not infer a regular frequency" in n for n in load_panel(write(tmp_path, odd)).notes)
+
+
+def test_freq_must_fit_the_dates(tmp_path: Path) -> None:
+    """--freq is checked against the dates: a step finer than the dates (monthly data read as daily would glue a
+    month into a day and give it a weekly season) or a grid the dates are not on is an error, not a silent
+    re-reading; new rows at predict are checked on the model's step. Step numbers take only their own step."""
+    monthly = "date,y\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(pd.date_range("2015-01-01", periods=24,
+                                                                                            freq="MS")))
+    path = write(tmp_path, monthly)
+    assert load_panel(path, freq="MS").freq == "MS"
+    with pytest.raises(LstmcastError, match=r"^with --freq D the dates skip more than half of the steps from the first "
+                                            r"to the last \(24 dates from 2015-01-01 00:00:00 to 2016-12-01 00:00:00\): "
+                                            r"they are further apart than D; leave --freq out"):
+        load_panel(path, freq="D")
+    with pytest.raises(LstmcastError, match=r"^2015-01-01 00:00:00 is not on the grid of --freq ME; leave --freq out"):
+        load_panel(path, freq="ME")
+    with pytest.raises(LstmcastError, match=r"^2015-02-01 00:00:00 is not on the grid of the model's frequency \(QS\); "
+                                            r"pass dates at the model's step$"):
+        panel_from_frame(pd.read_csv(path), "y", "date", freq="QS", freq_flag="model")
+    steps = write(tmp_path, "t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(30)), "s.csv")
+    assert load_panel(steps, freq="1").freq == "1"
+    with pytest.raises(LstmcastError, match=r"^--freq MS is a calendar frequency, but 't' holds step numbers, not "
+                                            r"dates; leave --freq out"):
+        load_panel(steps, freq="MS")
+    with pytest.raises(LstmcastError, match=r"^--freq 5 does not match 't', whose usual step is 1; leave --freq out"):
+        load_panel(steps, freq="5")
+    with pytest.raises(LstmcastError, match=r"^--freq -1: a step must be a positive number$"):
+        load_panel(steps, freq="-1")
+
+
+@pytest.mark.parametrize("dates, freq", [
+    (["2015-01-01", "2015-02-01"], "MS"), (["2015-01-31", "2015-02-28"], "ME"), (["2020-04-01", "2020-07-01"], "QS-JAN"),
+    (["2020-03-31", "2020-06-30"], "QE-DEC"), (["2019-01-01", "2020-01-01"], "YS-JAN"), (["2019-07-01", "2020-07-01"], "YS-JUL"),
+])
+def test_two_dates_keep_the_calendar(tmp_path: Path, dates: list[str], freq: str) -> None:
+    """pd.infer_freq needs three dates; two a month, quarter or year apart are still that calendar step (a fixed
+    31 days would drift off the month: 2015-03-04), and the forecast dates continue it."""
+    p = load_panel(write(tmp_path, "date,y\n" + "".join(f"{d},{i}\n" for i, d in enumerate(dates))))
+    assert p.freq == freq and p.notes == []
+    future = future_times(p.time[-1], 2, p.freq, True)
+    assert list(pd.DatetimeIndex(future)) == list(pd.date_range(dates[-1], periods=3, freq=freq)[1:])
+    week = load_panel(write(tmp_path, "date,y\n2020-01-06,1\n2020-01-13,2\n"))
+    assert week.freq == "7D" and week.notes == ["only 2 dates, 7 days 00:00:00 apart: assuming 7D; set --freq to choose"]
+
+
+def test_forecast_times_past_pandas_last_date_are_an_error() -> None:
+    """Dates past 2262-04-11 cannot be held in nanoseconds: one clear error with the most steps that fit, never
+    a crash or dates wrapped round to 1685."""
+    assert pd.Timestamp(future_times(np.datetime64("2019-12-01"), 2908, "MS", True)[-1]) == pd.Timestamp("2262-04-01")
+    with pytest.raises(LstmcastError, match=r"^a forecast of 2909 steps after 2019-12-01 00:00:00 would pass the last "
+                                            r"date pandas can hold \(2262-04-11\); at most 2908 steps fit$"):
+        future_times(np.datetime64("2019-12-01"), 2909, "MS", True)
+    with pytest.raises(LstmcastError, match=r"at most 243 steps fit$"):
+        future_times(np.datetime64("2019-01-01"), 300, "YS-JAN", True)
+    with pytest.raises(LstmcastError, match=r"at most 2123759 steps fit$"):
+        future_times(np.datetime64("2020-01-01"), 3_000_000, "h", True)
 
 
 @pytest.mark.parametrize("dates, freq, added", [
