@@ -811,6 +811,9 @@ def panel_from_frame(
     notes: list[str] = [summary] if summary else []
     if id_column is not None:
         _need_column(df, id_column, "--id-column")
+    twice = next((f for i, f in enumerate(features) if f in features[:i]), None)
+    if twice is not None:
+        raise LstmcastError(f"--features names {twice!r} twice")
     for f in features:
         _need_column(df, f, "--features column")
     if time_column is not None:
@@ -832,7 +835,10 @@ def panel_from_frame(
             if not numeric:
                 if len(others) == 1:  # the one candidate holds text: say where
                     _numeric(df, others[0], "column")
-                raise LstmcastError(f"no numeric column to forecast in {source}; columns are: {_columns_list(df)}")
+                used = [f"{c!r} is the --id-column" if c == id_column else f"{c!r} is a --features column"
+                        for c in [id_column, *features] if c is not None and df[c].dtype.kind in "biuf"]
+                raise LstmcastError(f"no numeric column to forecast in {source}; columns are: {_columns_list(df)}"
+                                    + (f" ({'; '.join(used)})" if used else ""))
             raise LstmcastError(
                 f"{source} has {len(numeric)} numeric columns ({', '.join(numeric)}); choose one with --column"
                 + (f" (columns: {', '.join(others)})" if len(others) != len(numeric) else "")

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -120,6 +121,7 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
         if (losses > 0).all() and losses.max() > 10 * losses.min():  # a log axis only over a decade or more:
             ax.set_yscale("log")  # within one, its labels read 1.2 x 10^0
     ax.set_title(f"Training loss ({ckpt.config.loss}, scaled units)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.2, 1.4 ticks on a short run
     ax.set_xlabel("epoch")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
@@ -246,6 +248,7 @@ def plot_compare_figure(summary: pd.DataFrame, baselines: dict[str, Any], histor
             vals = [np.nan if v is None else v for v in h]
             ax2.plot(np.arange(1, len(vals) + 1), vals, color=f"C{i}", alpha=0.8, lw=1.2, label=cell if j == 0 else None)
     ax2.set_yscale("log")
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.set_xlabel("epoch")
     ax2.set_title("Validation loss of every run (scaled units)")
     ax2.legend()

@@ -173,6 +173,15 @@ def test_freq_must_fit_the_dates(tmp_path: Path) -> None:
         load_panel(steps, freq="-1")
 
 
+def test_flags_that_use_up_the_value_column_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,sales,temp\n2020-01-01,1,5\n2020-01-02,2,6\n2020-01-03,3,7\n")
+    with pytest.raises(LstmcastError, match=r"^no numeric column to forecast in data; columns are: date, sales, temp "
+                                            r"\('sales' is the --id-column; 'temp' is a --features column\)$"):
+        panel_from_frame(pd.read_csv(path), id_column="sales", features=["temp"])
+    with pytest.raises(LstmcastError, match=r"^--features names 'temp' twice$"):
+        load_panel(path, column="sales", features=["temp", "temp"])
+
+
 @pytest.mark.parametrize("dates, freq", [
     (["2015-01-01", "2015-02-01"], "MS"), (["2015-01-31", "2015-02-28"], "ME"), (["2020-04-01", "2020-07-01"], "QS-JAN"),
     (["2020-03-31", "2020-06-30"], "QE-DEC"), (["2019-01-01", "2020-01-01"], "YS-JAN"), (["2019-07-01", "2020-07-01"], "YS-JUL"),
