@@ -42,7 +42,7 @@ _CHOICES = sorted({*DESEASONS, *DEVICES, *FILLS, *OPTIMIZERS, *PRECISIONS, *SCAL
                    *TRANSFORMS, *WINDOW_NORMS}, key=len, reverse=True)
 _FLAG = re.compile(r"--(no-)?([a-z][a-z0-9-]*)(?: (\d[\d.e+-]*|'[^']*'|[a-z]+(?:\|[a-z]+)+|"
                    + "|".join(_CHOICES) + r")(?![\w|-]))?")
-_PARAMS = {"column": "target_col", "time-column": "time_col", "id-column": "id_col"}
+_PARAMS = {"column": "target_col", "time-column": "time_col", "id-column": "id_col", "out": "path"}
 
 
 def python_terms(message: str) -> str:
@@ -265,7 +265,7 @@ class LSTMForecaster:
         """Write the run folder (model.pt, history.csv, metrics.json, test_predictions.csv, config.toml):
         `lstmcast predict DIR --horizon N` and `LSTMForecaster.load(DIR)` both read it."""
         self._fitted()
-        with run_folder(Path(path), RUN_FILES) as stage:
+        with _python_terms(), run_folder(Path(path), RUN_FILES) as stage:
             for name, blob in self._files.items():
                 with atomic_path(stage / name) as tmp:
                     tmp.write_bytes(blob)

@@ -94,6 +94,9 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(back.predict(8), est.predict(8))  # past the trained horizon: recursive blocks
     assert json.dumps(jsonable(back.evaluate())) == json.dumps(jsonable(est.evaluate()))
     assert back.config.id_column == "unique_id" and back.config.horizon == 3
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(LstmcastError, match=r"a_file exists and is not a folder; choose another path$"):
+        est.save(tmp_path / "a_file")  # Python names, not the CLI's --out
     # the CLI reads a folder the API saved
     result = invoke("predict", path, "--horizon", "3", "--out", tmp_path / "fc.csv")
     assert result.exit_code == 0, result.output
