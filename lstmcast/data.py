@@ -223,11 +223,37 @@ def _sniff_separator(text: str) -> str:
     return WHITESPACE if len(widths) == 1 and widths.pop() > 1 else ","
 
 
+# A cell that holds a value, not a name: a number, a date or a time (100,5  -$12  2015-01-01  01/02/2015  13:00)
+_VALUE_CELL = re.compile(r"[-+(]?[$€£¥]?\s*\d[\d.,:/'\-\s]*[%$€£¥)]?")
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    """A head line's cells, stripped, with quoted ones unquoted (their separators dropped: only their kind counts)."""
+    return [c.strip() for c in re.sub(r'"([^"]*)"', lambda m: m[1].replace(sep, ""), line).split(sep)]
+
+
+def _padded(line: str, sep: str) -> bool:
+    """A title or blank line that a spreadsheet padded to the table's width (`Sales report,,`, `;`): every cell
+    empty but one or two that hold text, not values."""
+    cells = _cells(line, sep)
+    full = [c for c in cells if c]
+    return len(full) < len(cells) and len(full) <= 2 and not any(_VALUE_CELL.fullmatch(c) for c in full)
+
+
+def _past_padding(lines: list[str], k: int, sep: str) -> int:
+    """The header's line from line k on: past padded titles and blank lines (_padded), when the first line after
+    them names columns (holds no values); else k (a header with empty names, `,sales`, over its data)."""
+    h = next((i for i in range(k, len(lines)) if lines[i].strip() and not _padded(lines[i], sep)), k)
+    return h if not any(_VALUE_CELL.fullmatch(c) for c in _cells(lines[h], sep)) else k
+
+
 def _preamble(text: str) -> int:
     """How many lines above the table's header to skip: a title, a source line, '#' comments and blank lines, as
     reports and database exports put there. The header is the first line from which the next lines (up to 50)
-    all hold the same number (above zero) of one separator, and every line above it is blank, a comment, or
-    holds none of that separator; 0 when that is the first line (or no such line is among the first ten)."""
+    all hold the same number (above zero) of one separator, and every line above it is blank, a comment, holds
+    none of that separator or is a title padded with it (_padded: spreadsheets pad every row to the table's
+    width, so such titles may hold the same number of separators as the table, and are skipped from there);
+    0 when that is the first line (or no such line is among the first ten)."""
     lines = [ln.rstrip("\r\n") for ln in itertools.islice(io.StringIO(text), 60)]  # the head only: files are big
     for k in range(min(10, len(lines))):
         if not lines[k].strip():
@@ -237,8 +263,9 @@ def _preamble(text: str) -> int:
             return 0
         found = _consistent_separator(rest)
         if found:
+            sep = found[0]
             above = [ln for ln in lines[:k] if ln.strip() and not ln.lstrip().startswith("#")]
-            return k if all(found[0] not in ln for ln in above) else 0
+            return _past_padding(lines, k, sep) if all(sep not in ln or _padded(ln, sep) for ln in above) else 0
     return 0
 
 
@@ -272,8 +299,10 @@ def load_table(path: Path) -> pd.DataFrame:
             skip = _preamble(text)
             if skip:
                 above = list(itertools.islice(io.StringIO(text), skip))
-                title = next(ln.strip() for ln in above if ln.strip())
-                notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name} ({title!r})")
+                # the first line that says something, without a spreadsheet's padding (none: blank lines only)
+                title = next((t for ln in above if (t := ln.strip().strip(",;\t|").strip())), None)
+                notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name}"
+                             + (f" ({title!r})" if title else ""))
                 text = text[sum(map(len, above)):]
             text, again = _repeated_headers(text)
             if again:

@@ -611,3 +611,24 @@ def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:
     assert (days.time == panel.time).all() and not days.utc  # not shifted to 23:00 the day before
     found = load_panel(write(tmp_path, "when,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))))
     assert found.time_name == "when" and (found.time == panel.time).all()  # found without --time-column
+
+
+def test_titles_padded_to_the_table_width_are_skipped(tmp_path: Path) -> None:
+    """Excel pads every row to the table's width, so a title above the header ends in separators (`Sales report,`,
+    `Umsatzbericht;`, a `;` line): skipped like an unpadded one, not taken for the header; a header with an empty
+    name over its data (`,sales`, pandas' index) stays the header."""
+    rows = "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "Sales report,\nmonth,sales\n" + rows))
+    assert panel.target == "sales" and panel.values.tolist() == list(range(1, 13)) and panel.freq == "MS"
+    assert panel.notes[0].endswith(f"skipped 1 line above the header of {tmp_path / 'd.csv'} ('Sales report')")
+    panel = load_panel(write(tmp_path, "Umsatzbericht;\n;\nmonth;sales\n" + rows.replace(",", ";")))
+    assert panel.values.tolist() == list(range(1, 13))
+    assert "skipped 2 lines above the header of" in panel.notes[0] and "('Umsatzbericht')" in panel.notes[0]
+    panel = load_panel(write(tmp_path, "Report,,\nmonth,sales\n" + rows))
+    assert panel.values.tolist() == list(range(1, 13)) and "('Report')" in panel.notes[0]
+    with pytest.raises(LstmcastError, match=r"^--column 'sales' is not numeric: line 5 has 'x'$"):
+        load_panel(write(tmp_path, "Sales report,\n,\nmonth,sales\n2020-01-01,1\n2020-02-01,x\n"), "sales")
+    panel = load_panel(write(tmp_path, ",sales\n" + "".join(f"{i},{i * 2}\n" for i in range(12))))
+    assert panel.target == "sales" and panel.values.tolist() == [i * 2 for i in range(12)]
+    panel = load_panel(write(tmp_path, "\n\ndate,sales\n" + rows))  # blank lines only: no title to quote
+    assert panel.notes[0].endswith(f"skipped 2 lines above the header of {tmp_path / 'd.csv'}")
