@@ -190,13 +190,20 @@ def _format_problem(raw: bytes, path: Path) -> str | None:
 
 def _decode(raw: bytes) -> tuple[str, str]:
     """Text and the encoding that read it: UTF-16 by its byte-order mark, else UTF-8 (with or without a
-    byte-order mark), else Latin-1 (which reads any bytes, as most Windows exports are meant)."""
+    byte-order mark), else Windows-1252 when bytes 0x80-0x9F occur (Excel's CSV in Western Europe: 0x80 is its
+    €, a control character in Latin-1) and it reads them all, else Latin-1 (which reads any bytes)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16"), "UTF-16"
     try:
         return raw.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
-        return raw.decode("latin-1"), "Latin-1"
+        pass
+    if re.search(b"[\x80-\x9f]", raw):
+        try:
+            return raw.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90 and 0x9D are not in Windows-1252
+            pass
+    return raw.decode("latin-1"), "Latin-1"
 
 
 def _consistent_separator(lines: list[str]) -> tuple[str, int] | None:

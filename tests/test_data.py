@@ -632,3 +632,19 @@ def test_titles_padded_to_the_table_width_are_skipped(tmp_path: Path) -> None:
     assert panel.target == "sales" and panel.values.tolist() == [i * 2 for i in range(12)]
     panel = load_panel(write(tmp_path, "\n\ndate,sales\n" + rows))  # blank lines only: no title to quote
     assert panel.notes[0].endswith(f"skipped 2 lines above the header of {tmp_path / 'd.csv'}")
+
+
+def test_windows_1252_files_keep_their_euro_sign(tmp_path: Path) -> None:
+    """Excel's CSV in Western Europe is Windows-1252, where 0x80 is €: read so (not as Latin-1's control character
+    \\x80), and Latin-1 stays for files without 0x80-0x9F or with bytes Windows-1252 lacks (0x81)."""
+    months = [f"2020-{m:02d}-01" for m in range(1, 13)]
+    p = tmp_path / "d.csv"
+    p.write_bytes(("Datum;Umsatz (€)\n" + "".join(f"{d};{1000 + m},50 €\n" for m, d in enumerate(months)))
+                  .encode("cp1252"))
+    panel = load_panel(p)
+    assert panel.target == "Umsatz (€)" and panel.values.tolist() == [1000.5 + m for m in range(12)]
+    assert "read 'Umsatz (€)' as numbers without their '€' sign ('1000,50 €' as 1000.5)" in panel.notes
+    assert f"read {p} as semicolon-separated Windows-1252 with decimal commas" in panel.notes
+    p.write_bytes(b"date,caf\xe9 \x81\n" + "".join(f"{d},{m}\n" for m, d in enumerate(months)).encode())
+    panel = load_panel(p)
+    assert panel.target == "caf\u00e9 \x81" and f"read {p} as comma-separated Latin-1" in panel.notes
