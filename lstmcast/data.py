@@ -293,7 +293,7 @@ def load_table(path: Path) -> pd.DataFrame:
     try:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
-            df = pd.read_parquet(io.BytesIO(raw))
+            df = _parquet_index(pd.read_parquet(io.BytesIO(raw)))
             notes += _text_numbers(df, ".", typed=True)
         else:
             problem = _format_problem(raw, path)
@@ -354,6 +354,19 @@ def load_table(path: Path) -> pd.DataFrame:
         raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
                             "rename one")
     return df
+
+
+def _parquet_index(df: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet table with its index levels as columns where they carry data: named ones (df.set_index('date')
+    .to_parquet(), the common way to save a series, keeps its dates only there) and unnamed dates; a row
+    counter (a RangeIndex, even a named one, or the unnamed row numbers a filter leaves) is dropped, as it was."""
+    if isinstance(df.index, pd.RangeIndex):
+        return df.reset_index(drop=True)
+    drop = [i for i, name in enumerate(df.index.names)
+            if name is None and df.index.get_level_values(i).dtype.kind != "M"]
+    if len(drop) == df.index.nlevels:
+        return df.reset_index(drop=True)
+    return (df.reset_index(level=drop, drop=True) if drop else df).reset_index()
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:

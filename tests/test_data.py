@@ -648,3 +648,20 @@ def test_windows_1252_files_keep_their_euro_sign(tmp_path: Path) -> None:
     p.write_bytes(b"date,caf\xe9 \x81\n" + "".join(f"{d},{m}\n" for m, d in enumerate(months)).encode())
     panel = load_panel(p)
     assert panel.target == "caf\u00e9 \x81" and f"read {p} as comma-separated Latin-1" in panel.notes
+
+
+def test_parquet_index_of_dates_is_the_time_column(tmp_path: Path) -> None:
+    """df.set_index('date').to_parquet() keeps the dates only in the index: read back as the column 'date' (also
+    per series, from a (store, date) index), while a row counter index stays dropped."""
+    days = pd.date_range("2020-01-01", periods=12, freq="MS")
+    df = pd.DataFrame({"date": days, "sales": np.arange(12.0)})
+    df.set_index("date").to_parquet(tmp_path / "d.parquet")
+    panel = load_panel(tmp_path / "d.parquet", time_column="date")
+    assert panel.is_datetime and panel.time_name == "date" and panel.freq == "MS"
+    assert (pd.DatetimeIndex(panel.time) == days).all() and panel.values.tolist() == list(range(12))
+    df.assign(store="a").set_index(["store", "date"]).to_parquet(tmp_path / "d.parquet")
+    panel = load_panel(tmp_path / "d.parquet", id_column="store")
+    assert panel.ids == ["a"] and panel.time_name == "date" and panel.freq == "MS"
+    df.set_axis(np.arange(12) * 3).to_parquet(tmp_path / "d.parquet")  # unnamed row numbers, not a RangeIndex
+    panel = load_panel(tmp_path / "d.parquet")
+    assert panel.target == "sales" and panel.time_name == "date" and panel.values.tolist() == list(range(12))
