@@ -276,10 +276,11 @@ def _preamble(text: str) -> int:
     return 0
 
 
-def load_table(path: Path) -> pd.DataFrame:
+def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
     """Read a CSV (separator and encoding sniffed) or Parquet file, or a CSV on stdin for `-`, turning every
     reading problem into one LstmcastError line. df.attrs["notes"] says how a file that is not plain
-    comma-separated UTF-8 was read."""
+    comma-separated UTF-8 was read. `ids`: the series id column, kept as written (a CSV's text: 007 is not 7;
+    Parquet's own type), never turned into numbers."""
     path = Path(path)
     name = "stdin" if path == STDIN else str(path)
     if path != STDIN:
@@ -294,7 +295,7 @@ def load_table(path: Path) -> pd.DataFrame:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
             df = _parquet_index(pd.read_parquet(io.BytesIO(raw)))
-            notes += _text_numbers(df, ".", typed=True)
+            notes += _text_numbers(df, ".", typed=True, keep=ids)
         else:
             problem = _format_problem(raw, path)
             if problem:
@@ -326,12 +327,13 @@ def load_table(path: Path) -> pd.DataFrame:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
                 try:
-                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False, **EXACT_FLOATS)
+                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False,
+                                     dtype=_as_text(text, sep, ids), **EXACT_FLOATS)
                 except pd.errors.ParserWarning:
                     raise LstmcastError(f"cannot read {name}: some rows have more values than the header has "
                                         "column names; name every column in the first line") from None
             df = _trim(df)
-            notes += _text_numbers(df, decimal)
+            notes += _text_numbers(df, decimal, keep=ids)
             if sep != "," or encoding not in ("UTF-8",):
                 notes.append(f"read {name} as {SEPARATORS.get(sep, 'space')}-separated {encoding}"
                              + (" with decimal commas" if decimal == "," else ""))
@@ -354,6 +356,15 @@ def load_table(path: Path) -> pd.DataFrame:
         raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
                             "rename one")
     return df
+
+
+def _as_text(text: str, sep: str, name: str | None) -> dict[str, type] | None:
+    """read_csv's dtype for the column `name` (spaces around header names aside) to be read as text: series ids
+    such as 007 or 1.0 are labels, which read as numbers would lose their zeros or merge (1, 01 and 1.0)."""
+    if name is None:
+        return None
+    header = pd.read_csv(io.StringIO(text), sep=sep, index_col=False, nrows=0).columns
+    return {c: str for c in header if str(c).strip() == name} or None
 
 
 def _parquet_index(df: pd.DataFrame) -> pd.DataFrame:
@@ -449,15 +460,16 @@ def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
     return str(signs.iloc[0]), parts[0] + parts[2]
 
 
-def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[str]:
+def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str | None = None) -> list[str]:
     """Turn text columns of numbers into numbers, in place, when every value is a number, one at least, and
     some are written with thousands separators (1,234; not with decimal commas), with one currency or per cent
     sign throughout ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an
     empty cell); a note for each. `typed`: the frame comes from a typed file (Parquet, a DataFrame), where
-    nothing parsed plain numbers stored as text (1.5) or read an empty text as missing; those are turned too."""
+    nothing parsed plain numbers stored as text (1.5) or read an empty text as missing; those are turned too.
+    `keep`: a column left as it is (the series ids)."""
     notes = []
     for c in df.columns:
-        if df[c].dtype.kind not in "OSU":
+        if df[c].dtype.kind not in "OSU" or str(c).strip() == keep:
             continue
         text = df[c].dropna().astype(str).str.strip()
         missing = text.isin(MISSING_MARKS) | (typed & (text == ""))
@@ -510,7 +522,7 @@ def load_panel(
     freq: str | None = None,
 ) -> Panel:
     """Read `path` and validate it into a Panel."""
-    df = load_table(path)
+    df = load_table(path, ids=id_column)
     panel = panel_from_frame(df, column, time_column, id_column, features, fill, freq,
                              source="stdin" if Path(path) == STDIN else str(path))
     panel.notes[:0] = df.attrs.get("notes", [])

@@ -665,3 +665,36 @@ def test_parquet_index_of_dates_is_the_time_column(tmp_path: Path) -> None:
     df.set_axis(np.arange(12) * 3).to_parquet(tmp_path / "d.parquet")  # unnamed row numbers, not a RangeIndex
     panel = load_panel(tmp_path / "d.parquet")
     assert panel.target == "sales" and panel.time_name == "date" and panel.values.tolist() == list(range(12))
+
+
+def test_series_ids_are_read_as_written(tmp_path: Path) -> None:
+    """Ids are labels: 007 stays '007' (not 7), and 1, 01 and 1.0 are three series, not one; train, predict
+    (with and without --data), plot --series and backtest all name the series as the file does."""
+    from typer.testing import CliRunner
+
+    from lstmcast.cli import app
+
+    rows = "".join(f"{s},2020-{m:02d}-01,{m + k}\n" for k, s in enumerate(("1", "01", "1.0")) for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "store,date,sales\n" + rows), id_column="store")
+    assert panel.ids == ["01", "1", "1.0"] and panel.lengths.tolist() == [12, 12, 12]
+    assert panel.values[:2].tolist() == [2.0, 3.0]  # '01', whose values start at 1 + 1
+    days = pd.date_range("2020-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    rows = "".join(f"{s},{d},{k * 50 + np.sin(i / 3):.3f}\n" for k, s in enumerate(("001", "002"))
+                   for i, d in enumerate(days))
+    data = write(tmp_path, "store,date,sales\n" + rows)
+    run = tmp_path / "run"
+    tiny = ["--n-prev", "5", "--hidden", "8", "--epochs", "1", "--ensemble", "1", "--device", "cpu"]
+
+    def invoke(*args: object) -> None:
+        result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+
+    invoke("train", data, "--id-column", "store", "--out", run, *tiny)
+    assert pd.read_csv(run / "test_predictions.csv", dtype=str)["store"].unique().tolist() == ["001", "002"]
+    invoke("predict", run, "--horizon", "2")
+    assert pd.read_csv(run / "forecast.csv", dtype=str)["store"].tolist() == ["001", "001", "002", "002"]
+    invoke("predict", run, "--data", data, "--horizon", "2", "--out", tmp_path / "fc.csv")
+    assert pd.read_csv(tmp_path / "fc.csv", dtype=str)["store"].tolist() == ["001", "001", "002", "002"]
+    invoke("plot", run, "--series", "002", "--out", tmp_path / "p.png")
+    invoke("backtest", data, "--id-column", "store", "--folds", "2", "--out", tmp_path / "bt", *tiny)
+    assert set(pd.read_csv(tmp_path / "bt" / "backtest.csv", dtype=str)["store"]) == {"001", "002"}
