@@ -460,11 +460,24 @@ def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
     return str(signs.iloc[0]), parts[0] + parts[2]
 
 
+def _comma_decimals(text: pd.Series, missing: pd.Series) -> pd.Series | None:
+    """When every value of a column (`text`, stripped; `missing`: its missing marks) reads as a number with a
+    decimal comma (100,50; 3,14159; 1.234,5) and one has a comma: which of them may instead be grouped in
+    thousands (1,234, as a comma-separated file's quoted numbers usually are); else None."""
+    comma = text.str.contains(",", regex=False)
+    fits = text.str.fullmatch(_PLAIN[","]) | text.str.fullmatch(_GROUPED[","]) | missing
+    if not comma.any() or not fits.all():
+        return None
+    return comma & text.str.fullmatch(_GROUPED["."])
+
+
 def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str | None = None) -> list[str]:
     """Turn text columns of numbers into numbers, in place, when every value is a number, one at least, and
-    some are written with thousands separators (1,234; not with decimal commas), with one currency or per cent
-    sign throughout ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an
-    empty cell); a note for each. `typed`: the frame comes from a typed file (Parquet, a DataFrame), where
+    some are written with thousands separators (1,234), with one currency or per cent sign throughout
+    ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an empty cell); a
+    note for each. In a file read with decimal points, a column whose every number has a decimal comma
+    (_comma_decimals: tab-separated, or quoted "100,50") is read with decimal commas unless a value may be
+    grouped in thousands (1,234 beside 1,5: left as text, and _numeric's error says what to change). `typed`: the frame comes from a typed file (Parquet, a DataFrame), where
     nothing parsed plain numbers stored as text (1.5) or read an empty text as missing; those are turned too.
     `keep`: a column left as it is (the series ids)."""
     notes = []
@@ -483,15 +496,24 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str
         unit, bare = _strip_unit(text[~missing])
         if unit is not None:
             text = text.mask(~missing, bare)
-        number = text.str.fullmatch(_PLAIN[decimal])
-        grouped = text.str.fullmatch(_GROUPED[decimal])
+        mark = decimal
+        number = text.str.fullmatch(_PLAIN[mark])
+        grouped = text.str.fullmatch(_GROUPED[mark])
+        if decimal == "." and not (number | grouped | missing).all():
+            maybe = _comma_decimals(text, missing)
+            if maybe is not None and not maybe.any():
+                mark = ","
+                number, grouped = text.str.fullmatch(_PLAIN[mark]), text.str.fullmatch(_GROUPED[mark])
         if (not (number | grouped).any() or not (number | grouped | missing).all()
-                or not (typed or (grouped | missing | negative | minus).any() or unit is not None)):
+                or not (typed or mark != decimal or (grouped | missing | negative | minus).any() or unit is not None)):
             continue
         if typed:
             notes.append(f"read {c!r}, stored as text, as numbers")
-        digits = text.where(~missing).str.replace(f"[{_GROUPS[decimal]}]", "", regex=True)
+        digits = text.where(~missing).str.replace(f"[{_GROUPS[mark]}]", "", regex=True)
         df[c] = pd.to_numeric(digits.str.replace(",", ".", regex=False)).reindex(df.index).astype(np.float64)
+        if mark != decimal:
+            i = text.index[int(np.argmax(text.str.contains(",", regex=False).to_numpy()))]
+            notes.append(f"read {c!r} with decimal commas ({written[i]!r} as {df[c].loc[i]:g})")
         if minus.any():
             i = int(np.argmax(minus.to_numpy()))
             notes.append(f"read {c!r} with the minus sign \u2212 as - ({written.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
@@ -607,10 +629,24 @@ def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
     bad = culprit if culprit.any() else bad
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise LstmcastError(
-            f"{flag} {name!r} is not numeric: line {_line(df, row)} has {str(col.iloc[row])!r}"
-        )
+        where = _comma_doubt(df, col) or f"line {_line(df, row)} has {str(col.iloc[row])!r}"
+        raise LstmcastError(f"{flag} {name!r} is not numeric: {where}")
     return conv.to_numpy(dtype=np.float64)
+
+
+def _comma_doubt(df: pd.DataFrame, col: pd.Series) -> str | None:
+    """Why a text column of decimal commas was not read as numbers: a value that may be grouped in thousands
+    (1,234 beside 1,5; _comma_decimals), named with its line and what to change; None for other text."""
+    text = col.dropna().astype(str).str.strip()
+    maybe = _comma_decimals(text, text.isin(MISSING_MARKS))
+    if maybe is None or not maybe.any():
+        return None
+    rows = np.flatnonzero(col.notna().to_numpy())  # each value's row
+    i = int(np.argmax(maybe.to_numpy()))
+    j = int(np.argmax((text.str.contains(",", regex=False) & ~maybe).to_numpy()))
+    return (f"line {_line(df, rows[i])} has {text.iloc[i]!r}, a thousands separator or a decimal comma as in "
+            f"{text.iloc[j]!r} on line {_line(df, rows[j])}; write the numbers with decimal points, or with "
+            "decimal commas and no thousands separators")
 
 
 # a UTC offset after a time of day: 2020-03-29T02:00:00+01:00, ...Z, "2020-03-29 02:00 +0100"

@@ -698,3 +698,23 @@ def test_series_ids_are_read_as_written(tmp_path: Path) -> None:
     invoke("plot", run, "--series", "002", "--out", tmp_path / "p.png")
     invoke("backtest", data, "--id-column", "store", "--folds", "2", "--out", tmp_path / "bt", *tiny)
     assert set(pd.read_csv(tmp_path / "bt" / "backtest.csv", dtype=str)["store"]) == {"001", "002"}
+
+
+def test_decimal_commas_outside_semicolon_files(tmp_path: Path) -> None:
+    """A tab-separated file, or a comma-separated one with quoted "100,50" (LibreOffice in German), whose numbers
+    all have a decimal comma is read with decimal commas; "1,234" alone stays a thousands separator, and beside
+    a decimal comma the error names both values and what to change."""
+    p = write(tmp_path, "date\tsales\n2020-01-01\t100,50\n2020-02-01\t101\n2020-03-01\t102,25\n")
+    panel = load_panel(p)
+    assert panel.target == "sales" and panel.values.tolist() == [100.5, 101.0, 102.25]
+    assert panel.notes[:2] == ["read 'sales' with decimal commas ('100,50' as 100.5)",
+                               f"read {p} as tab-separated UTF-8"]
+    panel = load_panel(write(tmp_path, 'date,sales\n2020-01-01,"100,50"\n2020-02-01,"3,14159"\n2020-03-01,"1.234,5"\n'))
+    assert panel.values.tolist() == [100.5, 3.14159, 1234.5]
+    assert "read 'sales' with decimal commas ('100,50' as 100.5)" in panel.notes
+    panel = load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"5,678"\n'))
+    assert panel.values.tolist() == [1234.0, 5678.0]
+    with pytest.raises(LstmcastError, match=r"^--column 'sales' is not numeric: line 3 has '1,234', a thousands "
+                                            r"separator or a decimal comma as in '1,5' on line 2; write the numbers "
+                                            r"with decimal points, or with decimal commas and no thousands separators$"):
+        load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,5"\n2020-02-01,"1,234"\n2020-03-01,"2,25"\n'), "sales")
