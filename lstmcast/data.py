@@ -444,8 +444,11 @@ _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re
 _SPACE = "[\\s\u00a0\u202f]*"
 _UNIT = (f"([-+]?){_SPACE}([$€£¥])?{_SPACE}([-+]?[\\d.,'\u00a0\u202f]*\\d[.,]?(?:[eE][-+]?\\d+)?){_SPACE}"
          "([$€£¥%])?")
-# Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
-MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
+# Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?", "na",
+# a blank cell (spaces only: pandas reads only an empty one as missing) and Excel's error cells (a formula that
+# had no value to give: #DIV/0! for a rate over an empty month).
+MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.", "na", "", "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?",
+                 "#NULL!")
 
 
 def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
@@ -477,15 +480,16 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str
     ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an empty cell); a
     note for each. In a file read with decimal points, a column whose every number has a decimal comma
     (_comma_decimals: tab-separated, or quoted "100,50") is read with decimal commas unless a value may be
-    grouped in thousands (1,234 beside 1,5: left as text, and _numeric's error says what to change). `typed`: the frame comes from a typed file (Parquet, a DataFrame), where
-    nothing parsed plain numbers stored as text (1.5) or read an empty text as missing; those are turned too.
-    `keep`: a column left as it is (the series ids)."""
+    grouped in thousands (1,234 beside 1,5: left as text, and _numeric's error says what to change). `typed`:
+    the frame comes from a typed file (Parquet, a DataFrame), where nothing parsed plain numbers stored as text
+    (1.5); those are turned too. `keep`: a column left as it is (the series ids)."""
     notes = []
     for c in df.columns:
         if df[c].dtype.kind not in "OSU" or str(c).strip() == keep:
             continue
-        text = df[c].dropna().astype(str).str.strip()
-        missing = text.isin(MISSING_MARKS) | (typed & (text == ""))
+        raw = df[c].dropna().astype(str)
+        text = raw.str.strip()
+        missing = text.isin(MISSING_MARKS)
         written = text  # the note quotes the first value as written
         minus = text.str.contains("\u2212", regex=False)  # the typographic minus sign (tables typeset for print)
         if minus.any():
@@ -528,7 +532,7 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str
             i = int(np.argmax(grouped.to_numpy()))
             notes.append(f"read {c!r} with thousands separators ({text.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
         if missing.any():
-            marks = sorted(set(text[missing]))
+            marks = sorted(set(text[missing].mask(text[missing] == "", raw[missing])))  # a blank cell as written
             k = int(missing.sum())
             notes.append(f"read {', '.join(map(repr, marks))} in {c!r} as missing ({k} value{'s' if k > 1 else ''})")
     return notes

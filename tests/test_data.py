@@ -718,3 +718,17 @@ def test_decimal_commas_outside_semicolon_files(tmp_path: Path) -> None:
                                             r"separator or a decimal comma as in '1,5' on line 2; write the numbers "
                                             r"with decimal points, or with decimal commas and no thousands separators$"):
         load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,5"\n2020-02-01,"1,234"\n2020-03-01,"2,25"\n'), "sales")
+
+
+def test_blank_na_and_excel_error_cells_are_missing(tmp_path: Path) -> None:
+    """A cell of spaces, lowercase "na" and Excel's error cells (#DIV/0!, #VALUE!, ...) are missing values like
+    "NA" and an empty cell: the missing-value error counts them and --fill fills them, with a note."""
+    marks = [" ", "na", "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?", "#NULL!"]
+    p = write(tmp_path, "date,sales\n2020-01-01,1\n" + "".join(f"2020-{m + 2:02d}-01,{v}\n" for m, v in enumerate(marks))
+              + "2020-10-01,10\n")
+    with pytest.raises(LstmcastError, match=r"^column 'sales' has 8 missing values \(first at date=2020-02-01"):
+        load_panel(p)
+    panel = load_panel(p, fill="interpolate")
+    assert panel.values.tolist() == [float(v) for v in range(1, 11)] and int((~panel.observed).sum()) == 8
+    assert ("read ' ', '#DIV/0!', '#NAME?', '#NULL!', '#NUM!', '#REF!', '#VALUE!', 'na' in 'sales' as missing "
+            "(8 values)") in panel.notes
