@@ -220,7 +220,9 @@ class LSTMForecaster:
         self.notes_ = list(self.metrics_.get("notes", []))
         self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"]), **EXACT_FLOATS) if "history.csv" in self._files else None
         preds = self._files.get("test_predictions.csv")
-        self.holdout_predictions_ = pd.read_csv(io.BytesIO(preds), **EXACT_FLOATS) if preds else None
+        ids = self.checkpoint_.data["id_name"]  # series ids as written: 007 is not 7
+        self.holdout_predictions_ = (pd.read_csv(io.BytesIO(preds), dtype={ids: str} if ids else None, **EXACT_FLOATS)
+                                     if preds else None)
         self.interrupted_ = bool(self.metrics_.get("interrupted", False))
 
     def _fitted(self) -> Fitted:

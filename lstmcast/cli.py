@@ -232,8 +232,8 @@ def _example(*commands: str) -> str:
 
 
 RunDirArg = Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")]
-DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8 or Latin-1) or Parquet "
-                                              "file with the series; - reads a CSV from stdin.")]
+DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8, Windows-1252 or Latin-1) or "
+                                              "Parquet file with the series; - reads a CSV from stdin.")]
 
 
 @app.command("generate-sine", epilog=_example("lstmcast generate-sine --out sample_data/sine.csv --seed 0"))

@@ -191,13 +191,20 @@ def _format_problem(raw: bytes, path: Path) -> str | None:
 
 def _decode(raw: bytes) -> tuple[str, str]:
     """Text and the encoding that read it: UTF-16 by its byte-order mark, else UTF-8 (with or without a
-    byte-order mark), else Latin-1 (which reads any bytes, as most Windows exports are meant)."""
+    byte-order mark), else Windows-1252 when bytes 0x80-0x9F occur (Excel's CSV in Western Europe: 0x80 is its
+    €, a control character in Latin-1) and it reads them all, else Latin-1 (which reads any bytes)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16"), "UTF-16"
     try:
         return raw.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
-        return raw.decode("latin-1"), "Latin-1"
+        pass
+    if re.search(b"[\x80-\x9f]", raw):
+        try:
+            return raw.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90 and 0x9D are not in Windows-1252
+            pass
+    return raw.decode("latin-1"), "Latin-1"
 
 
 def _consistent_separator(lines: list[str]) -> tuple[str, int] | None:
@@ -224,11 +231,37 @@ def _sniff_separator(text: str) -> str:
     return WHITESPACE if len(widths) == 1 and widths.pop() > 1 else ","
 
 
+# A cell that holds a value, not a name: a number, a date or a time (100,5  -$12  2015-01-01  01/02/2015  13:00)
+_VALUE_CELL = re.compile(r"[-+(]?[$€£¥]?\s*\d[\d.,:/'\-\s]*[%$€£¥)]?")
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    """A head line's cells, stripped, with quoted ones unquoted (their separators dropped: only their kind counts)."""
+    return [c.strip() for c in re.sub(r'"([^"]*)"', lambda m: m[1].replace(sep, ""), line).split(sep)]
+
+
+def _padded(line: str, sep: str) -> bool:
+    """A title or blank line that a spreadsheet padded to the table's width (`Sales report,,`, `;`): every cell
+    empty but one or two that hold text, not values."""
+    cells = _cells(line, sep)
+    full = [c for c in cells if c]
+    return len(full) < len(cells) and len(full) <= 2 and not any(_VALUE_CELL.fullmatch(c) for c in full)
+
+
+def _past_padding(lines: list[str], k: int, sep: str) -> int:
+    """The header's line from line k on: past padded titles and blank lines (_padded), when the first line after
+    them names columns (holds no values); else k (a header with empty names, `,sales`, over its data)."""
+    h = next((i for i in range(k, len(lines)) if lines[i].strip() and not _padded(lines[i], sep)), k)
+    return h if not any(_VALUE_CELL.fullmatch(c) for c in _cells(lines[h], sep)) else k
+
+
 def _preamble(text: str) -> int:
     """How many lines above the table's header to skip: a title, a source line, '#' comments and blank lines, as
     reports and database exports put there. The header is the first line from which the next lines (up to 50)
-    all hold the same number (above zero) of one separator, and every line above it is blank, a comment, or
-    holds none of that separator; 0 when that is the first line (or no such line is among the first ten)."""
+    all hold the same number (above zero) of one separator, and every line above it is blank, a comment, holds
+    none of that separator or is a title padded with it (_padded: spreadsheets pad every row to the table's
+    width, so such titles may hold the same number of separators as the table, and are skipped from there);
+    0 when that is the first line (or no such line is among the first ten)."""
     lines = [ln.rstrip("\r\n") for ln in itertools.islice(io.StringIO(text), 60)]  # the head only: files are big
     for k in range(min(10, len(lines))):
         if not lines[k].strip():
@@ -238,15 +271,17 @@ def _preamble(text: str) -> int:
             return 0
         found = _consistent_separator(rest)
         if found:
+            sep = found[0]
             above = [ln for ln in lines[:k] if ln.strip() and not ln.lstrip().startswith("#")]
-            return k if all(found[0] not in ln for ln in above) else 0
+            return _past_padding(lines, k, sep) if all(sep not in ln or _padded(ln, sep) for ln in above) else 0
     return 0
 
 
-def load_table(path: Path) -> pd.DataFrame:
+def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
     """Read a CSV (separator and encoding sniffed) or Parquet file, or a CSV on stdin for `-`, turning every
     reading problem into one LstmcastError line. df.attrs["notes"] says how a file that is not plain
-    comma-separated UTF-8 was read."""
+    comma-separated UTF-8 was read. `ids`: the series id column, kept as written (a CSV's text: 007 is not 7;
+    Parquet's own type), never turned into numbers."""
     path = Path(path)
     name = "stdin" if path == STDIN else str(path)
     if path != STDIN:
@@ -260,8 +295,8 @@ def load_table(path: Path) -> pd.DataFrame:
     try:
         raw = _decompress(read_bytes(path), path)
         if raw[:4] == b"PAR1":
-            df = pd.read_parquet(io.BytesIO(raw))
-            notes += _text_numbers(df, ".", typed=True)
+            df = _parquet_index(pd.read_parquet(io.BytesIO(raw)))
+            notes += _text_numbers(df, ".", typed=True, keep=ids)
         else:
             problem = _format_problem(raw, path)
             if problem:
@@ -273,8 +308,10 @@ def load_table(path: Path) -> pd.DataFrame:
             skip = _preamble(text)
             if skip:
                 above = list(itertools.islice(io.StringIO(text), skip))
-                title = next(ln.strip() for ln in above if ln.strip())
-                notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name} ({title!r})")
+                # the first line that says something, without a spreadsheet's padding (none: blank lines only)
+                title = next((t for ln in above if (t := ln.strip().strip(",;\t|").strip())), None)
+                notes.append(f"skipped {skip} line{'s' if skip > 1 else ''} above the header of {name}"
+                             + (f" ({title!r})" if title else ""))
                 text = text[sum(map(len, above)):]
             text, again = _repeated_headers(text)
             if again:
@@ -291,12 +328,13 @@ def load_table(path: Path) -> pd.DataFrame:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
                 try:
-                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False, **EXACT_FLOATS)
+                    df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False,
+                                     dtype=_as_text(text, sep, ids), **EXACT_FLOATS)
                 except pd.errors.ParserWarning:
                     raise LstmcastError(f"cannot read {name}: some rows have more values than the header has "
                                         "column names; name every column in the first line") from None
             df = _trim(df)
-            notes += _text_numbers(df, decimal)
+            notes += _text_numbers(df, decimal, keep=ids)
             if sep != "," or encoding not in ("UTF-8",):
                 notes.append(f"read {name} as {SEPARATORS.get(sep, 'space')}-separated {encoding}"
                              + (" with decimal commas" if decimal == "," else ""))
@@ -319,6 +357,28 @@ def load_table(path: Path) -> pd.DataFrame:
         raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
                             "rename one")
     return df
+
+
+def _as_text(text: str, sep: str, name: str | None) -> dict[str, type] | None:
+    """read_csv's dtype for the column `name` (spaces around header names aside) to be read as text: series ids
+    such as 007 or 1.0 are labels, which read as numbers would lose their zeros or merge (1, 01 and 1.0)."""
+    if name is None:
+        return None
+    header = pd.read_csv(io.StringIO(text), sep=sep, index_col=False, nrows=0).columns
+    return {c: str for c in header if str(c).strip() == name} or None
+
+
+def _parquet_index(df: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet table with its index levels as columns where they carry data: named ones (df.set_index('date')
+    .to_parquet(), the common way to save a series, keeps its dates only there) and unnamed dates; a row
+    counter (a RangeIndex, even a named one, or the unnamed row numbers a filter leaves) is dropped, as it was."""
+    if isinstance(df.index, pd.RangeIndex):
+        return df.reset_index(drop=True)
+    drop = [i for i, name in enumerate(df.index.names)
+            if name is None and df.index.get_level_values(i).dtype.kind != "M"]
+    if len(drop) == df.index.nlevels:
+        return df.reset_index(drop=True)
+    return (df.reset_index(level=drop, drop=True) if drop else df).reset_index()
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:
@@ -385,8 +445,11 @@ _PLAIN = {".": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"), ",": re
 _SPACE = "[\\s\u00a0\u202f]*"
 _UNIT = (f"([-+]?){_SPACE}([$€£¥])?{_SPACE}([-+]?[\\d.,'\u00a0\u202f]*\\d[.,]?(?:[eE][-+]?\\d+)?){_SPACE}"
          "([$€£¥%])?")
-# Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?".
-MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.")
+# Marks for a missing number that pandas does not know: FRED's ".", the World Bank's "..", a dash, a "?", "na",
+# a blank cell (spaces only: pandas reads only an empty one as missing) and Excel's error cells (a formula that
+# had no value to give: #DIV/0! for a rate over an empty month).
+MISSING_MARKS = (".", "..", "...", "-", "--", "?", "n.a.", "na", "", "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?",
+                 "#NULL!")
 
 
 def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
@@ -401,18 +464,33 @@ def _strip_unit(text: pd.Series) -> tuple[str | None, pd.Series]:
     return str(signs.iloc[0]), parts[0] + parts[2]
 
 
-def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[str]:
+def _comma_decimals(text: pd.Series, missing: pd.Series) -> pd.Series | None:
+    """When every value of a column (`text`, stripped; `missing`: its missing marks) reads as a number with a
+    decimal comma (100,50; 3,14159; 1.234,5) and one has a comma: which of them may instead be grouped in
+    thousands (1,234, as a comma-separated file's quoted numbers usually are); else None."""
+    comma = text.str.contains(",", regex=False)
+    fits = text.str.fullmatch(_PLAIN[","]) | text.str.fullmatch(_GROUPED[","]) | missing
+    if not comma.any() or not fits.all():
+        return None
+    return comma & text.str.fullmatch(_GROUPED["."])
+
+
+def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str | None = None) -> list[str]:
     """Turn text columns of numbers into numbers, in place, when every value is a number, one at least, and
-    some are written with thousands separators (1,234; not with decimal commas), with one currency or per cent
-    sign throughout ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an
-    empty cell); a note for each. `typed`: the frame comes from a typed file (Parquet, a DataFrame), where
-    nothing parsed plain numbers stored as text (1.5) or read an empty text as missing; those are turned too."""
+    some are written with thousands separators (1,234), with one currency or per cent sign throughout
+    ($1,234.50, 10.5%), or are a missing mark (MISSING_MARKS, then NaN, as pandas reads an empty cell); a
+    note for each. In a file read with decimal points, a column whose every number has a decimal comma
+    (_comma_decimals: tab-separated, or quoted "100,50") is read with decimal commas unless a value may be
+    grouped in thousands (1,234 beside 1,5: left as text, and _numeric's error says what to change). `typed`:
+    the frame comes from a typed file (Parquet, a DataFrame), where nothing parsed plain numbers stored as text
+    (1.5); those are turned too. `keep`: a column left as it is (the series ids)."""
     notes = []
     for c in df.columns:
-        if df[c].dtype.kind not in "OSU":
+        if df[c].dtype.kind not in "OSU" or str(c).strip() == keep:
             continue
-        text = df[c].dropna().astype(str).str.strip()
-        missing = text.isin(MISSING_MARKS) | (typed & (text == ""))
+        raw = df[c].dropna().astype(str)
+        text = raw.str.strip()
+        missing = text.isin(MISSING_MARKS)
         written = text  # the note quotes the first value as written
         minus = text.str.contains("\u2212", regex=False)  # the typographic minus sign (tables typeset for print)
         if minus.any():
@@ -423,15 +501,24 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[s
         unit, bare = _strip_unit(text[~missing])
         if unit is not None:
             text = text.mask(~missing, bare)
-        number = text.str.fullmatch(_PLAIN[decimal])
-        grouped = text.str.fullmatch(_GROUPED[decimal])
+        mark = decimal
+        number = text.str.fullmatch(_PLAIN[mark])
+        grouped = text.str.fullmatch(_GROUPED[mark])
+        if decimal == "." and not (number | grouped | missing).all():
+            maybe = _comma_decimals(text, missing)
+            if maybe is not None and not maybe.any():
+                mark = ","
+                number, grouped = text.str.fullmatch(_PLAIN[mark]), text.str.fullmatch(_GROUPED[mark])
         if (not (number | grouped).any() or not (number | grouped | missing).all()
-                or not (typed or (grouped | missing | negative | minus).any() or unit is not None)):
+                or not (typed or mark != decimal or (grouped | missing | negative | minus).any() or unit is not None)):
             continue
         if typed:
             notes.append(f"read {c!r}, stored as text, as numbers")
-        digits = text.where(~missing).str.replace(f"[{_GROUPS[decimal]}]", "", regex=True)
+        digits = text.where(~missing).str.replace(f"[{_GROUPS[mark]}]", "", regex=True)
         df[c] = pd.to_numeric(digits.str.replace(",", ".", regex=False)).reindex(df.index).astype(np.float64)
+        if mark != decimal:
+            i = text.index[int(np.argmax(text.str.contains(",", regex=False).to_numpy()))]
+            notes.append(f"read {c!r} with decimal commas ({written[i]!r} as {df[c].loc[i]:g})")
         if minus.any():
             i = int(np.argmax(minus.to_numpy()))
             notes.append(f"read {c!r} with the minus sign \u2212 as - ({written.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
@@ -446,7 +533,7 @@ def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False) -> list[s
             i = int(np.argmax(grouped.to_numpy()))
             notes.append(f"read {c!r} with thousands separators ({text.iloc[i]!r} as {df[c].dropna().iloc[i]:g})")
         if missing.any():
-            marks = sorted(set(text[missing]))
+            marks = sorted(set(text[missing].mask(text[missing] == "", raw[missing])))  # a blank cell as written
             k = int(missing.sum())
             notes.append(f"read {', '.join(map(repr, marks))} in {c!r} as missing ({k} value{'s' if k > 1 else ''})")
     return notes
@@ -462,7 +549,7 @@ def load_panel(
     freq: str | None = None,
 ) -> Panel:
     """Read `path` and validate it into a Panel."""
-    df = load_table(path)
+    df = load_table(path, ids=id_column)
     panel = panel_from_frame(df, column, time_column, id_column, features, fill, freq,
                              source="stdin" if Path(path) == STDIN else str(path))
     panel.notes[:0] = df.attrs.get("notes", [])
@@ -547,10 +634,24 @@ def _numeric(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
     bad = culprit if culprit.any() else bad
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise LstmcastError(
-            f"{flag} {name!r} is not numeric: line {_line(df, row)} has {str(col.iloc[row])!r}"
-        )
+        where = _comma_doubt(df, col) or f"line {_line(df, row)} has {str(col.iloc[row])!r}"
+        raise LstmcastError(f"{flag} {name!r} is not numeric: {where}")
     return conv.to_numpy(dtype=np.float64)
+
+
+def _comma_doubt(df: pd.DataFrame, col: pd.Series) -> str | None:
+    """Why a text column of decimal commas was not read as numbers: a value that may be grouped in thousands
+    (1,234 beside 1,5; _comma_decimals), named with its line and what to change; None for other text."""
+    text = col.dropna().astype(str).str.strip()
+    maybe = _comma_decimals(text, text.isin(MISSING_MARKS))
+    if maybe is None or not maybe.any():
+        return None
+    rows = np.flatnonzero(col.notna().to_numpy())  # each value's row
+    i = int(np.argmax(maybe.to_numpy()))
+    j = int(np.argmax((text.str.contains(",", regex=False) & ~maybe).to_numpy()))
+    return (f"line {_line(df, rows[i])} has {text.iloc[i]!r}, a thousands separator or a decimal comma as in "
+            f"{text.iloc[j]!r} on line {_line(df, rows[j])}; write the numbers with decimal points, or with "
+            "decimal commas and no thousands separators")
 
 
 # a UTC offset after a time of day: 2020-03-29T02:00:00+01:00, ...Z, "2020-03-29 02:00 +0100"

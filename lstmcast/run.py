@@ -69,7 +69,7 @@ def load_like(ckpt: Checkpoint, path: Path, fill: str | None = None) -> tuple[Pa
     Missing values, and dates the model's step skips, are filled by `fill`, else as the training file was.
     -> the panel without the series that training skipped as too short, and those series' ids."""
     d, cfg = ckpt.data, ckpt.config
-    df = load_table(path)
+    df = load_table(path, ids=d["id_name"])
     name = "stdin" if Path(path) == STDIN else str(path)
     # A time column the training file had: a named one, or dates (a file without one gets steps named "t").
     time_col = d["time_name"] if (cfg.time_column or d["is_datetime"] or d["time_name"] != "t") else None
@@ -379,9 +379,11 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     return RunResult(paths={"forecast": path}, notes=notes)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """A table `predict` wrote: CSV, or Parquet by its extension."""
-    return pd.read_parquet(path) if TABLE_FORMATS.get(path.suffix.lower()) == "parquet" else pd.read_csv(path)
+def _read_table(path: Path, dtype: dict[str, type] | None = None) -> pd.DataFrame:
+    """A table `predict` wrote: CSV (columns read as `dtype` says), or Parquet (its own types) by its extension."""
+    if TABLE_FORMATS.get(path.suffix.lower()) == "parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=dtype)
 
 
 def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, series: str | None, fix: str) -> None:
@@ -443,8 +445,9 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     if forecast and not fc_path.exists():
         raise LstmcastError(f"forecast file {fc_path} not found")
     try:
-        preds = pd.read_csv(preds_path) if holdout else None
-        fc = _read_table(fc_path) if fc_path.exists() else None
+        ids = {ckpt.data["id_name"]: str} if ckpt.data["id_name"] else None  # ids as written: 007 is not 7
+        preds = pd.read_csv(preds_path, dtype=ids) if holdout else None
+        fc = _read_table(fc_path, ids) if fc_path.exists() else None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
     if preds is not None:

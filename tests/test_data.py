@@ -677,3 +677,124 @@ def test_utc_offsets_put_times_on_one_clock(tmp_path: Path) -> None:
     assert (days.time == panel.time).all() and not days.utc  # not shifted to 23:00 the day before
     found = load_panel(write(tmp_path, "when,y\n" + "".join(f"{t.isoformat()},{i}\n" for i, t in enumerate(months))))
     assert found.time_name == "when" and (found.time == panel.time).all()  # found without --time-column
+
+
+def test_titles_padded_to_the_table_width_are_skipped(tmp_path: Path) -> None:
+    """Excel pads every row to the table's width, so a title above the header ends in separators (`Sales report,`,
+    `Umsatzbericht;`, a `;` line): skipped like an unpadded one, not taken for the header; a header with an empty
+    name over its data (`,sales`, pandas' index) stays the header."""
+    rows = "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "Sales report,\nmonth,sales\n" + rows))
+    assert panel.target == "sales" and panel.values.tolist() == list(range(1, 13)) and panel.freq == "MS"
+    assert panel.notes[0].endswith(f"skipped 1 line above the header of {tmp_path / 'd.csv'} ('Sales report')")
+    panel = load_panel(write(tmp_path, "Umsatzbericht;\n;\nmonth;sales\n" + rows.replace(",", ";")))
+    assert panel.values.tolist() == list(range(1, 13))
+    assert "skipped 2 lines above the header of" in panel.notes[0] and "('Umsatzbericht')" in panel.notes[0]
+    panel = load_panel(write(tmp_path, "Report,,\nmonth,sales\n" + rows))
+    assert panel.values.tolist() == list(range(1, 13)) and "('Report')" in panel.notes[0]
+    with pytest.raises(LstmcastError, match=r"^--column 'sales' is not numeric: line 5 has 'x'$"):
+        load_panel(write(tmp_path, "Sales report,\n,\nmonth,sales\n2020-01-01,1\n2020-02-01,x\n"), "sales")
+    panel = load_panel(write(tmp_path, ",sales\n" + "".join(f"{i},{i * 2}\n" for i in range(12))))
+    assert panel.target == "sales" and panel.values.tolist() == [i * 2 for i in range(12)]
+    panel = load_panel(write(tmp_path, "\n\ndate,sales\n" + rows))  # blank lines only: no title to quote
+    assert panel.notes[0].endswith(f"skipped 2 lines above the header of {tmp_path / 'd.csv'}")
+
+
+def test_windows_1252_files_keep_their_euro_sign(tmp_path: Path) -> None:
+    """Excel's CSV in Western Europe is Windows-1252, where 0x80 is €: read so (not as Latin-1's control character
+    \\x80), and Latin-1 stays for files without 0x80-0x9F or with bytes Windows-1252 lacks (0x81)."""
+    months = [f"2020-{m:02d}-01" for m in range(1, 13)]
+    p = tmp_path / "d.csv"
+    p.write_bytes(("Datum;Umsatz (€)\n" + "".join(f"{d};{1000 + m},50 €\n" for m, d in enumerate(months)))
+                  .encode("cp1252"))
+    panel = load_panel(p)
+    assert panel.target == "Umsatz (€)" and panel.values.tolist() == [1000.5 + m for m in range(12)]
+    assert "read 'Umsatz (€)' as numbers without their '€' sign ('1000,50 €' as 1000.5)" in panel.notes
+    assert f"read {p} as semicolon-separated Windows-1252 with decimal commas" in panel.notes
+    p.write_bytes(b"date,caf\xe9 \x81\n" + "".join(f"{d},{m}\n" for m, d in enumerate(months)).encode())
+    panel = load_panel(p)
+    assert panel.target == "caf\u00e9 \x81" and f"read {p} as comma-separated Latin-1" in panel.notes
+
+
+def test_parquet_index_of_dates_is_the_time_column(tmp_path: Path) -> None:
+    """df.set_index('date').to_parquet() keeps the dates only in the index: read back as the column 'date' (also
+    per series, from a (store, date) index), while a row counter index stays dropped."""
+    days = pd.date_range("2020-01-01", periods=12, freq="MS")
+    df = pd.DataFrame({"date": days, "sales": np.arange(12.0)})
+    df.set_index("date").to_parquet(tmp_path / "d.parquet")
+    panel = load_panel(tmp_path / "d.parquet", time_column="date")
+    assert panel.is_datetime and panel.time_name == "date" and panel.freq == "MS"
+    assert (pd.DatetimeIndex(panel.time) == days).all() and panel.values.tolist() == list(range(12))
+    df.assign(store="a").set_index(["store", "date"]).to_parquet(tmp_path / "d.parquet")
+    panel = load_panel(tmp_path / "d.parquet", id_column="store")
+    assert panel.ids == ["a"] and panel.time_name == "date" and panel.freq == "MS"
+    df.set_axis(np.arange(12) * 3).to_parquet(tmp_path / "d.parquet")  # unnamed row numbers, not a RangeIndex
+    panel = load_panel(tmp_path / "d.parquet")
+    assert panel.target == "sales" and panel.time_name == "date" and panel.values.tolist() == list(range(12))
+
+
+def test_series_ids_are_read_as_written(tmp_path: Path) -> None:
+    """Ids are labels: 007 stays '007' (not 7), and 1, 01 and 1.0 are three series, not one; train, predict
+    (with and without --data), plot --series and backtest all name the series as the file does."""
+    from typer.testing import CliRunner
+
+    from lstmcast.cli import app
+
+    rows = "".join(f"{s},2020-{m:02d}-01,{m + k}\n" for k, s in enumerate(("1", "01", "1.0")) for m in range(1, 13))
+    panel = load_panel(write(tmp_path, "store,date,sales\n" + rows), id_column="store")
+    assert panel.ids == ["01", "1", "1.0"] and panel.lengths.tolist() == [12, 12, 12]
+    assert panel.values[:2].tolist() == [2.0, 3.0]  # '01', whose values start at 1 + 1
+    days = pd.date_range("2020-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    rows = "".join(f"{s},{d},{k * 50 + np.sin(i / 3):.3f}\n" for k, s in enumerate(("001", "002"))
+                   for i, d in enumerate(days))
+    data = write(tmp_path, "store,date,sales\n" + rows)
+    run = tmp_path / "run"
+    tiny = ["--n-prev", "5", "--hidden", "8", "--epochs", "1", "--ensemble", "1", "--device", "cpu"]
+
+    def invoke(*args: object) -> None:
+        result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+
+    invoke("train", data, "--id-column", "store", "--out", run, *tiny)
+    assert pd.read_csv(run / "test_predictions.csv", dtype=str)["store"].unique().tolist() == ["001", "002"]
+    invoke("predict", run, "--horizon", "2")
+    assert pd.read_csv(run / "forecast.csv", dtype=str)["store"].tolist() == ["001", "001", "002", "002"]
+    invoke("predict", run, "--data", data, "--horizon", "2", "--out", tmp_path / "fc.csv")
+    assert pd.read_csv(tmp_path / "fc.csv", dtype=str)["store"].tolist() == ["001", "001", "002", "002"]
+    invoke("plot", run, "--series", "002", "--out", tmp_path / "p.png")
+    invoke("backtest", data, "--id-column", "store", "--folds", "2", "--out", tmp_path / "bt", *tiny)
+    assert set(pd.read_csv(tmp_path / "bt" / "backtest.csv", dtype=str)["store"]) == {"001", "002"}
+
+
+def test_decimal_commas_outside_semicolon_files(tmp_path: Path) -> None:
+    """A tab-separated file, or a comma-separated one with quoted "100,50" (LibreOffice in German), whose numbers
+    all have a decimal comma is read with decimal commas; "1,234" alone stays a thousands separator, and beside
+    a decimal comma the error names both values and what to change."""
+    p = write(tmp_path, "date\tsales\n2020-01-01\t100,50\n2020-02-01\t101\n2020-03-01\t102,25\n")
+    panel = load_panel(p)
+    assert panel.target == "sales" and panel.values.tolist() == [100.5, 101.0, 102.25]
+    assert panel.notes[:2] == ["read 'sales' with decimal commas ('100,50' as 100.5)",
+                               f"read {p} as tab-separated UTF-8"]
+    panel = load_panel(write(tmp_path, 'date,sales\n2020-01-01,"100,50"\n2020-02-01,"3,14159"\n2020-03-01,"1.234,5"\n'))
+    assert panel.values.tolist() == [100.5, 3.14159, 1234.5]
+    assert "read 'sales' with decimal commas ('100,50' as 100.5)" in panel.notes
+    panel = load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,234"\n2020-02-01,"5,678"\n'))
+    assert panel.values.tolist() == [1234.0, 5678.0]
+    with pytest.raises(LstmcastError, match=r"^--column 'sales' is not numeric: line 3 has '1,234', a thousands "
+                                            r"separator or a decimal comma as in '1,5' on line 2; write the numbers "
+                                            r"with decimal points, or with decimal commas and no thousands separators$"):
+        load_panel(write(tmp_path, 'date,sales\n2020-01-01,"1,5"\n2020-02-01,"1,234"\n2020-03-01,"2,25"\n'), "sales")
+
+
+def test_blank_na_and_excel_error_cells_are_missing(tmp_path: Path) -> None:
+    """A cell of spaces, lowercase "na" and Excel's error cells (#DIV/0!, #VALUE!, ...) are missing values like
+    "NA" and an empty cell: the missing-value error counts them and --fill fills them, with a note."""
+    marks = [" ", "na", "#DIV/0!", "#VALUE!", "#REF!", "#NUM!", "#NAME?", "#NULL!"]
+    p = write(tmp_path, "date,sales\n2020-01-01,1\n" + "".join(f"2020-{m + 2:02d}-01,{v}\n" for m, v in enumerate(marks))
+              + "2020-10-01,10\n")
+    with pytest.raises(LstmcastError, match=r"^column 'sales' has 8 missing values \(first at date=2020-02-01"):
+        load_panel(p)
+    panel = load_panel(p, fill="interpolate")
+    assert panel.values.tolist() == [float(v) for v in range(1, 11)] and int((~panel.observed).sum()) == 8
+    assert ("read ' ', '#DIV/0!', '#NAME?', '#NULL!', '#NUM!', '#REF!', '#VALUE!', 'na' in 'sales' as missing "
+            "(8 values)") in panel.notes
