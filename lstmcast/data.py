@@ -51,7 +51,7 @@ __all__ = [
 # Squares of the values (spreads, squared errors, their sums) must stay finite in float64 (max ~1.8e308).
 MAX_ABS = 1e100
 
-TIME_NAMES = ("t", "time", "date", "datetime", "timestamp", "ds", "period", "day", "week", "month", "quarter", "year")
+TIME_NAMES = ("t", "ts", "time", "date", "datetime", "timestamp", "ds", "period", "day", "week", "month", "quarter", "year")
 # Period labels of statistical offices that pandas does not parse: 1990M01 / 1990-M1 (IMF, Eurostat,
 # Statistics Norway), ISO weeks 1990-W01 (read as their Monday).
 _MONTH_LABEL = re.compile(r"^\s*(\d{4})\s*-?\s*M(\d{1,2})\s*$", re.IGNORECASE)

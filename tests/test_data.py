@@ -180,6 +180,8 @@ def test_flags_that_use_up_the_value_column_are_named(tmp_path: Path) -> None:
         panel_from_frame(pd.read_csv(path), id_column="sales", features=["temp"])
     with pytest.raises(LstmcastError, match=r"^--features names 'temp' twice$"):
         load_panel(path, column="sales", features=["temp", "temp"])
+    stamps = load_panel(write(tmp_path, "ts,y\n1700000000,1\n1700003600,2\n1700007200,4\n", "ts.csv"))
+    assert stamps.time_name == "ts" and stamps.target == "y" and stamps.freq == "3600"  # a time column by its name
 
 
 @pytest.mark.parametrize("dates, freq", [
