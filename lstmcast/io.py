@@ -10,6 +10,7 @@ import inspect
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -306,14 +307,29 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+# The suffixes of a run folder's own leftovers: staging folders are mkdtemp's `.NAME.tmp-XXXXXXXX` (letters, digits,
+# _), set-aside runs `.NAME.old-PID-NANOSECONDS`. Neither holds a dot, while every leftover of another run folder
+# whose name starts like one of these (`NAME.tmp-1`, `NAME.old-1`) does (`.NAME.tmp-1.lock`, `.NAME.old-1.tmp-X`):
+# a glob on `.NAME.tmp-*` took those for this folder's and deleted a live run's staging or renamed a lock into place.
+_LEFTOVER = {"tmp": re.compile(r"[A-Za-z0-9_]+"), "old": re.compile(r"(\d+)-(\d+)")}
+
+
 def _leftovers(folder: Path, kind: str) -> list[Path]:
-    return sorted(folder.parent.glob(f".{glob.escape(folder.name)}.{kind}-*"))
+    """This folder's own staging (`tmp`) or set-aside (`old`, oldest first) folders beside it; nothing else."""
+    prefix = f".{folder.name}.{kind}-"
+    found = []
+    for p in folder.parent.glob(f"{glob.escape(prefix)}*"):
+        m = _LEFTOVER[kind].fullmatch(p.name[len(prefix):])
+        if m and p.is_dir() and not p.is_symlink():
+            found.append((int(m[2]) if kind == "old" else 0, p.name, p))
+    return [p for *_, p in sorted(found)]
 
 
 def _recover(folder: Path) -> None:
-    """Under the lock: put back an old run that a kill left aside mid-swap, and remove killed runs' staging."""
+    """Under the lock: put back an old run that a kill left aside mid-swap (the latest, if several), and
+    remove killed runs' staging."""
     old = _leftovers(folder, "old")
-    if old and not folder.exists():
+    if old and not folder.exists() and not folder.is_symlink():
         os.rename(old[-1], folder)
         old = old[:-1]
     for p in old + _leftovers(folder, "tmp"):
