@@ -271,8 +271,11 @@ def folder_lock(folder: Path) -> Iterator[None]:
             break
         os.close(fd)  # the last holder removed this lock file between our open and flock: take a fresh one
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as e:  # a full disk: an OSError without a file name, which the CLI could only call "?"
+            raise write_error(path, e) from None
         yield
     finally:
         with suppress(OSError):

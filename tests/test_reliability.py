@@ -402,3 +402,22 @@ def test_api_error_inside_the_run_names_the_users_path(tmp_path: Path, sine_csv:
     with pytest.raises(LstmcastError, match=r"cannot write .*/run/history\.csv: No space left"):
         train_run(sine_csv, tiny_config(epochs=1), tmp_path / "run")
     assert list(tmp_path.iterdir()) == [sine_csv]
+
+
+def test_full_disk_at_the_lock_names_the_lock_file(tmp_path: Path, sine_csv: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing the pid into .DIR.lock on a full disk: the error names that file, not `?`, and leaves nothing."""
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if data == f"{os.getpid()}\n".encode():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--epochs", "1")
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"Error: cannot write {tmp_path / '.run.lock'}: No space left on device; free some "
+                                   "space and rerun"]
+    assert not run.exists() and leftovers(run) == []
