@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .errors import LstmcastError, Terminated
+from .errors import Interrupted, LstmcastError, Terminated
 
 try:
     import fcntl
@@ -53,8 +53,8 @@ def write_error(path: Path, e: OSError, verb: str = "write") -> LstmcastError:
     return LstmcastError(f"cannot {verb} {path}: {e.strerror or e}" + (f"; {hint}" if hint else ""))
 
 
-# SIGTERM under stop_on_sigterm: held back while a staged run is swapped in (so the swap is never cut in two), then
-# raised as Terminated once it is done
+# SIGTERM under stop_on_sigterm, and Ctrl-C: held back while a staged run is swapped in (so the swap is never cut
+# in two), then raised (as Terminated, or Interrupted) once it is done
 _swap = {"active": False, "stopped": False}
 
 
@@ -81,16 +81,27 @@ def stop_on_sigterm() -> Iterator[None]:
 
 
 @contextmanager
-def _swapping() -> Iterator[None]:
-    """Hold back a SIGTERM (stop_on_sigterm) until the block is done, then raise it."""
+def _swapping(out: Path) -> Iterator[None]:
+    """Hold back a SIGTERM (stop_on_sigterm) and a Ctrl-C until the block is done, then raise them. A Ctrl-C
+    between the fallback's two renames would leave OUT absent, and after the swap "nothing was written" would
+    be false: the Interrupted raised afterwards says that OUT holds the new run."""
+    held = {"int": False}
+    before = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    hold = callable(before)  # not when Ctrl-C is ignored (SIG_IGN) or handled outside Python
+    if hold:
+        signal.signal(signal.SIGINT, lambda signum, frame: held.update(int=True))
     _swap.update(active=True, stopped=False)
     try:
         yield
     finally:
         stopped = _swap["stopped"]
         _swap.update(active=False, stopped=False)
+        if hold:
+            signal.signal(signal.SIGINT, before)
     if stopped:
         raise Terminated()
+    if held["int"]:
+        raise Interrupted(f"Interrupted after the new run was written: {out} holds it, whole")
 
 
 def pause_point(name: str) -> None:
@@ -354,8 +365,8 @@ def _carry_over(old: Path, new: Path, owns: tuple[str, ...]) -> None:
                 shutil.copy2(src, dst)
 
 
-def _commit(stage: Path, folder: Path, owns: tuple[str, ...]) -> None:
-    """fsync the staged run, then swap it in for `folder` in one rename; the old run goes last."""
+def _commit(stage: Path, folder: Path, owns: tuple[str, ...], out: Path) -> None:
+    """fsync the staged run, then swap it in for `folder` (the user's `out`) in one rename; the old run goes last."""
     if folder.exists():
         _carry_over(folder, stage, owns)
     for p in stage.rglob("*"):
@@ -363,7 +374,7 @@ def _commit(stage: Path, folder: Path, owns: tuple[str, ...]) -> None:
             _fsync(p)
     _fsync(stage)
     pause_point("commit:synced")
-    with _swapping():
+    with _swapping(out):
         if not folder.exists():
             os.rename(stage, folder)
         elif _exchange(stage, folder):
@@ -406,7 +417,7 @@ def run_folder(out: Path, owns: tuple[str, ...]) -> Iterator[Path]:
                 except LstmcastError as e:  # name the file the user asked for, not its staging copy
                     raise LstmcastError(str(e).replace(str(stage), str(out))) from None
                 try:
-                    _commit(stage, folder, owns)
+                    _commit(stage, folder, owns, out)
                 except OSError as e:
                     raise write_error(Path(e.filename) if e.filename else folder, e) from None
             finally:

@@ -421,3 +421,24 @@ def test_full_disk_at_the_lock_names_the_lock_file(tmp_path: Path, sine_csv: Pat
     assert error_lines(result) == [f"Error: cannot write {tmp_path / '.run.lock'}: No space left on device; free some "
                                    "space and rerun"]
     assert not run.exists() and leftovers(run) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_ctrl_c_during_the_swap_waits_for_it(old_run: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch,
+                                              exchange: bool) -> None:
+    """Ctrl-C right after the exchange, or between the fallback's two renames, is held back as SIGTERM is: the swap
+    completes (DIR is never left absent with the old run aside), and the message says DIR holds the new run
+    instead of "nothing was written"."""
+    def ctrl_c(name: str) -> None:
+        if name in ("commit:swapped", "commit:between"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(lio, "pause_point", ctrl_c)
+    if not exchange:
+        monkeypatch.setattr(lio, "_exchange", lambda a, b: False)
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--epochs", "2")
+    assert result.exit_code == 130, result.output
+    assert error_lines(result)[-1] == f"Interrupted after the new run was written: {old_run} holds it, whole"
+    assert_complete(old_run, 2)
+    assert (old_run / "notes.txt").read_text() == "mine\n" and leftovers(old_run) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
