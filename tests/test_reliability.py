@@ -442,3 +442,20 @@ def test_ctrl_c_during_the_swap_waits_for_it(old_run: Path, sine_csv: Path, monk
     assert_complete(old_run, 2)
     assert (old_run / "notes.txt").read_text() == "mine\n" and leftovers(old_run) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_reproduce_reports_a_deleted_or_broken_run_file(old_run: Path) -> None:
+    """metrics.json deleted, or edited into invalid JSON, and a history.csv emptied: each is a difference named in
+    its check (exit 1), as a missing history.csv is, not a FileNotFoundError or JSONDecodeError."""
+    def checks() -> dict[str, list[str]]:
+        result = invoke("reproduce", old_run, "--json")
+        assert result.exit_code == 1, result.output
+        return json.loads(result.stdout)["checks"]
+
+    (old_run / "metrics.json").unlink()
+    assert checks()["metrics.json"] == ["metrics.json missing from the original run"]
+    (old_run / "metrics.json").write_text("{not json")
+    assert checks()["metrics.json"] == ["metrics.json in the original run is unreadable (Expecting property name "
+                                        "enclosed in double quotes: line 1 column 2 (char 1))"]
+    (old_run / "history.csv").write_text("")
+    assert checks()["history.csv"] == ["history.csv in the original run is unreadable (No columns to parse from file)"]
