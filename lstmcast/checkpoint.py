@@ -228,7 +228,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         return Checkpoint(payload, path)
     except LstmcastError as e:  # the stored config fails TrainConfig's own checks
         raise LstmcastError(f"checkpoint {path} has an invalid config ({e}); retrain to recreate it") from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:  # what _check_contents does not look into
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:  # deeper than _check_contents looks
         what = f"no {e.args[0]!r}" if isinstance(e, KeyError) and e.args else (str(e).splitlines() or [""])[0][:120]
         raise LstmcastError(f"checkpoint {path} is malformed ({what}); retrain to recreate it") from None
 
@@ -236,7 +236,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
 def _check_archive(blob: bytes, path: Path) -> None:
     """Refuse a model.pt that is not a torch zip archive, or whose members fail their CRC-32: torch.load checks
     neither, so a few overwritten bytes loaded as changed (or NaN) weights and forecast without a word."""
-    damaged = f"checkpoint {path} is unreadable or corrupt (not a torch checkpoint: damaged, cut short or another kind of file)"
+    damaged = (f"checkpoint {path} is unreadable or corrupt (not a torch checkpoint: damaged, cut short or another "
+               "kind of file)")
     if not zipfile.is_zipfile(BytesIO(blob)):
         raise LstmcastError(f"{damaged}; retrain to recreate it")
     try:
@@ -356,8 +357,8 @@ def _upgrade(payload: dict[str, Any], path: Path) -> dict[str, Any]:
         try:
             payload = step(dict(payload))
         except (KeyError, TypeError, AttributeError, ValueError) as e:  # parts of the old format missing or mistyped
-            raise LstmcastError(f"checkpoint {path} has format {version} but cannot be upgraded from it ({type(e).__name__}: "
-                                f"{e}); retrain to recreate it") from None
+            raise LstmcastError(f"checkpoint {path} has format {version} but cannot be upgraded from it "
+                                f"({type(e).__name__}: {e}); retrain to recreate it") from None
         version += 1
         payload["format_version"] = version
     if start != VERSION:

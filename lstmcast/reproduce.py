@@ -94,7 +94,8 @@ def compare_run_folders(old: Path, new: Path) -> dict[str, list[str]]:
         elif a.exists():
             (fa, why_a), (fb, why_b) = (_read(p, lambda p: pd.read_csv(p).drop(columns=drop, errors="ignore"))
                                         for p in (a, b))
-            checks[name] = _frame_differences(fa, fb) if fa is not None and fb is not None else _unread(name, why_a, why_b)
+            checks[name] = (_frame_differences(fa, fb) if fa is not None and fb is not None
+                            else _unread(name, why_a, why_b))
     checks["model.pt"] = _weight_differences(old / "model.pt", new / "model.pt")
     return checks
 
