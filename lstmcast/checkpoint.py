@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pickle
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
+from dataclasses import fields
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -208,17 +211,129 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not path.exists():
         raise LstmcastError(f"no checkpoint at {path}; train one first with `lstmcast train DATA --out {path.parent}`")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        blob = path.read_bytes()
+    except OSError as e:
+        raise LstmcastError(f"cannot read checkpoint {path}: {e.strerror or e}") from None  # permissions: not damage
+    _check_archive(blob, path)
+    try:
+        payload = torch.load(BytesIO(blob), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
         raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({first}); retrain to recreate it") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise LstmcastError(f"{path} is not an lstmcast checkpoint")
     payload = _upgrade(payload, path)
+    _check_contents(payload, path)
     try:
         return Checkpoint(payload, path)
-    except (KeyError, TypeError) as e:
-        raise LstmcastError(f"checkpoint {path} is incomplete (missing {e}); retrain to recreate it") from None
+    except LstmcastError as e:  # the stored config fails TrainConfig's own checks
+        raise LstmcastError(f"checkpoint {path} has an invalid config ({e}); retrain to recreate it") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:  # deeper than _check_contents looks
+        what = f"no {e.args[0]!r}" if isinstance(e, KeyError) and e.args else (str(e).splitlines() or [""])[0][:120]
+        raise LstmcastError(f"checkpoint {path} is malformed ({what}); retrain to recreate it") from None
+
+
+def _check_archive(blob: bytes, path: Path) -> None:
+    """Refuse a model.pt that is not a torch zip archive, or whose members fail their CRC-32: torch.load checks
+    neither, so a few overwritten bytes loaded as changed (or NaN) weights and forecast without a word."""
+    damaged = (f"checkpoint {path} is unreadable or corrupt (not a torch checkpoint: damaged, cut short or another "
+               "kind of file)")
+    if not zipfile.is_zipfile(BytesIO(blob)):
+        raise LstmcastError(f"{damaged}; retrain to recreate it")
+    try:
+        with zipfile.ZipFile(BytesIO(blob)) as archive:
+            if not any(n.endswith("/data.pkl") for n in archive.namelist()):
+                raise LstmcastError(f"{damaged}; retrain to recreate it")
+            bad = archive.testzip()  # reads every member; model.pt files are small, so this costs milliseconds
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise LstmcastError(f"checkpoint {path} is damaged ({first}); retrain to recreate it") from None
+    if bad is not None:
+        raise LstmcastError(f"checkpoint {path} is damaged (its part {bad} fails its checksum); retrain to recreate it")
+
+
+# What loading and forecasting read from a payload, with the kinds they need: a missing or mistyped one gives one
+# line naming it instead of a KeyError or ValueError from deep inside (ints pass for floats, bools for neither).
+_PARTS = {"config": dict, "stats": dict, "data": dict, "tail": dict, "model": dict}
+_OPTIONAL = {"metrics": dict, "history": list, "eval": (dict, type(None)), "best_epoch": int}
+_STATS = {"n_prev": int, "season_length": (int, type(None)), "ids": list, "scaler": dict, "cov_loc": list,
+          "cov_scale": list}
+_STATS_OPTIONAL = {"ets": (list, type(None)), "theta": (list, type(None))}
+_DATA = {"time_name": str, "target": str, "id_name": (str, type(None)), "features": list, "is_datetime": bool,
+         "freq": (str, type(None))}
+_DATA_OPTIONAL = {"dayfirst": bool, "utc": bool, "skipped": list, "path": str, "sha256": str}
+_TAIL = {"values": torch.Tensor, "time": torch.Tensor, "starts": torch.Tensor, "covariates": torch.Tensor}
+_CONFIG_KINDS = {"bool": bool, "int": int, "float": (int, float), "str": str, "None": type(None),
+                 "list[float]": (list, tuple), "list[str]": (list, tuple)}
+_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "None",
+          list: "a list", tuple: "a list", dict: "a dict", torch.Tensor: "a tensor"}
+
+
+def _check_contents(payload: dict[str, Any], path: Path) -> None:
+    """Refuse a payload whose parts are missing, of the wrong kind, inconsistent, or hold non-finite weights."""
+    def fail(what: str) -> None:
+        raise LstmcastError(f"checkpoint {path} is {what}; retrain to recreate it")
+
+    def check(part: dict[str, Any], kinds: dict[str, Any], prefix: str, required: bool) -> None:
+        for key, kind in kinds.items():
+            if key not in part:
+                if required:
+                    fail(f"incomplete: it has no '{prefix}{key}'")
+                continue
+            if not _is(part[key], kind):
+                fail(f"malformed: {prefix}{key} is {_describe(part[key])}, not {_kind_words(kind)}")
+
+    check(payload, _PARTS, "", True)
+    check(payload, _OPTIONAL, "", False)
+    for prefix, part in [("", payload)] + ([("eval.", payload["eval"])] if payload.get("eval") else []):
+        if prefix:
+            check(part, {"model": dict, "stats": dict}, prefix, True)
+        check(part["stats"], _STATS, f"{prefix}stats.", True)
+        check(part["stats"], _STATS_OPTIONAL, f"{prefix}stats.", False)
+        for name, value in part["model"].items():
+            if not isinstance(value, torch.Tensor):
+                fail(f"malformed: {prefix}model.{name} is {_describe(value)}, not a tensor")
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                bad = int((~torch.isfinite(value)).sum())
+                fail(f"damaged: {bad} of the {value.numel()} weights in {prefix}model.{name} are NaN or infinite")
+    check(payload["data"], _DATA, "data.", True)
+    check(payload["data"], _DATA_OPTIONAL, "data.", False)
+    check(payload["tail"], _TAIL, "tail.", True)
+    for f in fields(TrainConfig):
+        kinds = tuple(_CONFIG_KINDS.get(k) for k in str(f.type).split(" | "))
+        value = payload["config"].get(f.name)
+        if f.name in payload["config"] and None not in kinds and not _is(value, kinds):  # None: a type not listed
+            fail(f"malformed: config.{f.name} is {_describe(value)}, not {_kind_words(kinds)}")
+    tail, n_ids = payload["tail"], len(payload["stats"]["ids"])
+    starts = tail["starts"]
+    if (any(t.dim() == 0 for t in tail.values()) or starts.dim() != 1 or starts.is_floating_point()
+            or len(starts) != n_ids + 1 or n_ids == 0 or bool((starts[1:] < starts[:-1]).any())
+            or {len(tail["values"]), len(tail["time"]), len(tail["covariates"])} != {int(starts[-1])}):
+        fail(f"inconsistent: its stored history (tail) does not hold the {n_ids} series it lists")
+
+
+def _is(value: Any, kind: Any) -> bool:
+    """isinstance, but a bool is not a whole number or a number here."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    flat = tuple(k for group in kinds for k in (group if isinstance(group, tuple) else (group,)))
+    if isinstance(value, bool):
+        return bool in flat
+    return isinstance(value, flat)
+
+
+def _kind_words(kind: Any) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    flat = [k for group in kinds for k in (group if isinstance(group, tuple) else (group,))]
+    words = list(dict.fromkeys(_WORDS.get(k, k.__name__) for k in flat if not (k is int and float in flat)))
+    return " or ".join(words)
+
+
+def _describe(value: Any) -> str:
+    """A stored value as the error shows it: a scalar as itself (cut short), anything else by its kind."""
+    if isinstance(value, (str, int, float, bool, type(None))):
+        shown = repr(value)
+        return shown if len(shown) <= 40 else f"{shown[:40]}..."
+    return _WORDS.get(type(value), f"a {type(value).__name__}")
 
 
 def _upgrade(payload: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -239,7 +354,11 @@ def _upgrade(payload: dict[str, Any], path: Path) -> dict[str, Any]:
                 f"checkpoint {path} has format {start}, written by lstmcast {by}; this lstmcast {__version__} reads "
                 f"formats {OLDEST} to {VERSION}: retrain with `lstmcast train DATA --out {path.parent}`, or load it "
                 "with the lstmcast that wrote it" + (f" (pip install 'lstmcast=={known}')" if known else ""))
-        payload = step(dict(payload))
+        try:
+            payload = step(dict(payload))
+        except (KeyError, TypeError, AttributeError, ValueError) as e:  # parts of the old format missing or mistyped
+            raise LstmcastError(f"checkpoint {path} has format {version} but cannot be upgraded from it "
+                                f"({type(e).__name__}: {e}); retrain to recreate it") from None
         version += 1
         payload["format_version"] = version
     if start != VERSION:

@@ -10,6 +10,7 @@ import inspect
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .errors import LstmcastError, Terminated
+from .errors import Interrupted, LstmcastError, Terminated
 
 try:
     import fcntl
@@ -52,8 +53,8 @@ def write_error(path: Path, e: OSError, verb: str = "write") -> LstmcastError:
     return LstmcastError(f"cannot {verb} {path}: {e.strerror or e}" + (f"; {hint}" if hint else ""))
 
 
-# SIGTERM under stop_on_sigterm: held back while a staged run is swapped in (so the swap is never cut in two), then
-# raised as Terminated once it is done
+# SIGTERM under stop_on_sigterm, and Ctrl-C: held back while a staged run is swapped in (so the swap is never cut
+# in two), then raised (as Terminated, or Interrupted) once it is done
 _swap = {"active": False, "stopped": False}
 
 
@@ -80,16 +81,27 @@ def stop_on_sigterm() -> Iterator[None]:
 
 
 @contextmanager
-def _swapping() -> Iterator[None]:
-    """Hold back a SIGTERM (stop_on_sigterm) until the block is done, then raise it."""
+def _swapping(out: Path) -> Iterator[None]:
+    """Hold back a SIGTERM (stop_on_sigterm) and a Ctrl-C until the block is done, then raise them. A Ctrl-C
+    between the fallback's two renames would leave OUT absent, and after the swap "nothing was written" would
+    be false: the Interrupted raised afterwards says that OUT holds the new run."""
+    held = {"int": False}
+    before = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    hold = callable(before)  # not when Ctrl-C is ignored (SIG_IGN) or handled outside Python
+    if hold:
+        signal.signal(signal.SIGINT, lambda signum, frame: held.update(int=True))
     _swap.update(active=True, stopped=False)
     try:
         yield
     finally:
         stopped = _swap["stopped"]
         _swap.update(active=False, stopped=False)
+        if hold:
+            signal.signal(signal.SIGINT, before)
     if stopped:
         raise Terminated()
+    if held["int"]:
+        raise Interrupted(f"Interrupted after the new run was written: {out} holds it, whole")
 
 
 def pause_point(name: str) -> None:
@@ -270,8 +282,11 @@ def folder_lock(folder: Path) -> Iterator[None]:
             break
         os.close(fd)  # the last holder removed this lock file between our open and flock: take a fresh one
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as e:  # a full disk: an OSError without a file name, which the CLI could only call "?"
+            raise write_error(path, e) from None
         yield
     finally:
         with suppress(OSError):
@@ -306,14 +321,29 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+# The suffixes of a run folder's own leftovers: staging folders are mkdtemp's `.NAME.tmp-XXXXXXXX` (letters, digits,
+# _), set-aside runs `.NAME.old-PID-NANOSECONDS`. Neither holds a dot, while every leftover of another run folder
+# whose name starts like one of these (`NAME.tmp-1`, `NAME.old-1`) does (`.NAME.tmp-1.lock`, `.NAME.old-1.tmp-X`):
+# a glob on `.NAME.tmp-*` took those for this folder's and deleted a live run's staging or renamed a lock into place.
+_LEFTOVER = {"tmp": re.compile(r"[A-Za-z0-9_]+"), "old": re.compile(r"(\d+)-(\d+)")}
+
+
 def _leftovers(folder: Path, kind: str) -> list[Path]:
-    return sorted(folder.parent.glob(f".{glob.escape(folder.name)}.{kind}-*"))
+    """This folder's own staging (`tmp`) or set-aside (`old`, oldest first) folders beside it; nothing else."""
+    prefix = f".{folder.name}.{kind}-"
+    found = []
+    for p in folder.parent.glob(f"{glob.escape(prefix)}*"):
+        m = _LEFTOVER[kind].fullmatch(p.name[len(prefix):])
+        if m and p.is_dir() and not p.is_symlink():
+            found.append((int(m[2]) if kind == "old" else 0, p.name, p))
+    return [p for *_, p in sorted(found)]
 
 
 def _recover(folder: Path) -> None:
-    """Under the lock: put back an old run that a kill left aside mid-swap, and remove killed runs' staging."""
+    """Under the lock: put back an old run that a kill left aside mid-swap (the latest, if several), and
+    remove killed runs' staging."""
     old = _leftovers(folder, "old")
-    if old and not folder.exists():
+    if old and not folder.exists() and not folder.is_symlink():
         os.rename(old[-1], folder)
         old = old[:-1]
     for p in old + _leftovers(folder, "tmp"):
@@ -335,8 +365,8 @@ def _carry_over(old: Path, new: Path, owns: tuple[str, ...]) -> None:
                 shutil.copy2(src, dst)
 
 
-def _commit(stage: Path, folder: Path, owns: tuple[str, ...]) -> None:
-    """fsync the staged run, then swap it in for `folder` in one rename; the old run goes last."""
+def _commit(stage: Path, folder: Path, owns: tuple[str, ...], out: Path) -> None:
+    """fsync the staged run, then swap it in for `folder` (the user's `out`) in one rename; the old run goes last."""
     if folder.exists():
         _carry_over(folder, stage, owns)
     for p in stage.rglob("*"):
@@ -344,7 +374,7 @@ def _commit(stage: Path, folder: Path, owns: tuple[str, ...]) -> None:
             _fsync(p)
     _fsync(stage)
     pause_point("commit:synced")
-    with _swapping():
+    with _swapping(out):
         if not folder.exists():
             os.rename(stage, folder)
         elif _exchange(stage, folder):
@@ -387,7 +417,7 @@ def run_folder(out: Path, owns: tuple[str, ...]) -> Iterator[Path]:
                 except LstmcastError as e:  # name the file the user asked for, not its staging copy
                     raise LstmcastError(str(e).replace(str(stage), str(out))) from None
                 try:
-                    _commit(stage, folder, owns)
+                    _commit(stage, folder, owns, out)
                 except OSError as e:
                     raise write_error(Path(e.filename) if e.filename else folder, e) from None
             finally:

@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,9 @@ def reproduce_run(run_dir: Path, cfg: TrainConfig, data: Path, samples: int = 20
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     notes = []
-    saved = run_dir / "metrics.json"  # where the run trained (auto depends on the data); older runs: the flag
-    trained_on = (json.loads(saved.read_text()).get("versions", {}).get("device", cfg.device) if saved.exists()
-                  else cfg.device)
+    saved = _read(run_dir / "metrics.json", _json)[0] or {}  # where the run trained (auto depends on the data);
+    versions = saved.get("versions")  # older runs, or a metrics.json gone or broken (a check says so): the flag
+    trained_on = str(versions.get("device", cfg.device) if isinstance(versions, dict) else cfg.device)
     if trained_on.startswith("cuda") or (trained_on == "auto" and torch.cuda.is_available()):
         notes.append(f"the run trained on {trained_on}: results are bit-identical only on CPU")
     return ReproduceResult(run=run_dir, data=Path(data), checks=checks, notes=notes)
@@ -83,26 +84,60 @@ def reproduce_run(run_dir: Path, cfg: TrainConfig, data: Path, samples: int = 20
 def compare_run_folders(old: Path, new: Path) -> dict[str, list[str]]:
     """{file: differences} between two train run folders: metrics (the circumstances aside), hold-out
     predictions, loss history (timings aside) and the weights of both models."""
-    checks = {"metrics.json": _dict_differences(_metrics(old), _metrics(new))}
+    (a, why_a), (b, why_b) = (_read(run / "metrics.json", _metrics) for run in (old, new))
+    checks = {"metrics.json": _dict_differences(a, b) if a is not None and b is not None else
+              _unread("metrics.json", why_a, why_b)}
     for name, drop in (("test_predictions.csv", []), ("history.csv", ["seconds"])):
         a, b = old / name, new / name
         if a.exists() != b.exists():
             checks[name] = [f"{name} {'only in the original run' if a.exists() else 'missing from the original run'}"]
         elif a.exists():
-            checks[name] = _frame_differences(pd.read_csv(a).drop(columns=drop, errors="ignore"),
-                                              pd.read_csv(b).drop(columns=drop, errors="ignore"))
+            (fa, why_a), (fb, why_b) = (_read(p, lambda p: pd.read_csv(p).drop(columns=drop, errors="ignore"))
+                                        for p in (a, b))
+            checks[name] = (_frame_differences(fa, fb) if fa is not None and fb is not None
+                            else _unread(name, why_a, why_b))
     checks["model.pt"] = _weight_differences(old / "model.pt", new / "model.pt")
     return checks
 
 
-def _metrics(run: Path) -> dict[str, Any]:
-    m = json.loads((run / "metrics.json").read_text())
+def _read(path: Path, read: Callable[[Path], Any]) -> tuple[Any, str]:
+    """read(path), or None and why not: "missing", or "unreadable (the reader's complaint)". A run file deleted or
+    edited by hand is a difference to report, not a crash."""
+    try:
+        return read(path), ""
+    except FileNotFoundError:
+        return None, "missing"
+    except (OSError, ValueError) as e:  # invalid JSON, a CSV that does not parse, bytes that are not text
+        return None, f"unreadable ({(str(e).strip().splitlines() or [type(e).__name__])[0][:120]})"
+
+
+def _unread(name: str, why_old: str, why_new: str) -> list[str]:
+    """A file that one run lacks or that does not parse, as a difference (worded as a missing history.csv is)."""
+    if why_old == "missing":
+        return [f"{name} missing from the original run"]
+    if why_new == "missing":
+        return [f"{name} only in the original run"]
+    return [f"{name} in the {'original run' if why_old else 'reproduction'} is {why_old or why_new}"]
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; anything else is a ValueError."""
+    m = json.loads(path.read_text())
+    if not isinstance(m, dict):
+        raise ValueError(f"not a JSON object but {type(m).__name__}")
+    return m
+
+
+def _metrics(path: Path) -> dict[str, Any]:
+    """metrics.json without the circumstances."""
+    m = _json(path)
     for key in CIRCUMSTANCES:
         *parents, last = key.split(".")
         node = m
         for p in parents:
-            node = node.get(p, {})
-        node.pop(last, None)
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
     return m
 
 

@@ -210,3 +210,85 @@ def test_weights_that_do_not_fit_the_config_name_the_writer(tmp_path: Path) -> N
     with pytest.raises(LstmcastError, match=r"model.pt \(format 1, written by lstmcast 0\.1\.0\) does not match its own "
                                             r"config: .*; retrain it, or use the lstmcast that wrote it$"):
         load_checkpoint(path).fitted()
+
+
+def test_overwritten_bytes_are_refused_not_loaded(tmp_path: Path, sine_csv: Path) -> None:
+    """torch.load checks no CRC: bytes overwritten inside a weight tensor loaded as other weights (or NaN) and
+    forecast without a word. The archive's checksums are verified on load, and non-finite weights refused."""
+    import zipfile
+
+    train_run(sine_csv, tiny_config(epochs=1), tmp_path / "run")
+    path = tmp_path / "run" / "model.pt"
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:  # the first weight tensor's bytes, where a flip changes a weight
+        info = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size >= 64)
+    name_len, extra_len = (int.from_bytes(data[info.header_offset + k:info.header_offset + k + 2], "little")
+                           for k in (26, 28))  # the local header's own lengths: torch pads its extra field
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start:start + 16] = bytes(b ^ 0xFF for b in data[start:start + 16])
+    path.write_bytes(bytes(data))
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(tmp_path / "run")
+    assert str(e.value) == (f"checkpoint {path} is damaged (its part {info.filename} fails its checksum); retrain to "
+                            "recreate it")
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    name = next(iter(payload["eval"]["model"]))
+    payload["eval"]["model"][name] = torch.full_like(payload["eval"]["model"][name], float("nan"))
+    torch.save(payload, tmp_path / "nan.pt")
+    n = payload["eval"]["model"][name].numel()
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(tmp_path / "nan.pt")
+    assert str(e.value) == (f"checkpoint {tmp_path / 'nan.pt'} is damaged: {n} of the {n} weights in eval.model.{name} "
+                            "are NaN or infinite; retrain to recreate it")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda p: p.pop("data"), "is incomplete: it has no 'data'"),
+    (lambda p: p.pop("model"), "is incomplete: it has no 'model'"),
+    (lambda p: p.pop("tail"), "is incomplete: it has no 'tail'"),
+    (lambda p: p["eval"].pop("stats"), "is incomplete: it has no 'eval.stats'"),
+    (lambda p: p["stats"].update(n_prev="abc"), "is malformed: stats.n_prev is 'abc', not a whole number"),
+    (lambda p: p.update(metrics=[1]), "is malformed: metrics is a list, not a dict"),
+    (lambda p: p["config"].update(hidden="lots"), "is malformed: config.hidden is 'lots', not a whole number"),
+    (lambda p: p["config"].update(test_size=True), "is malformed: config.test_size is True, not a number"),
+    (lambda p: p["config"].update(hidden=0), r"has an invalid config \(--hidden must be at least 1, got 0\)"),
+    (lambda p: p["tail"].update(values=p["tail"]["values"][:5]),
+     "is inconsistent: its stored history \\(tail\\) does not hold the 1 series it lists"),
+], ids=["no-data", "no-model", "no-tail", "no-eval-stats", "n_prev-text", "metrics-list", "config-type",
+        "config-bool", "config-value", "tail-short"])
+def test_malformed_contents_are_one_clear_error(tmp_path: Path, change: object, message: str) -> None:
+    """A payload with a part missing or of the wrong kind: one LstmcastError naming the file and the part, from
+    load_checkpoint, LSTMForecaster.load and `lstmcast predict` alike, not a KeyError or ValueError."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from lstmcast import LSTMForecaster
+    from lstmcast.cli import app
+
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    change(payload)  # type: ignore[operator]
+    path = tmp_path / "model.pt"
+    torch.save(payload, path)
+    expect = rf"^checkpoint {re.escape(str(path))} {message}; retrain to recreate it$"
+    with pytest.raises(LstmcastError, match=expect):
+        load_checkpoint(path)
+    with pytest.raises(LstmcastError, match=expect):
+        LSTMForecaster.load(tmp_path)
+    result = CliRunner().invoke(app, ["predict", str(tmp_path), "--horizon", "2", "--out", str(tmp_path / "f.csv")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and result.stderr.strip().splitlines()[-1] == f"Error: {load_error(path)}"
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(path)
+    return str(e.value)
+
+
+def test_random_bytes_are_not_a_torch_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "model.pt").write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(tmp_path)
+    assert str(e.value) == (f"checkpoint {tmp_path / 'model.pt'} is unreadable or corrupt (not a torch checkpoint: "
+                            "damaged, cut short or another kind of file); retrain to recreate it")

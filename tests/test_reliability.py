@@ -402,3 +402,60 @@ def test_api_error_inside_the_run_names_the_users_path(tmp_path: Path, sine_csv:
     with pytest.raises(LstmcastError, match=r"cannot write .*/run/history\.csv: No space left"):
         train_run(sine_csv, tiny_config(epochs=1), tmp_path / "run")
     assert list(tmp_path.iterdir()) == [sine_csv]
+
+
+def test_full_disk_at_the_lock_names_the_lock_file(tmp_path: Path, sine_csv: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing the pid into .DIR.lock on a full disk: the error names that file, not `?`, and leaves nothing."""
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if data == f"{os.getpid()}\n".encode():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    run = tmp_path / "run"
+    result = invoke("train", sine_csv, "--out", run, *TINY, "--epochs", "1")
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"Error: cannot write {tmp_path / '.run.lock'}: No space left on device; free some "
+                                   "space and rerun"]
+    assert not run.exists() and leftovers(run) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_ctrl_c_during_the_swap_waits_for_it(old_run: Path, sine_csv: Path, monkeypatch: pytest.MonkeyPatch,
+                                              exchange: bool) -> None:
+    """Ctrl-C right after the exchange, or between the fallback's two renames, is held back as SIGTERM is: the swap
+    completes (DIR is never left absent with the old run aside), and the message says DIR holds the new run
+    instead of "nothing was written"."""
+    def ctrl_c(name: str) -> None:
+        if name in ("commit:swapped", "commit:between"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(lio, "pause_point", ctrl_c)
+    if not exchange:
+        monkeypatch.setattr(lio, "_exchange", lambda a, b: False)
+    result = invoke("train", sine_csv, "--out", old_run, *TINY, "--epochs", "2")
+    assert result.exit_code == 130, result.output
+    assert error_lines(result)[-1] == f"Interrupted after the new run was written: {old_run} holds it, whole"
+    assert_complete(old_run, 2)
+    assert (old_run / "notes.txt").read_text() == "mine\n" and leftovers(old_run) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_reproduce_reports_a_deleted_or_broken_run_file(old_run: Path) -> None:
+    """metrics.json deleted, or edited into invalid JSON, and a history.csv emptied: each is a difference named in
+    its check (exit 1), as a missing history.csv is, not a FileNotFoundError or JSONDecodeError."""
+    def checks() -> dict[str, list[str]]:
+        result = invoke("reproduce", old_run, "--json")
+        assert result.exit_code == 1, result.output
+        return json.loads(result.stdout)["checks"]
+
+    (old_run / "metrics.json").unlink()
+    assert checks()["metrics.json"] == ["metrics.json missing from the original run"]
+    (old_run / "metrics.json").write_text("{not json")
+    assert checks()["metrics.json"] == ["metrics.json in the original run is unreadable (Expecting property name "
+                                        "enclosed in double quotes: line 1 column 2 (char 1))"]
+    (old_run / "history.csv").write_text("")
+    assert checks()["history.csv"] == ["history.csv in the original run is unreadable (No columns to parse from file)"]
