@@ -95,6 +95,9 @@ class LSTMForecaster:
                                     f"; settings are: {', '.join(sorted(known - set(DATA_FIELDS)))}"))
         if samples < 1:
             raise LstmcastError(f"samples must be at least 1, got {samples}")
+        if config is not None and not isinstance(config, TrainConfig):
+            raise LstmcastError(f"config must be a TrainConfig (or left out, with settings by name), got "
+                                f"{type(config).__name__}")
         with _python_terms():
             self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
         self.samples = samples
@@ -138,6 +141,8 @@ class LSTMForecaster:
         Columns are found as by `lstmcast train` (the time column by name or dates, the only numeric column
         as the target). A frame with `unique_id`, `ds` and `y` columns (the long shape of statsforecast and
         NeuralForecast) is read as many series, unless columns are named. `on_epoch` sees every epoch."""
+        if on_epoch is not None and not callable(on_epoch):
+            raise LstmcastError(f"on_epoch must be a function of one EpochInfo, got {type(on_epoch).__name__}")
         with _python_terms():
             return self._fit(data, target_col, time_col, id_col, features, fill, freq, on_epoch)
 
@@ -154,7 +159,7 @@ class LSTMForecaster:
                                settings=("config.toml", text))
             self._adopt(Path(tmp) / "run")
         self.notes_ = (["sorted the DataFrame's rows by time"] if frame is not None and frame.attrs.get("sorted")
-                       else []) + list(result.notes)
+                       else []) + [python_terms(n) for n in result.notes]
         self.interrupted_ = result.interrupted
         if result.interrupted:
             warnings.warn("training was interrupted; the model kept is the best one so far", stacklevel=2)
@@ -217,7 +222,7 @@ class LSTMForecaster:
         self.checkpoint_ = ckpt or load_checkpoint(run_dir)
         self._final = self.checkpoint_.fitted(split=False)
         self.metrics_ = copy.deepcopy(self.checkpoint_.metrics)
-        self.notes_ = list(self.metrics_.get("notes", []))
+        self.notes_ = [python_terms(n) for n in self.metrics_.get("notes", [])]
         self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"]), **EXACT_FLOATS) if "history.csv" in self._files else None
         preds = self._files.get("test_predictions.csv")
         ids = self.checkpoint_.data["id_name"]  # series ids as written: 007 is not 7
@@ -239,7 +244,10 @@ class LSTMForecaster:
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
             raise LstmcastError(f"h must be a whole number of steps, at least 1; got {h!r}")
         with _python_terms():
-            times, point, q = forecast_future(fitted, int(h), samples=self.samples, seed=fitted.config.seed)
+            try:
+                times, point, q = forecast_future(fitted, int(h), samples=self.samples, seed=fitted.config.seed)
+            except MemoryError:
+                raise LstmcastError(f"not enough memory to forecast h={h} steps; ask for fewer") from None
         panel = fitted.prep.panel
         ids = list(panel.ids) if panel.id_name is not None else [panel.target]
         ds = times.reshape(-1)

@@ -116,7 +116,7 @@ def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarra
         if cfg.n_prev is None:
             n = auto_n_prev(season, int(n_train0.min()), cfg.model_horizon)
             cfg = replace(cfg, n_prev=n)
-            notes.append(f"{label}: --n-prev auto picked {n} step{'s' * (n != 1)} (the same in every fold)")
+            notes.append(f"{label}: a window of {n} step{'s' * (n != 1)} (--n-prev auto; the same in every fold)")
         out[label] = cfg
     need = {label: cfg.n_prev + cfg.model_horizon + 1 for label, cfg in out.items()}  # type: ignore[operator]
     worst = max(need, key=need.__getitem__)

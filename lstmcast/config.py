@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 from .cells import CELLS  # the registries own the names: config, CLI and checkpoint read them from there
 from .errors import LstmcastError
@@ -77,6 +80,16 @@ class TrainConfig:
     compile: bool = False  # torch.compile the network for training (falls back to eager with a note)
 
     def __post_init__(self) -> None:
+        if self.n_prev == "auto":  # how the CLI and config files spell None
+            self.n_prev = None
+        for f in fields(self):  # numpy's numbers (np.int64(8)) as Python's, so torch and json take them
+            value = getattr(self, f.name)
+            if isinstance(value, np.bool_):
+                setattr(self, f.name, bool(value))
+            elif isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_, int)):
+                setattr(self, f.name, int(value))
+            elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_, int, float)):
+                setattr(self, f.name, float(value))
         self.validate()
 
     @property
@@ -125,6 +138,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise LstmcastError naming the flag for any impossible value."""
+        self._check_types()
         _choice("--cell", self.cell, CELLS)
         _choice("--loss", self.loss, LOSSES)
         _choice("--optimizer", self.optimizer, OPTIMIZERS)
@@ -177,6 +191,15 @@ class TrainConfig:
         if self.id_column is not None and self.id_column in self.features:
             raise LstmcastError(f"--id-column {self.id_column!r} cannot also be a --features column")
 
+    def _check_types(self) -> None:
+        """Each setting of the kind its annotation names (a bool is no number here, 2.0 no whole number), so a
+        wrong type from Python (hidden='8', refit='yes') is one error up front, not a TypeError mid-training."""
+        for f in fields(self):
+            value, kinds = getattr(self, f.name), [k.strip() for k in str(f.type).split("|")]
+            if not any(_is_kind(value, k) for k in kinds):
+                words = " or ".join(_KIND_WORDS.get(k, k) for k in kinds)
+                raise LstmcastError(f"--{f.name.replace('_', '-')} must be {words}, got {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for the checkpoint (str/int/float/list/None only)."""
         return asdict(self)
@@ -187,6 +210,24 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         d = {"training": "windows", **d}  # written before --training existed: windows was all there was
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "True or False", "str": "text",
+               "None": "None (automatic)", "list[str]": "a list of names", "list[float]": "a list of numbers"}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    """Whether `value` is of the annotated kind `kind` ('int', 'float', 'str | None', 'list[float]', ...)."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    if kind == "int":
+        return number and isinstance(value, numbers.Integral)
+    if kind == "float":
+        return number
+    if kind == "list[float]":
+        return isinstance(value, (list, tuple)) and all(_is_kind(v, "float") for v in value)
+    if kind == "list[str]":
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    return isinstance(value, {"bool": (bool, np.bool_), "str": str, "None": type(None)}.get(kind, object))
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:

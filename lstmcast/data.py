@@ -1365,21 +1365,32 @@ def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
     return SEASONS.get(off.rule_code.split("-")[0])
 
 
-def future_times(last: object, n: int, freq: str | None, is_datetime: bool) -> np.ndarray:
-    """(n,) the n timestamps (or steps) after `last`, continuing the series' frequency."""
+def future_times(last: object, n: int, freq: str | None, is_datetime: bool, asked: int | None = None) -> np.ndarray:
+    """(n,) the n timestamps (or steps) after `last`, continuing the series' frequency. Dates past pandas' last
+    (2262-04-11) are an error naming how many fit; `asked`: the steps the user asked for, when n pads them to whole
+    blocks of a direct model."""
     if is_datetime:
         off = pd.tseries.frequencies.to_offset(freq or "D")
-        fit = 0
-        with suppress(pd.errors.OutOfBoundsDatetime, OverflowError):  # computed in microseconds, to count what fits
-            # last + off rolls onto the next anchor even when `last` is off-anchor (Jan 31 + MS = Feb 1)
-            times = pd.date_range(pd.Timestamp(last).as_unit("us") + off, periods=n, freq=off, unit="us")
-            fit = int((times <= pd.Timestamp.max).sum())
-            if fit == n:
-                return times.to_numpy(dtype="datetime64[ns]")
-        raise LstmcastError(f"a forecast of {n} steps after {pd.Timestamp(last)} would pass the last date pandas "
-                            f"can hold ({pd.Timestamp.max:%Y-%m-%d}); at most {fit} steps fit")
+        start = pd.Timestamp(last)
+        fit = _dates_left(start, off)
+        if n <= fit:  # last + off rolls onto the next anchor even when `last` is off-anchor (Jan 31 + MS = Feb 1)
+            return pd.date_range(start + off, periods=n, freq=off).to_numpy(dtype="datetime64[ns]")
+        pad = n - (asked or n)
+        raise LstmcastError(f"a forecast of {asked or n} steps after {start} would pass the last date pandas can hold "
+                            f"({pd.Timestamp.max:%Y-%m-%d}); at most {max(0, fit - pad)} steps fit")
     step = float(freq) if freq else 1.0
     return float(last) + step * np.arange(1, n + 1, dtype=np.float64)  # type: ignore[arg-type]
+
+
+def _dates_left(start: pd.Timestamp, off: pd.DateOffset) -> int:
+    """How many steps of `off` after `start` stay within pandas' dates: by division for a fixed step, else by
+    listing them (calendar steps are at least a business day: some tens of thousands at most)."""
+    step = fixed_step(off.freqstr)
+    if step is not None:
+        return int((pd.Timestamp.max - start).value // step)
+    with suppress(pd.errors.OutOfBoundsDatetime, OverflowError):
+        return len(pd.date_range(start.as_unit("us") + off, pd.Timestamp.max.as_unit("us"), freq=off, unit="us"))
+    return 0
 
 
 def season_phase(time: np.ndarray, freq: str | None, is_datetime: bool, m: int) -> np.ndarray:

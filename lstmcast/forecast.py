@@ -175,7 +175,7 @@ def forecast_future(fitted: Fitted, steps: int, samples: int = 200, seed: int = 
     panel = prep.panel
     ends = panel.starts[1:]
     h_total = math.ceil(steps / fitted.config.model_horizon) * fitted.config.model_horizon
-    times = np.stack([future_times(panel.time[e - 1], h_total, panel.freq, panel.is_datetime) for e in ends])
+    times = np.stack([future_times(panel.time[e - 1], h_total, panel.freq, panel.is_datetime, steps) for e in ends])
     win = windows_before(prep, ends)
     if prep.future.shape[1]:
         fut = calendar_features(times.reshape(-1), panel.freq, True).reshape(len(ends), h_total, -1)

@@ -97,7 +97,7 @@ def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: l
         w = auto_n_prev(season, typical, h, ds)
         if typical - w - h + 1 < MIN_HOLDOUT_WINDOWS:  # the typical series cannot spare a hold-out
             w = auto_n_prev(season, int(np.median(lengths)), h, ds)
-        notes.append(f"--n-prev auto picked {w} step{'s' * (w != 1)}")
+        notes.append(f"a window of {w} step{'s' * (w != 1)} (--n-prev auto)")
     else:
         w = int(fixed)
     hold = (test > 0) & (lengths - test - w - h + 1 >= MIN_HOLDOUT_WINDOWS)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .checkpoint import Checkpoint
-from .data import Panel, future_times
+from .data import MAX_ABS, Panel, future_times
 from .errors import LstmcastError
 from .forecast import forecast_future, frame_from_forecasts, smoothing_state, step_state
 from .prepare import prepare
@@ -37,6 +37,8 @@ def parse_value(line: str, number: int) -> float:
         raise LstmcastError(f"line {number}: {text[:40]!r} is not a number; stream reads one number per line") from None
     if not math.isfinite(value):
         raise LstmcastError(f"line {number}: {text!r} is not a finite number")
+    if abs(value) > MAX_ABS:  # as the CSV loader refuses it
+        raise LstmcastError(f"line {number}: {text[:40]!r} is beyond ±{MAX_ABS:g}; divide the values by a power of ten")
     return value
 
 
@@ -57,6 +59,9 @@ class Stream:
         panel = ckpt.tail_panel()
         ids = list(panel.ids)
         if series is not None:
+            if not ckpt.data["id_name"]:
+                raise LstmcastError(f"--series {series}: this model has a single series (trained without --id-column); "
+                                    "leave --series out")
             if series in ckpt.skipped_series():
                 raise LstmcastError(f"series {series!r}: training skipped it as too short for the model's windows; "
                                     f"this model forecasts {', '.join(ids[:5])}" + (" ..." if len(ids) > 5 else ""))

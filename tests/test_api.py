@@ -120,6 +120,17 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
                                                       "got dict"),
     (lambda: LSTMForecaster().fit(pd.DataFrame({"ds": [], "y": []})), "the DataFrame has no rows"),
     (lambda: LSTMForecaster.load("nowhere"), "no checkpoint at nowhere/model.pt"),
+    # a wrong type is refused up front, by its Python name (not a TypeError from torch or numpy mid-training)
+    (lambda: LSTMForecaster(hidden="8"), "hidden must be a whole number, got '8'"),
+    (lambda: LSTMForecaster(horizon=2.0), "horizon must be a whole number, got 2.0"),
+    (lambda: LSTMForecaster(refit="yes"), "refit must be True or False, got 'yes'"),
+    (lambda: LSTMForecaster(seed=None), "seed must be a whole number, got None"),
+    (lambda: LSTMForecaster(loss="quantile", quantiles="0.1,0.9"), "quantiles must be a list of numbers, got '0.1,0.9'"),
+    (lambda: LSTMForecaster(config=5), "config must be a TrainConfig (or left out, with settings by name), got int"),
+    (lambda: LSTMForecaster(**SMALL).fit(np.arange(40.0), on_epoch=5),
+     "on_epoch must be a function of one EpochInfo, got int"),
+    (lambda: LSTMForecaster(**SMALL, horizon=3).fit(np.arange(40.0)).predict(10**13),
+     "not enough memory to forecast h=10000000000000 steps; ask for fewer"),
 ])
 def test_api_errors(make: object, message: str) -> None:
     with pytest.raises(LstmcastError) as e:
@@ -240,6 +251,15 @@ def test_a_shuffled_long_frame_is_put_in_time_order() -> None:
     assert str(e.value) == ("the DataFrame has 2 numeric columns (a, b); choose one with target_col, or for one "
                             "model of all of them, make the frame long with df.melt (a series id, a time and a "
                             "value column per row) and pass id_col")
+
+
+def test_numpy_numbers_and_auto_settings_are_taken_and_notes_speak_python() -> None:
+    est = LSTMForecaster(hidden=np.int64(8), lr=np.float32(0.01), n_prev="auto", epochs=2, ensemble=1,
+                         calendar=np.bool_(False))
+    assert type(est.config.hidden) is int and type(est.config.lr) is float and type(est.config.calendar) is bool
+    assert est.config.n_prev is None  # "auto", as the CLI and config files spell it
+    est.fit(pd.Series(np.sin(np.arange(120) / 3) + 5, index=pd.date_range("2024-01-01", periods=120, freq="D")))
+    assert "a window of 21 steps (n_prev=None)" in est.notes_ and not any("--" in n for n in est.notes_)
 
 
 def test_settings_by_name_as_scikit_learn_clones_them() -> None:

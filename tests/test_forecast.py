@@ -51,7 +51,7 @@ def test_past_features_limit_the_horizon(daily_csv: Path) -> None:
 def test_n_prev_auto_uses_the_season(daily_csv: Path) -> None:
     prep = prepare(load_panel(daily_csv, column="sales"), tiny_config(n_prev=None))
     assert prep.n_prev == 21 and prep.season_length == 7
-    assert "--n-prev auto picked 21 steps" in prep.notes
+    assert "a window of 21 steps (--n-prev auto)" in prep.notes
 
 
 def test_interval_column_names() -> None:

@@ -74,6 +74,7 @@ def test_stream_with_calendar_and_horizon_matches_predict_horizon(tmp_path: Path
     # line 2 holds a typographic minus (U+2212), read as the CSV loader reads it
     ("0.1\n\u22120.2\nabc\n", "Error: line 3: 'abc' is not a number; stream reads one number per line\n", 3),
     ("nan\n", "Error: line 1: 'nan' is not a finite number\n", 1),
+    ("0.1\n1e300\n", "Error: line 2: '1e300' is beyond ±1e+100; divide the values by a power of ten\n", 2),
 ])
 def test_bad_line_is_one_error_naming_it(tmp_path: Path, sine_csv: Path, stdin: str, message: str,
                                          forecasts: int) -> None:
@@ -83,6 +84,13 @@ def test_bad_line_is_one_error_naming_it(tmp_path: Path, sine_csv: Path, stdin: 
     lines = result.output.splitlines(keepends=True)
     # the forecasts printed before the bad line stay (they were flushed), then one Error line
     assert lines[0] == "t,forecast\n" and lines[-1] == message and len(lines) == 1 + forecasts + 1
+
+
+def test_series_flag_on_a_single_series_model(tmp_path: Path, sine_csv: Path) -> None:
+    assert invoke("train", sine_csv, "--out", tmp_path / "run", "--ensemble", "1", *TINY).exit_code == 0
+    result = invoke("stream", tmp_path / "run", "--series", "zz", stdin="1\n")
+    assert result.exit_code == 2 and result.output == ("Error: --series zz: this model has a single series (trained "
+                                                       "without --id-column); leave --series out\n")
 
 
 def test_many_series_need_series_flag(tmp_path: Path, long_csv: Path) -> None:
