@@ -21,7 +21,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .config import (DESEASONS, DEVICES, FILLS, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRAININGS, TRANSFORMS,
                      WINDOW_NORMS, TrainConfig)
 from .configfile import flags_from_config, to_toml
-from .data import EXACT_FLOATS
+from .data import EXACT_FLOATS, read_written
 from .errors import LstmcastError
 from .forecast import forecast_future, interval_columns, report_levels
 from .io import atomic_path, run_folder
@@ -226,8 +226,7 @@ class LSTMForecaster:
         self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"]), **EXACT_FLOATS) if "history.csv" in self._files else None
         preds = self._files.get("test_predictions.csv")
         ids = self.checkpoint_.data["id_name"]  # series ids as written: 007 is not 7
-        self.holdout_predictions_ = (pd.read_csv(io.BytesIO(preds), dtype={ids: str} if ids else None, **EXACT_FLOATS)
-                                     if preds else None)
+        self.holdout_predictions_ = read_written(io.BytesIO(preds), ids, **EXACT_FLOATS) if preds else None
         self.interrupted_ = bool(self.metrics_.get("interrupted", False))
 
     def _fitted(self) -> Fitted:

@@ -9,6 +9,7 @@ import errno
 import functools
 import inspect
 import json
+import math
 import os
 import re
 import signal
@@ -834,8 +835,8 @@ def _score_table(title: str, rows: dict[str, dict[str, float]], cols: list[str],
     for name, m in rows.items():
         cells = []
         for c in cols:
-            v = m.get(c, float("nan"))
-            text = f"{v:.4g}"
+            v = m.get(c)
+            text = f"{v:.4g}" if isinstance(v, (int, float)) and math.isfinite(v) else "–"  # no MASE scale: –
             cells.append(f"[bold green]{text}[/bold green]" if winner.get(c) == name else text)
         table.add_row(name.replace("_", " "), *cells)
     return table

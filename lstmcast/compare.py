@@ -61,6 +61,9 @@ def _fit_cell(work: tuple[Prepared, TrainConfig, int], task: tuple[str, int]) ->
     return _CellFit(row, [h["val_loss"] for h in fitted.history], baselines, own.notes[len(prep.notes):])
 
 
+MAX_SEEDS = 1000
+
+
 @writes_run_folder("compare.csv", "compare.json", "compare.png", "compare.toml")
 def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out: Path,
                 on_fit: Callable[[str, int], None] | None = None, samples: int = 200, jobs: int = 1) -> RunResult:
@@ -72,6 +75,8 @@ def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out:
         raise LstmcastError(f"--cells must be a comma-separated subset of {', '.join(CELLS)}; got {','.join(cells) or '(none)'}")
     if seeds < 1:
         raise LstmcastError(f"--seeds must be at least 1, got {seeds}")
+    if seeds > MAX_SEEDS:  # each seed is a training run: a typo's 10^14 would queue them until memory ran out
+        raise LstmcastError(f"--seeds must be at most {MAX_SEEDS}, got {seeds}")
     check_jobs(jobs)
     panel = load_for(Path(data), cfg)
     out = ensure_dir(Path(out))

@@ -15,6 +15,7 @@ from .losses import LOSSES
 
 __all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS", "TRAININGS"]
 
+MAX_SEED = 2**62  # seeds below it in size leave room for seed + k (networks, folds, compare's seeds)
 OPTIMIZERS = ("rmsprop", "adam")
 SCALERS = ("standard", "minmax", "none")
 FILLS = ("interpolate", "ffill", "zero", "drop")
@@ -174,6 +175,8 @@ class TrainConfig:
             _at_least("--patience", self.patience, 1)
         if self.season_length is not None:
             _at_least("--season-length", self.season_length, 1)
+        if abs(self.seed) >= MAX_SEED:  # seed + k seeds the k-th network or fold: keep them within torch's 64 bits
+            raise LstmcastError(f"--seed must be between -{MAX_SEED - 1} and {MAX_SEED - 1}, got {self.seed}")
         if not 0.0 <= self.test_size < 1.0:
             raise LstmcastError(f"--test-size must be in [0, 1) (0: no hold-out), got {self.test_size}")
         if not 0.0 <= self.val_size < 1.0:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ __all__ = [
     "data_source",
     "read_bytes",
     "future_times",
+    "read_written",
     "season_phase",
     "refill_training",
 ]
@@ -333,6 +335,7 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
                 except pd.errors.ParserWarning:
                     raise LstmcastError(f"cannot read {name}: some rows have more values than the header has "
                                         "column names; name every column in the first line") from None
+            df = _ids_as_written(df, text, sep, ids)
             df = _trim(df)
             notes += _text_numbers(df, decimal, keep=ids)
             if sep != "," or encoding not in ("UTF-8",):
@@ -356,6 +359,28 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
     if len(twice):
         raise LstmcastError(f"data file {path} has two columns named {twice[0]!r} (spaces around names are ignored); "
                             "rename one")
+    return df
+
+
+def _ids_as_written(df: pd.DataFrame, text: str, sep: str, name: str | None) -> pd.DataFrame:
+    """The id column `name` as the file writes it: read_csv takes NA, null, None, nan or N/A for a missing value
+    even in a text column, but as ids they are names (Namibia, North America); only a blank id is missing."""
+    cols = [c for c in df.columns if str(c).strip() == name] if name is not None else []
+    if cols:
+        raw = pd.read_csv(io.StringIO(text), sep=sep, index_col=False, usecols=cols[:1], dtype=str,
+                          keep_default_na=False)[cols[0]]
+        df[cols[0]] = raw.where(raw.str.strip() != "", None)
+    return df
+
+
+def read_written(source: Any, id_name: str | None, **kw: Any) -> pd.DataFrame:
+    """A CSV lstmcast wrote (predictions, forecasts) with its id column `id_name` as written: 007, NA and null
+    are series names there, not a number and missing values."""
+    df = pd.read_csv(source, **kw)
+    if id_name is not None and id_name in df.columns:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        df[id_name] = pd.read_csv(source, usecols=[id_name], dtype=str, keep_default_na=False)[id_name]
     return df
 
 

@@ -81,6 +81,8 @@ def plot_run_figure(ckpt: Any, preds: pd.DataFrame | None, forecast: pd.DataFram
     fig, axes = plt.subplots(rows, 1, figsize=(11, 3.6 * rows), constrained_layout=True)
 
     ax = axes[0]
+    if preds is not None and _first_series(preds, id_name, sid).empty:  # a series too short to spare a test part
+        preds = None
     if preds is None:  # no hold-out: show the recent history the model was fitted on
         tail = ckpt.tail_panel()
         lo_i, hi_i = int(tail.starts[s]), int(tail.starts[s + 1])

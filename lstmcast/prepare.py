@@ -159,7 +159,7 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
             "--strategy recursive cannot forecast past one step with --features (future feature values are "
             "unknown); use --strategy direct"
         )
-    season = resolve_season(panel, cfg)
+    season = resolve_season(panel, cfg, n_train)
     cycle = bool(season and season > 1 and cfg.season_length is None
                  and season_length_for(panel.freq, panel.is_datetime) is None)  # found, not given by a calendar
     if cycle:
@@ -237,17 +237,25 @@ def prepare(panel: Panel, cfg: TrainConfig, stats: Stats | None = None, split: b
     return prep
 
 
-def resolve_season(panel: Panel, cfg: TrainConfig) -> int | None:
-    """--season-length, else the frequency's (monthly 12, ...), else a clear cycle in the autocorrelation
-    of the longest series' first 90% (so the test part is not read) when the time has no calendar."""
+def resolve_season(panel: Panel, cfg: TrainConfig, n_train: np.ndarray | None = None) -> int | None:
+    """--season-length, else the frequency's (monthly 12, ...), else a clear cycle in the autocorrelation of
+    the longest series' training part when the time has no calendar: its first 90%, and never a point of the
+    largest test part --test-size and --horizon can give it (nor, with `n_train`, of a backtest fold's), so that
+    no test value chooses the season."""
     if cfg.season_length is not None:
+        if cfg.season_length > int(panel.lengths.max()):  # no cycle fits: nothing to learn, and its arrays grow with it
+            raise LstmcastError(f"--season-length {cfg.season_length} is longer than the longest series "
+                                f"({int(panel.lengths.max())} points); a season must repeat within the data")
         return cfg.season_length
     season = season_length_for(panel.freq, panel.is_datetime)
     if season is not None:
         return season
-    s = int(np.argmax(panel.lengths))
-    lo, hi = int(panel.starts[s]), int(panel.starts[s + 1])
-    return detect_period(panel.values[lo:lo + int(0.9 * (hi - lo))])
+    n = panel.lengths if n_train is None else np.asarray(n_train, dtype=np.int64)
+    s = int(np.argmax(n))
+    known = int(n[s]) if n_train is not None else int(n[s]) - (
+        min(int(n[s]), max(int(round(n[s] * cfg.test_size)), cfg.horizon)) if cfg.test_size > 0 else 0)
+    lo = int(panel.starts[s])
+    return detect_period(panel.values[lo:lo + min(int(0.9 * n[s]), known)])
 
 
 def weekly_season(prep: Prepared, cfg: TrainConfig, cycle: bool, left: np.ndarray) -> int | None:

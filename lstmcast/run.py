@@ -15,7 +15,8 @@ import pandas as pd
 from .baselines import baseline_forecasts
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import STDIN, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame, refill_training
+from .data import (STDIN, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame,
+                   read_written, refill_training)
 from .errors import LstmcastError, NothingTrained
 from .finetune import init_weights
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
@@ -201,7 +202,9 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
     seen = {"from": fmt(t[starts].min()), "to": fmt(t[ends - 1].max())}
     audit: dict[str, Any] = {
         "split": {"train_points": int((ends - starts).sum()), "test_points": int((panel.starts[1:] - ends).sum()),
-                  "latest_train_time": seen["to"], "earliest_test_time": fmt(t[ends].min()),
+                  "latest_train_time": seen["to"],
+                  # series too short to spare a test part train on all their points and have none
+                  "earliest_test_time": fmt(t[tested].min()) if len(tested := ends[ends < panel.starts[1:]]) else None,
                   "rule": "per series: the last max(round(test_size * n), horizon) points test (none when the series is too "
                           "short to spare them), the rest train"},
         "scaler": {"kind": prep.scaler.kind, "fitted_on": "training points of each series only", **seen},
@@ -379,11 +382,11 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     return RunResult(paths={"forecast": path}, notes=notes)
 
 
-def _read_table(path: Path, dtype: dict[str, type] | None = None) -> pd.DataFrame:
-    """A table `predict` wrote: CSV (columns read as `dtype` says), or Parquet (its own types) by its extension."""
+def _read_table(path: Path, id_name: str | None) -> pd.DataFrame:
+    """A table `predict` wrote: CSV (its ids as written), or Parquet (its own types) by its extension."""
     if TABLE_FORMATS.get(path.suffix.lower()) == "parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=dtype)
+    return read_written(path, id_name)
 
 
 def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, series: str | None, fix: str) -> None:
@@ -403,6 +406,8 @@ def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, ser
     sid = (series or ckpt.stats.ids[0]) if d["id_name"] else None
     rows = df if sid is None else df[df[d["id_name"]].astype(str) == sid]
     if sid is not None and rows.empty:
+        if value == "predicted":  # a series too short to spare a test part has no test predictions
+            return
         raise LstmcastError(f"{path} has no rows for series {sid!r}; {fix}")
     key = [d["time_name"]] + (["cutoff"] if "cutoff" in rows.columns else [])
     if rows.duplicated(key).any():
@@ -414,6 +419,19 @@ def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, ser
             times.astype(str), format="ISO8601", errors="coerce", utc=True).isna().any()):
         raise LstmcastError(f"{path}: column {d['time_name']!r} holds something other than dates, and the run was "
                             f"trained on dates; {fix}")
+    if value == "forecast" and len(times):  # a forecast starts after the history it continues
+        tail = ckpt.tail_panel()
+        s = ckpt.stats.ids.index(sid) if sid is not None else 0
+        end = tail.time[int(tail.starts[s + 1]) - 1]
+        if d["is_datetime"]:
+            first = pd.to_datetime(times.astype(str), format="ISO8601", utc=True).dt.tz_localize(None).min()
+            late = first > pd.Timestamp(end)
+        else:
+            first = pd.to_numeric(times, errors="coerce").min()
+            late = bool(first > float(end))  # False for NaN: not step numbers
+        if not late:
+            raise LstmcastError(f"{path} starts at {first}, not after the run's history (which ends at "
+                                f"{pd.Timestamp(end) if d['is_datetime'] else end}); {fix}")
 
 
 def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = None, series: str | None = None
@@ -445,9 +463,8 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     if forecast and not fc_path.exists():
         raise LstmcastError(f"forecast file {fc_path} not found")
     try:
-        ids = {ckpt.data["id_name"]: str} if ckpt.data["id_name"] else None  # ids as written: 007 is not 7
-        preds = pd.read_csv(preds_path, dtype=ids) if holdout else None
-        fc = _read_table(fc_path, ids) if fc_path.exists() else None
+        preds = read_written(preds_path, ckpt.data["id_name"]) if holdout else None  # ids as written: 007, NA
+        fc = _read_table(fc_path, ckpt.data["id_name"]) if fc_path.exists() else None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
     if preds is not None:

@@ -130,6 +130,50 @@ def test_plot_refuses_a_forecast_that_is_not_this_runs(tmp_path: Path, daily_csv
         f"rerun `lstmcast predict {run}` to rewrite it\n")
 
 
+def test_many_series_with_one_unscored_and_ids_pandas_would_call_missing(tmp_path: Path) -> None:
+    """Ids NA and null are names (Namibia), not missing values; a series too short for a hold-out trains on all its
+    points, and the leakage audit's earliest test time is the scored series' (an IndexError when it came last)."""
+    rows = [f"NA,{t},{t % 4 + t * 0.1 + 1}" for t in range(40)] + [f"null,{t},{t % 3 + 2}" for t in range(22)]
+    data = tmp_path / "d.csv"
+    data.write_text("id,t,value\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    result = invoke("train", data, "--out", run, "--id-column", "id", "--n-prev", "17", *TINY[2:], "--ensemble", "1")
+    assert result.exit_code == 0, result.output
+    split = json.loads((run / "metrics.json").read_text())["leakage_audit"]["split"]
+    assert split["earliest_test_time"] == "36" and split["test_points"] == 4
+    assert invoke("predict", run, "--horizon", "2", "--out", tmp_path / "fc.csv").exit_code == 0
+    fc = pd.read_csv(tmp_path / "fc.csv", dtype={"id": str}, keep_default_na=False)
+    assert fc["id"].tolist() == ["NA", "NA", "null", "null"] and fc["t"].tolist() == [40, 41, 22, 23]
+    assert invoke("plot", run, "--series", "null", "--forecast", tmp_path / "fc.csv", "--out",
+                  tmp_path / "p.png").exit_code == 0
+
+
+def test_seeds_and_season_lengths_beyond_reason_are_refused(tmp_path: Path, sine_csv: Path, daily_csv: Path) -> None:
+    for args, message in [
+        (["train", sine_csv, "--out", tmp_path / "r", "--seed", "99999999999999999999"],
+         "Error: --seed must be between -4611686018427387903 and 4611686018427387903, got 99999999999999999999\n"),
+        (["compare", sine_csv, "--out", tmp_path / "c", "--seeds", "100000000000000"],
+         "Error: --seeds must be at most 1000, got 100000000000000\n"),
+        (["train", sine_csv, "--out", tmp_path / "r", "--season-length", "1000000"],
+         "Error: --season-length 1000000 is longer than the longest series (161 points); a season must repeat "
+         "within the data\n"),
+    ]:
+        result = invoke(*args)
+        assert result.exit_code == 2 and result.stderr == message, result.output
+    run = tmp_path / "run"
+    assert invoke("train", daily_csv, "--out", run, "--column", "sales", *TINY).exit_code == 0
+    (tmp_path / "old.csv").write_text("date,forecast\n2012-01-01,5\n2012-01-02,6\n")
+    result = invoke("plot", run, "--forecast", tmp_path / "old.csv", "--out", tmp_path / "p.png")
+    assert result.exit_code == 2 and "old.csv starts at 2012-01-01 00:00:00, not after the run's history (which ends " \
+        "at 2024-06-28 00:00:00)" in result.stderr
+    # a season no training part can hold: MASE has no scale, shown as - (it crashed formatting None)
+    result = invoke("backtest", daily_csv, "--out", tmp_path / "bt", "--column", "sales", "--horizon", "3",
+                    "--folds", "2", "--season-length", "178", *TINY)
+    assert result.exit_code == 0, result.output
+    assert all(m["mase"] is None for m in json.loads((tmp_path / "bt" / "backtest.json").read_text())["mean"].values())
+    assert "│    – │" in result.output
+
+
 def test_ctrl_c_before_the_first_epoch_is_an_interrupt(tmp_path: Path, sine_csv: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing trained, nothing written: exit 130 like any Ctrl-C, not a bad-input error; the old run stays."""

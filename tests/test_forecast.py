@@ -54,6 +54,25 @@ def test_n_prev_auto_uses_the_season(daily_csv: Path) -> None:
     assert "a window of 21 steps (--n-prev auto)" in prep.notes
 
 
+def test_a_season_found_in_the_data_reads_no_test_point() -> None:
+    """Without a calendar the season is searched for in the autocorrelation of the training part only: a cycle
+    that starts in the test part (here the second half, --test-size 0.5, or after a backtest fold's origin) must
+    neither set the season nor change the evaluation model (it did: the search read the first 90%)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(240)
+    walk = np.cumsum(rng.normal(0, 0.2, 240)) + 10
+    cycle = walk + np.where(t >= 120, 5 * np.sin(2 * np.pi * t / 10), 0)  # the first 120 points are the same
+    for values in (walk, cycle):
+        panel = panel_from_frame(pd.DataFrame({"y": values}))
+        assert prepare(panel, tiny_config(test_size=0.5)).season_length is None
+        assert prepare(panel, tiny_config(), n_train=np.array([120])).season_length is None
+    seen = prepare(panel_from_frame(pd.DataFrame({"y": cycle})), tiny_config(test_size=0.05))  # trained on it
+    assert seen.season_length == 10 and any("found a cycle of 10 steps" in n for n in seen.notes)
+    with pytest.raises(LstmcastError, match=r"^--season-length 241 is longer than the longest series \(240 points\); "
+                                            r"a season must repeat within the data$"):
+        prepare(panel_from_frame(pd.DataFrame({"y": cycle})), tiny_config(season_length=241))
+
+
 def test_interval_column_names() -> None:
     assert interval_columns("forecast", [0.1, 0.5, 0.9]) == [("forecast_lo_80", 0), ("forecast_hi_80", 2)]
     assert interval_columns("f", [0.05, 0.25, 0.5, 0.75, 0.95]) == [
