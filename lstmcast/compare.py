@@ -73,6 +73,9 @@ def compare_run(data: Path, cfg: TrainConfig, cells: list[str], seeds: int, out:
     bad = [c for c in cells if c not in CELLS]
     if bad or not cells:
         raise LstmcastError(f"--cells must be a comma-separated subset of {', '.join(CELLS)}; got {','.join(cells) or '(none)'}")
+    twice = next((c for i, c in enumerate(cells) if c in cells[:i]), None)
+    if twice is not None:  # the same cell and seeds twice: the same runs again
+        raise LstmcastError(f"--cells names {twice!r} twice")
     if seeds < 1:
         raise LstmcastError(f"--seeds must be at least 1, got {seeds}")
     if seeds > MAX_SEEDS:  # each seed is a training run: a typo's 10^14 would queue them until memory ran out

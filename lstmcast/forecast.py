@@ -131,7 +131,8 @@ def _run(fitted: Fitted, windows: np.ndarray, fut: np.ndarray, steps: int, sampl
 def _check_recursion(fitted: Fitted, steps: int) -> None:
     if steps > fitted.config.model_horizon and fitted.prep.panel.feature_names:
         raise LstmcastError(
-            f"this model uses past --features, so it can forecast at most {fitted.config.model_horizon} steps "
+            f"this model uses past --features, so it can forecast at most {fitted.config.model_horizon} "
+            f"step{'s' * (fitted.config.model_horizon != 1)} "
             f"(future feature values are unknown); ask for --horizon {fitted.config.model_horizon} or less"
         )
 

@@ -154,6 +154,7 @@ def test_seeds_and_season_lengths_beyond_reason_are_refused(tmp_path: Path, sine
          "Error: --seed must be between -4611686018427387903 and 4611686018427387903, got 99999999999999999999\n"),
         (["compare", sine_csv, "--out", tmp_path / "c", "--seeds", "100000000000000"],
          "Error: --seeds must be at most 1000, got 100000000000000\n"),
+        (["compare", sine_csv, "--out", tmp_path / "c", "--cells", "lstm,gru,lstm"], "Error: --cells names 'lstm' twice\n"),
         (["train", sine_csv, "--out", tmp_path / "r", "--season-length", "1000000"],
          "Error: --season-length 1000000 is longer than the longest series (161 points); a season must repeat "
          "within the data\n"),
