@@ -1034,16 +1034,35 @@ def panel_from_frame(
     if nan.any():
         n_nan, first = int(nan.sum()), int(np.flatnonzero(nan)[0])
         where = f"first at {time_name}={_fmt_time(time[first], is_dt)}"
+        if id_column is not None:
+            where += f" in series {ids[int(np.searchsorted(starts, first, side='right')) - 1]!r}"
         if absent:
             where += f"; {absent} of them dates with no row in the file"
         if fill is None:
             raise LstmcastError(
                 f"column {column!r} has {n_nan} missing values ({where}); use --fill interpolate|ffill|zero|drop"
             )
-        all_nan = [ids[i] or column for i in range(len(ids)) if nan[starts[i]:starts[i + 1]].all()]
-        if all_nan:
-            raise LstmcastError(f"series {all_nan[0]!r} has no values at all in column {column!r}")
-        if fill == "drop":
+        sid = np.repeat(np.arange(len(ids)), lengths)
+        has = np.bincount(sid, ~nan, minlength=len(ids)) > 0
+        if not has.all() and (len(ids) == 1 or not has.any()):
+            raise LstmcastError(f"series {ids[int(np.argmin(has))] or column!r} has no values at all in column "
+                                f"{column!r}")
+        if not has.all():  # a dead series in a many-series file: left out and named, as a short one is
+            empty = [ids[i] for i in np.flatnonzero(~has)]
+            keep = has[sid]
+            values, time, covs, nan = values[keep], time[keep], covs[keep], nan[keep]
+            ids, lengths = [ids[i] for i in np.flatnonzero(has)], lengths[has]
+            starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            on_grid = time, starts
+            notes.append(f"left out {len(empty)} series with no value at all in {column!r}: "
+                         f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}")
+            if nan.any():
+                n_nan, first = int(nan.sum()), int(np.flatnonzero(nan)[0])
+                where = (f"first at {time_name}={_fmt_time(time[first], is_dt)} in series "
+                         f"{ids[int(np.searchsorted(starts, first, side='right')) - 1]!r}")
+        if not nan.any():
+            pass
+        elif fill == "drop":
             keep = ~nan
             values, time, covs = values[keep], time[keep], covs[keep]
             sid = np.repeat(np.arange(len(ids)), lengths)[keep]

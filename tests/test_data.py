@@ -173,6 +173,23 @@ def test_freq_must_fit_the_dates(tmp_path: Path) -> None:
         load_panel(steps, freq="-1")
 
 
+def test_a_series_with_no_values_is_left_out_of_a_many_series_file(tmp_path: Path) -> None:
+    rows = ([f"a,2020-{m:02d}-01,{m}" for m in range(1, 13)] + [f"dead,2020-{m:02d}-01," for m in range(1, 13)]
+            + [f"b,2020-{m:02d}-01,{'' if m == 5 else m * 2}" for m in range(1, 13)])
+    path = write(tmp_path, "id,date,v\n" + "\n".join(rows) + "\n")
+    with pytest.raises(LstmcastError, match=r"^column 'v' has 13 missing values \(first at date=2020-05-01 00:00:00 "
+                                            r"in series 'b'\); use --fill"):
+        load_panel(path, id_column="id")
+    p = load_panel(path, id_column="id", fill="interpolate")
+    assert p.ids == ["a", "b"] and p.lengths.tolist() == [12, 12] and p.values[16] == 10.0
+    assert p.notes[:2] == ["left out 1 series with no value at all in 'v': dead",
+                           "filled 1 missing values of 'v' with --fill interpolate (first at date=2020-05-01 00:00:00 "
+                           "in series 'b')"]
+    with pytest.raises(LstmcastError, match=r"^series 'dead' has no values at all in column 'v'$"):
+        load_panel(write(tmp_path, "id,date,v\n" + "\n".join(rows[12:24]) + "\n", "one.csv"), id_column="id",
+                   fill="ffill")
+
+
 def test_flags_that_use_up_the_value_column_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "date,sales,temp\n2020-01-01,1,5\n2020-01-02,2,6\n2020-01-03,3,7\n")
     with pytest.raises(LstmcastError, match=r"^no numeric column to forecast in data; columns are: date, sales, temp "
