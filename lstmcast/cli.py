@@ -286,12 +286,13 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
     for c in cols:
         table.add_column(c.upper() if c != "smape" else "sMAPE %", justify="right")
     rows = [k for k in ("model", "naive", "seasonal_naive") if k in metrics]
-    best = {c: min(metrics[r][c] for r in rows) for c in cols}
+    best = {c: min((metrics[r][c] for r in rows if metrics[r][c] is not None and math.isfinite(metrics[r][c])),
+                   default=None) for c in cols}
     for r in rows:
         cells = []
         for c in cols:
             v = metrics[r][c]
-            s = f"{v:.4g}"
+            s = f"{v:.4g}" if v is not None and math.isfinite(v) else "–"  # MASE without a scale (too short)
             cells.append(f"[bold green]{s}[/bold green]" if v == best[c] and len(rows) > 1 else s)
         strategy = "one-step" if metrics.get("horizon") == 1 else metrics.get("strategy", "")
         table.add_row({"model": f"lstmcast ({strategy})", "naive": "naive (last value)",
