@@ -1019,7 +1019,15 @@ def panel_from_frame(
     absent, on_grid = 0, (time, starts)
     if is_dt:  # dates the calendar skips become rows with a missing value (and missing features)
         stamps = time.astype("datetime64[ns]")
-        grid = _calendar_gaps(stamps, starts) if freq is None else _freq_gaps(stamps, starts, freq, freq_flag)
+        if freq is None:
+            grid = _calendar_gaps(stamps, starts)
+        else:  # --freq must fit dates that have a step of their own; irregular ones have none, so there it only
+            # chooses the forecast's step (as the "could not infer" note advises), and new rows at predict are
+            # read on the model's step as given
+            longest = int(np.argmax(np.diff(starts)))
+            own = _calendar_gaps(stamps, starts) is not None or _regular(
+                pd.Series(stamps[starts[longest]:starts[longest + 1]]))
+            grid = _freq_gaps(stamps, starts, freq, strict=freq_flag == "--freq" and own)
         if grid is not None:
             time, rows, starts = grid
             absent = len(time) - len(values)
@@ -1159,19 +1167,17 @@ def _grid(pos: np.ndarray, sid: np.ndarray, n_series: int, grid_time: Callable[[
     return grid_time(k, new_sid), new_starts[:-1][sid] + pos, new_starts
 
 
-def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, flag: str = "--freq"
+def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, strict: bool = True
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """`_calendar_gaps` on the grid of a known frequency (--freq, or a trained model's for its new rows: `flag`
-    says which): each series' dates from its first to its last at that step. None when nothing is skipped; an
-    error when a date is off that grid or more than half the grid would be added (dates further apart than the
-    step), which would otherwise glue steps together or fill in mostly made-up values."""
+    """`_calendar_gaps` on the grid of a known frequency (--freq, or a trained model's for its new rows): each
+    series' dates from its first to its last at that step. None when nothing is skipped; when
+    a date is off that grid or more than half the grid would be added (dates further apart than the step, which
+    would glue steps together or fill in mostly made-up values), an error if `strict`, else None (as given)."""
     try:
         off = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None  # reported by _infer_freq
-    what = f"--freq {freq}" if flag == "--freq" else f"the model's frequency ({freq})"
-    fix = ("leave --freq out to infer the step from the dates, or give the step they are on" if flag == "--freq"
-           else "pass dates at the model's step")
+    what, fix = f"--freq {freq}", "leave --freq out to infer the step from the dates, or give the step they are on"
     sid = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
     first, last = time[starts[:-1]], time[starts[1:] - 1]
 
@@ -1190,12 +1196,16 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, flag: str = "--f
         for t0, t1 in zip(first, last):
             grids.append(pd.date_range(t0, t1, freq=off).to_numpy(dtype="datetime64[ns]"))
             if sum(map(len, grids)) > 2 * len(time):
+                if not strict:
+                    return None
                 raise sparse()
         sizes = np.array([len(g) for g in grids], np.int64)
         flat = np.concatenate(grids)
         pos = np.concatenate([np.searchsorted(g, time[starts[s]:starts[s + 1]]) for s, g in enumerate(grids)])
         at = np.concatenate([[0], np.cumsum(sizes)])[:-1][sid] + pos
         off_grid = (pos >= sizes[sid]) | (flat[np.minimum(at, len(flat) - 1)] != time) if len(flat) else pos >= 0
+    if not strict and (off_grid.any() or sizes.sum() > 2 * len(time)):
+        return None
     if off_grid.any():
         i = int(np.flatnonzero(off_grid)[0])
         start = f" (every {freq} from {_fmt_time(first[sid[i]], True)})" if step is not None else ""

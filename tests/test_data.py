@@ -159,9 +159,12 @@ def test_freq_must_fit_the_dates(tmp_path: Path) -> None:
         load_panel(path, freq="D")
     with pytest.raises(LstmcastError, match=r"^2015-01-01 00:00:00 is not on the grid of --freq ME; leave --freq out"):
         load_panel(path, freq="ME")
-    with pytest.raises(LstmcastError, match=r"^2015-02-01 00:00:00 is not on the grid of the model's frequency \(QS\); "
-                                            r"pass dates at the model's step$"):
-        panel_from_frame(pd.read_csv(path), "y", "date", freq="QS", freq_flag="model")
+    # dates with no step of their own: --freq only chooses the forecast's step, as the note advises
+    odd = write(tmp_path, "date,y\n2020-01-01,1\n2020-01-15,2\n2020-03-01,4\n2020-03-20,5\n", "odd.csv")
+    assert "could not infer a regular frequency" in " ".join(load_panel(odd).notes)
+    assert load_panel(odd, freq="D").freq == "D"
+    # new rows at predict are read on the model's step as given (an irregular training file's too)
+    assert panel_from_frame(pd.read_csv(path), "y", "date", freq="QS", freq_flag="model").lengths.tolist() == [24]
     steps = write(tmp_path, "t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(30)), "s.csv")
     assert load_panel(steps, freq="1").freq == "1"
     with pytest.raises(LstmcastError, match=r"^--freq MS is a calendar frequency, but 't' holds step numbers, not "
