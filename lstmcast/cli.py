@@ -768,6 +768,8 @@ def plot(
 ) -> None:
     """Plot predicted vs actual on the test part, the loss curves, and the forecast when there is one."""
     result = plot_run(run_dir, out, forecast, series)
+    if not quiet:
+        _notes(result.notes)
     Output(quiet=quiet).print(f"Wrote {result.paths['plot']}")
 
 

@@ -391,10 +391,12 @@ def _read_table(path: Path, id_name: str | None) -> pd.DataFrame:
     return read_written(path, id_name)
 
 
-def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, series: str | None, fix: str) -> None:
+def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, series: str | None, fix: str
+                 ) -> list[str]:
     """That a table of predictions is one lstmcast wrote for this run (fix: the command that writes one): its
     time, `value` (numbers) and, for a run of several series, id columns; the plotted series' times only once (per
-    cutoff in a multi-step test part), and dates where the run has dates."""
+    cutoff in a multi-step test part), and dates where the run has dates. -> notes (a forecast that starts inside
+    the run's history: made from other data, `predict --data` of fewer rows or another run's)."""
     d = ckpt.data
     need = [c for c in (d["id_name"], d["time_name"], value) if c is not None]
     missing = [c for c in need if c not in df.columns]
@@ -409,7 +411,7 @@ def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, ser
     rows = df if sid is None else df[df[d["id_name"]].astype(str) == sid]
     if sid is not None and rows.empty:
         if value == "predicted":  # a series too short to spare a test part has no test predictions
-            return
+            return []
         raise LstmcastError(f"{path} has no rows for series {sid!r}; {fix}")
     key = [d["time_name"]] + (["cutoff"] if "cutoff" in rows.columns else [])
     if rows.duplicated(key).any():
@@ -432,8 +434,9 @@ def _check_table(df: pd.DataFrame, ckpt: Checkpoint, path: Path, value: str, ser
             first = pd.to_numeric(times, errors="coerce").min()
             late = bool(first > float(end))  # False for NaN: not step numbers
         if not late:
-            raise LstmcastError(f"{path} starts at {first}, not after the run's history (which ends at "
-                                f"{pd.Timestamp(end) if d['is_datetime'] else end}); {fix}")
+            return [f"{path} starts at {first}, inside the run's history (which ends at "
+                    f"{pd.Timestamp(end) if d['is_datetime'] else end}): it was made from other data than the run's"]
+    return []
 
 
 def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = None, series: str | None = None
@@ -469,11 +472,12 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
         fc = _read_table(fc_path, ckpt.data["id_name"]) if fc_path.exists() else None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
         raise LstmcastError(f"cannot read predictions: {str(e).splitlines()[0]}") from None
+    notes: list[str] = []
     if preds is not None:
         _check_table(preds, ckpt, preds_path, "predicted", series, f"rerun `lstmcast predict {run_dir}` to rewrite it")
     if fc is not None:
-        _check_table(fc, ckpt, fc_path, "forecast", series,
-                     "pass a forecast that `lstmcast predict RUN --horizon N` wrote for this run")
+        notes += _check_table(fc, ckpt, fc_path, "forecast", series,
+                              "pass a forecast that `lstmcast predict RUN --horizon N` wrote for this run")
     with lock_if_inside(run_dir, target):
         path = plot_run_figure(ckpt, preds, fc, target, series)
-    return RunResult(paths={"plot": path})
+    return RunResult(paths={"plot": path}, notes=notes)
