@@ -114,7 +114,10 @@ def plan_split(lengths: np.ndarray, cfg: TrainConfig, season: int | None, ids: l
                                 f"{need} (a window of {w} and {h} target{'s' * (h > 1)}); {advice}")
         raise LstmcastError(f"{what} {longest} point{'s' * (longest != 1)} but --n-prev {w} + --horizon {h} needs at "
                             f"least {need}; use a smaller --n-prev (or --n-prev auto)")
-    if cfg.test_size > 0 and not hold[keep].any():
+    if cfg.test_size > 0 and not hold[keep].any() and int(keep.sum()) > 1:
+        notes.append(f"no hold-out score was possible: none of the {int(keep.sum())} series can spare its test part "
+                     f"(up to {int(test[keep].max())} points) and keep a training window; each trained on all its points")
+    elif cfg.test_size > 0 and not hold[keep].any():
         notes.append(f"no hold-out score was possible: the series is too short to spare {int(test.max())} test "
                      f"point{'s' * (int(test.max()) != 1)}; trained on all {int(lengths[keep].max())} points")
     elif cfg.test_size > 0 and not hold[keep].all():

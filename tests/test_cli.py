@@ -146,6 +146,11 @@ def test_many_series_with_one_unscored_and_ids_pandas_would_call_missing(tmp_pat
     assert fc["id"].tolist() == ["NA", "NA", "null", "null"] and fc["t"].tolist() == [40, 41, 22, 23]
     assert invoke("plot", run, "--series", "null", "--forecast", tmp_path / "fc.csv", "--out",
                   tmp_path / "p.png").exit_code == 0
+    result = invoke("train", data, "--out", tmp_path / "all", "--id-column", "id", "--test-size", "0.99", *TINY,
+                    "--ensemble", "1")
+    assert result.exit_code == 0 and ("Note: no hold-out score was possible: none of the 2 series can spare its test "
+                                      "part (up to 40 points) and keep a training window; each trained on all its "
+                                      "points") in result.output
 
 
 def test_seeds_and_season_lengths_beyond_reason_are_refused(tmp_path: Path, sine_csv: Path, daily_csv: Path) -> None:
