@@ -355,6 +355,11 @@ def _prepare_with(panel: Panel, cfg: TrainConfig, stats: Stats, split: bool) -> 
     scaler = sc.select(rows)
     lengths = panel.lengths
     if split:
+        need = stats.n_prev + cfg.model_horizon
+        if int(lengths.max()) < need:  # plan_split's advice is train's (--n-prev); this model's window is fixed
+            raise LstmcastError(f"the data have {int(lengths.max())} points at most; this model's window of "
+                                f"{stats.n_prev} and {cfg.model_horizon}-step targets need at least {need}: pass the "
+                                "series' whole history, as the training file had it")
         plan = plan_split(lengths, cfg, stats.season_length, list(panel.ids), n_prev=stats.n_prev)
         n_train = plan.n_train
         short = ~plan.keep

@@ -103,6 +103,17 @@ def test_predict_says_when_the_recorded_training_file_changed(tmp_path: Path, si
             "training rule, so the scores may include points the evaluation model trained on") in result.output
 
 
+def test_predict_data_too_short_for_the_models_window(tmp_path: Path, daily_csv: Path) -> None:
+    run = tmp_path / "run"
+    assert invoke("train", daily_csv, "--out", run, "--column", "sales", *TINY).exit_code == 0
+    short = tmp_path / "short.csv"
+    short.write_text("".join(daily_csv.read_text().splitlines(keepends=True)[:6]))
+    result = invoke("predict", run, "--data", short)
+    assert result.exit_code == 2 and result.stderr == (
+        "Error: the data have 5 points at most; this model's window of 10 and 1-step targets need at least 11: pass "
+        "the series' whole history, as the training file had it\n")  # not train's "use a smaller --n-prev"
+
+
 def test_plot_refuses_a_forecast_that_is_not_this_runs(tmp_path: Path, daily_csv: Path) -> None:
     """plot --forecast reads what predict wrote (CSV or Parquet); another table is one Error line, exit 2."""
     run = tmp_path / "run"
