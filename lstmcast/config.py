@@ -13,7 +13,7 @@ from .cells import CELLS  # the registries own the names: config, CLI and checkp
 from .errors import LstmcastError
 from .losses import LOSSES
 
-__all__ = ["TrainConfig", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS", "TRAININGS"]
+__all__ = ["TrainConfig", "kind_problem", "CELLS", "LOSSES", "OPTIMIZERS", "SCALERS", "FILLS", "STRATEGIES", "DEVICES", "WINDOW_NORMS", "TRANSFORMS", "DESEASONS", "PRECISIONS", "TRAININGS"]
 
 MAX_SEED = 2**62  # seeds below it in size leave room for seed + k (networks, folds, compare's seeds)
 OPTIMIZERS = ("rmsprop", "adam")
@@ -198,9 +198,9 @@ class TrainConfig:
         """Each setting of the kind its annotation names (a bool is no number here, 2.0 no whole number), so a
         wrong type from Python (hidden='8', refit='yes') is one error up front, not a TypeError mid-training."""
         for f in fields(self):
-            value, kinds = getattr(self, f.name), [k.strip() for k in str(f.type).split("|")]
-            if not any(_is_kind(value, k) for k in kinds):
-                words = " or ".join(_KIND_WORDS.get(k, k) for k in kinds)
+            value = getattr(self, f.name)
+            words = kind_problem(f.name, value)
+            if words:
                 raise LstmcastError(f"--{f.name.replace('_', '-')} must be {words}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -219,6 +219,18 @@ _KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "True or Fa
                "None": "None (automatic)", "list[str]": "a list of names", "list[float]": "a list of numbers"}
 
 
+def kind_problem(name: str, value: Any) -> str | None:
+    """The kinds the TrainConfig field `name` takes, in words, when `value` is none of them; None when it fits (or
+    there is no such field)."""
+    f = _FIELDS.get(name)
+    if f is None:
+        return None
+    kinds = [k.strip() for k in str(f.type).split("|")]
+    if any(_is_kind(value, k) for k in kinds):
+        return None
+    return " or ".join(_KIND_WORDS.get(k, k) for k in kinds)
+
+
 def _is_kind(value: Any, kind: str) -> bool:
     """Whether `value` is of the annotated kind `kind` ('int', 'float', 'str | None', 'list[float]', ...)."""
     number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
@@ -231,6 +243,9 @@ def _is_kind(value: Any, kind: str) -> bool:
     if kind == "list[str]":
         return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
     return isinstance(value, {"bool": (bool, np.bool_), "str": str, "None": type(None)}.get(kind, object))
+
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:

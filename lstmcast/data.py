@@ -331,11 +331,11 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
                 warnings.simplefilter("error", pd.errors.ParserWarning)  # rows longer than the header: no guess
                 try:
                     df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False,
-                                     dtype=_as_text(text, sep, ids), **EXACT_FLOATS)
+                                     **EXACT_FLOATS)
                 except pd.errors.ParserWarning:
                     raise LstmcastError(f"cannot read {name}: some rows have more values than the header has "
                                         "column names; name every column in the first line") from None
-            df = _ids_as_written(df, text, sep, ids)
+            df = _ids_as_written(df, io.StringIO(text), ids, sep=sep)
             df = _trim(df)
             notes += _text_numbers(df, decimal, keep=ids)
             if sep != "," or encoding not in ("UTF-8",):
@@ -362,35 +362,23 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
     return df
 
 
-def _ids_as_written(df: pd.DataFrame, text: str, sep: str, name: str | None) -> pd.DataFrame:
-    """The id column `name` as the file writes it: read_csv takes NA, null, None, nan or N/A for a missing value
-    even in a text column, but as ids they are names (Namibia, North America); only a blank id is missing."""
+def _ids_as_written(df: pd.DataFrame, source: Any, name: str | None, sep: str = ",") -> pd.DataFrame:
+    """`df` (read from the CSV `source`) with its id column `name` (spaces around header names aside) as the file
+    writes it: ids such as 007 or 1.0 are labels that numbers would change or merge (1, 01 and 1.0), and read_csv
+    takes NA, null, None or nan for a missing value even in a text column, where as ids they are names (Namibia,
+    North America); only a blank id is missing."""
     cols = [c for c in df.columns if str(c).strip() == name] if name is not None else []
     if cols:
-        raw = pd.read_csv(io.StringIO(text), sep=sep, index_col=False, usecols=cols[:1], dtype=str,
-                          keep_default_na=False)[cols[0]]
+        if hasattr(source, "seek"):
+            source.seek(0)
+        raw = pd.read_csv(source, sep=sep, index_col=False, usecols=cols[:1], dtype=str, keep_default_na=False)[cols[0]]
         df[cols[0]] = raw.where(raw.str.strip() != "", None)
     return df
 
 
 def read_written(source: Any, id_name: str | None, **kw: Any) -> pd.DataFrame:
-    """A CSV lstmcast wrote (predictions, forecasts) with its id column `id_name` as written: 007, NA and null
-    are series names there, not a number and missing values."""
-    df = pd.read_csv(source, **kw)
-    if id_name is not None and id_name in df.columns:
-        if hasattr(source, "seek"):
-            source.seek(0)
-        df[id_name] = pd.read_csv(source, usecols=[id_name], dtype=str, keep_default_na=False)[id_name]
-    return df
-
-
-def _as_text(text: str, sep: str, name: str | None) -> dict[str, type] | None:
-    """read_csv's dtype for the column `name` (spaces around header names aside) to be read as text: series ids
-    such as 007 or 1.0 are labels, which read as numbers would lose their zeros or merge (1, 01 and 1.0)."""
-    if name is None:
-        return None
-    header = pd.read_csv(io.StringIO(text), sep=sep, index_col=False, nrows=0).columns
-    return {c: str for c in header if str(c).strip() == name} or None
+    """A CSV lstmcast wrote (predictions, forecasts), its id column `id_name` as written (_ids_as_written)."""
+    return _ids_as_written(pd.read_csv(source, **kw), source, id_name)
 
 
 def _parquet_index(df: pd.DataFrame) -> pd.DataFrame:
@@ -1200,9 +1188,9 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, strict: bool = T
                     return None
                 raise sparse()
         sizes = np.array([len(g) for g in grids], np.int64)
-        flat = np.concatenate(grids)
+        flat, offsets = np.concatenate(grids), np.concatenate([[0], np.cumsum(sizes)])[:-1]
         pos = np.concatenate([np.searchsorted(g, time[starts[s]:starts[s + 1]]) for s, g in enumerate(grids)])
-        at = np.concatenate([[0], np.cumsum(sizes)])[:-1][sid] + pos
+        at = offsets[sid] + pos
         off_grid = (pos >= sizes[sid]) | (flat[np.minimum(at, len(flat) - 1)] != time) if len(flat) else pos >= 0
     if not strict and (off_grid.any() or sizes.sum() > 2 * len(time)):
         return None
@@ -1212,12 +1200,8 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, strict: bool = T
         raise LstmcastError(f"{_fmt_time(time[i], True)} is not on the grid of {what}{start}; {fix}")
     if sizes.sum() > 2 * len(time):
         raise sparse()
-    if sizes.sum() == len(time):
-        return None
-    if step is not None:
-        return _grid(pos, sid, len(first), lambda k, s: first[s] + (k * step).astype("timedelta64[ns]"))
-    new_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return flat, new_starts[:-1][sid] + pos, new_starts
+    return _grid(pos, sid, len(first), (lambda k, s: first[s] + (k * step).astype("timedelta64[ns]"))
+                 if step is not None else (lambda k, s: flat[offsets[s] + k]))  # None when nothing is skipped
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:
