@@ -426,27 +426,46 @@ _settings: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lstm
 _given: contextvars.ContextVar[set[str]] = contextvars.ContextVar("lstmcast_given")  # set on the command line or in --config
 
 
-def _flag_type(annotation: Any) -> type:
-    """bool, int, float or str: the type a flag's value has once parsed (Optional removed)."""
+def _flag_base(annotation: Any) -> Any:
+    """A flag's annotation without Annotated and Optional: a type, or a Literal of its choices."""
     tp = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
-    if typing.get_origin(tp) is Literal:  # a choice: TrainConfig.validate names the allowed values
+    return tp
+
+
+def _flag_type(annotation: Any) -> type:
+    """bool, int, float or str: the type a flag's value has once parsed (Optional removed)."""
+    tp = _flag_base(annotation)
+    if typing.get_origin(tp) is Literal:  # a choice
         tp = type(typing.get_args(tp)[0])
     return tp  # type: ignore[no-any-return]
 
 
-def _read_flags(path: Path, kinds: dict[str, type]) -> dict[str, Any]:
-    """The flags a TOML file sets, by name, each checked against its type in `kinds`."""
+def _flag_choices(annotation: Any) -> tuple[Any, ...] | None:
+    """The values a choice flag allows (--cell lstm|gru|...), or None for a free one."""
+    tp = _flag_base(annotation)
+    return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+
+
+def _read_flags(path: Path, kinds: dict[str, type], choices: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
+    """The flags a TOML file sets, by name, each checked against its type in `kinds` and, for a choice flag,
+    against its values in `choices`."""
     flags = {}
     for key, value in read_config(path).items():
         name = key.replace("-", "_")
+        if isinstance(value, dict) and name not in kinds:
+            raise LstmcastError(f"config file {path}: [{key}] is a TOML table, but settings are read only from the "
+                                "top of the file; remove the section header and keep its key = value lines")
         if name in NOT_IN_FILE:
             raise LstmcastError(f"config file {path}: {key!r} cannot be set in a config file; give it on the command "
                                 "line")
         if name not in kinds:
             raise unknown_key(path, key, list(kinds))
         flags[name] = coerce(path, key, value, kinds[name])
+        if name in choices and flags[name] not in choices[name]:
+            raise LstmcastError(f"config file {path}: {key} must be one of {', '.join(map(str, choices[name]))}; "
+                                f"got {value!r}")
     return flags
 
 
@@ -456,6 +475,7 @@ def config_file(fn: F) -> F:
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     kinds = {p.name: _flag_type(p.annotation) for p in params if p.name not in NOT_IN_FILE}
+    choices = {p.name: c for p in params if p.name in kinds and (c := _flag_choices(p.annotation)) is not None}
     at = next(i for i, p in enumerate(params) if p.name == "out") + 1
     extra = [
         inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
@@ -469,7 +489,7 @@ def config_file(fn: F) -> F:
     def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
         given = {k for k in kinds if getattr(ctx.get_parameter_source(k), "name", None) == "COMMANDLINE"}
         if config is not None:
-            for name, value in _read_flags(config, kinds).items():
+            for name, value in _read_flags(config, kinds, choices).items():
                 source = ctx.get_parameter_source(name)
                 if source is None or source.name != "COMMANDLINE":
                     kwargs[name] = value

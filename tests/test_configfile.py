@@ -88,6 +88,10 @@ def test_backtest_and_compare_read_a_config(tmp_path: Path, sine_csv: Path) -> N
     ("features = { a = 1 }\n", "features must be a string (or a list, for a comma-separated flag), got {'a': 1}"),
     ("out = \"elsewhere\"\n", "'out' cannot be set in a config file; give it on the command line"),
     ("zzz = 1\n", "unknown key 'zzz'; keys are the command's flags with _ for -, e.g. n_prev"),
+    ("[train]\nhorizon = 3\n", "[train] is a TOML table, but settings are read only from the top of the file; "
+                                "remove the section header and keep its key = value lines"),
+    ("cell = \"LSTM\"\n", "cell must be one of lstm, gru, rnn, peephole, cifg; got 'LSTM'"),
+    ("fill = \"mean\"\n", "fill must be one of interpolate, ffill, zero, drop; got 'mean'"),
 ])
 def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, sine_csv: Path, text: str, message: str) -> None:
     toml = tmp_path / "bad.toml"
