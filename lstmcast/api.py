@@ -100,6 +100,9 @@ class LSTMForecaster:
                                 f"{type(config).__name__}")
         with _python_terms():
             self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
+        if self.config.loss != "quantile" and self.config.quantiles != TrainConfig().quantiles:
+            raise LstmcastError(f"quantiles sets the levels of loss='quantile', but the loss is {self.config.loss!r}; "
+                                "pass loss='quantile', or leave quantiles out")
         self.samples = samples
         self.checkpoint_: Checkpoint | None = None
         self._final: Fitted | None = None

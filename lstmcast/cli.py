@@ -580,7 +580,11 @@ def _config(flags: dict[str, Any], **override: Any) -> TrainConfig:
     kw.update(override)
     if flags["samples"] < 1:
         raise LstmcastError(f"--samples must be at least 1, got {flags['samples']}")
-    return TrainConfig(**kw)
+    cfg = TrainConfig(**kw)
+    if "quantiles" in _given.get(set()) and cfg.loss != "quantile" and cfg.quantiles != TrainConfig().quantiles:
+        raise LstmcastError(f"--quantiles sets the levels of --loss quantile, but the loss is {cfg.loss}; add --loss "
+                            "quantile, or leave --quantiles out")
+    return cfg
 
 
 @app.command(epilog=_example("lstmcast train sample_data/sine.csv --out runs/sine --horizon 12",

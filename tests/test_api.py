@@ -126,6 +126,8 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     (lambda: LSTMForecaster(refit="yes"), "refit must be True or False, got 'yes'"),
     (lambda: LSTMForecaster(seed=None), "seed must be a whole number, got None"),
     (lambda: LSTMForecaster(loss="quantile", quantiles="0.1,0.9"), "quantiles must be a list of numbers, got '0.1,0.9'"),
+    (lambda: LSTMForecaster(quantiles=[0.05, 0.95]), "quantiles sets the levels of loss='quantile', but the loss is "
+                                                     "'mse'; pass loss='quantile', or leave quantiles out"),
     (lambda: LSTMForecaster(config=5), "config must be a TrainConfig (or left out, with settings by name), got int"),
     (lambda: LSTMForecaster(**SMALL).fit(np.arange(40.0), on_epoch=5),
      "on_epoch must be a function of one EpochInfo, got int"),

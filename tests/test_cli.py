@@ -464,6 +464,9 @@ def test_new_rows_that_skip_a_month_are_filled_on_the_models_step(tmp_path: Path
     (["backtest", "{sine}", "--out", "r", "--lr", "x"], "Error: --lr must be a number; got 'x'"),
     (["train", "{sine}", "--out", "r", "--refit", "yes"], "Error: Got unexpected extra argument(s) (yes)"),
     (["trian", "{sine}"], "Error: No such command 'trian'. Did you mean 'train'?"),
+    (["train", "{sine}", "--out", "r", "--quantiles", "0.05,0.95"], "Error: --quantiles sets the levels of --loss "
+                                                                    "quantile, but the loss is mse; add --loss "
+                                                                    "quantile, or leave --quantiles out"),
     (["predict"], "Error: Missing argument 'run_dir'."),
 ])
 def test_usage_errors_are_one_line_exit_2(sine_csv: Path, args: list[str], line: str, tmp_path: Path,
