@@ -297,6 +297,11 @@ def _series_frame(data: pd.Series) -> pd.DataFrame:
     when unnamed; periods as their start) unless it is the default 0..n-1 range."""
     name = str(data.name) if data.name is not None else "y"
     index = data.index
+    if isinstance(index, pd.MultiIndex):  # (id, time) levels, as df.set_index(["store", "date"])["sales"] leaves
+        if any(n is None for n in index.names) or name in index.names:
+            raise LstmcastError("a Series with a MultiIndex needs its levels named, each unlike the Series: name "
+                                "them with s.rename_axis(['id', 'time']), then fit(s, id_col='id', time_col='time')")
+        return data.rename(name).reset_index()
     if isinstance(index, pd.PeriodIndex):
         index = index.to_timestamp()
     if index.name is None and index.equals(pd.RangeIndex(len(index))):
@@ -376,6 +381,10 @@ def _as_file(data: pd.DataFrame | pd.Series | str | Path, frame: pd.DataFrame | 
     src = tmp / "data.parquet"
     frame = frame.copy()
     frame.columns = columns
+    complex_ = [c for c in columns if frame[c].dtype.kind == "c"]
+    if complex_:
+        raise LstmcastError(f"column {complex_[0]!r} holds complex numbers; lstmcast forecasts real values (pass "
+                            "its .real, .imag or abs())")
     try:
         frame.to_parquet(src, index=False)  # exact values: the job reads it as `train` reads a file
     except (ValueError, TypeError) as e:  # pyarrow's ArrowInvalid and ArrowTypeError among them

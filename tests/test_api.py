@@ -128,6 +128,12 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     (lambda: LSTMForecaster(loss="quantile", quantiles="0.1,0.9"), "quantiles must be a list of numbers, got '0.1,0.9'"),
     (lambda: LSTMForecaster(quantiles=[0.05, 0.95]), "quantiles sets the levels of loss='quantile', but the loss is "
                                                      "'mse'; pass loss='quantile', or leave quantiles out"),
+    (lambda: LSTMForecaster(**SMALL).fit(np.arange(40.0) + 1j), "column 'y' holds complex numbers; lstmcast "
+                                                               "forecasts real values (pass its .real, .imag or abs())"),
+    (lambda: LSTMForecaster(**SMALL).fit(pd.Series(np.arange(40.0), index=pd.MultiIndex.from_product([["a", "b"],
+                                                                                                      range(20)]))),
+     "a Series with a MultiIndex needs its levels named, each unlike the Series: name them with "
+     "s.rename_axis(['id', 'time']), then fit(s, id_col='id', time_col='time')"),
     (lambda: LSTMForecaster(config=5), "config must be a TrainConfig (or left out, with settings by name), got int"),
     (lambda: LSTMForecaster(**SMALL).fit(np.arange(40.0), on_epoch=5),
      "on_epoch must be a function of one EpochInfo, got int"),
@@ -208,6 +214,13 @@ def test_a_series_fits_as_its_frame_would() -> None:
     later = LSTMForecaster(horizon=3, **SMALL).fit(pd.Series(y, index=range(100, 160))).predict()
     assert later["ds"].tolist() == [160, 161, 162]
     np.testing.assert_array_equal(later["forecast"], steps["forecast"])
+    # a Series indexed by (id, time), as df.set_index(["store", "date"])["sales"] leaves it, is its long frame
+    long = pd.DataFrame({"store": ["a"] * 60 + ["b"] * 60, "date": list(t) * 2, "sales": list(y) + list(y + 50)})
+    by_frame = LSTMForecaster(horizon=3, **SMALL).fit(long, id_col="store", time_col="date").predict()
+    by_series = LSTMForecaster(horizon=3, **SMALL).fit(long.set_index(["store", "date"])["sales"], id_col="store",
+                                                       time_col="date").predict()
+    pd.testing.assert_frame_equal(by_series, by_frame)
+    assert by_series["unique_id"].tolist() == ["a"] * 3 + ["b"] * 3
 
 
 def test_a_frame_indexed_by_its_dates_fits_as_with_a_date_column() -> None:
