@@ -36,7 +36,7 @@ from .configfile import coerce, flags_from_config, read_config, to_toml, unknown
 from .data import generate_memory, generate_sine
 from .distributed import SharedError, is_main, rank
 from .errors import LstmcastError, Terminated
-from .io import STDOUT, jsonable, pause_point, stop_on_sigterm, write_error, write_table
+from .io import STDOUT, finished_writes, forget_writes, jsonable, pause_point, stop_on_sigterm, write_error, write_table
 from .parallel import check_jobs
 from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
@@ -128,6 +128,7 @@ def user_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        forget_writes()
         try:
             with stop_on_sigterm():
                 return fn(*args, **kwargs)
@@ -158,8 +159,10 @@ def user_errors(fn: F) -> F:
                               highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt as e:  # Ctrl-C outside a training loop: the job's writes are all-or-nothing
-            err_console.print(str(e) or "Interrupted; nothing was written.", highlight=False,
-                              soft_wrap=True)
+            done = finished_writes()
+            said = (f"Interrupted after writing {', '.join(map(str, done))}, whole; nothing else was written."
+                    if done else "Interrupted; nothing was written.")
+            err_console.print(str(e) or said, highlight=False, soft_wrap=True)
             raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -448,9 +451,11 @@ def _flag_choices(annotation: Any) -> tuple[Any, ...] | None:
     return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
 
 
-def _read_flags(path: Path, kinds: dict[str, type], choices: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
-    """The flags a TOML file sets, by name, each checked against its type in `kinds` and, for a choice flag,
-    against its values in `choices`."""
+def _read_flags(path: Path, params: list[inspect.Parameter]) -> dict[str, Any]:
+    """The flags a TOML file sets, by name, each checked against the type of its parameter among `params` (those
+    a file may set) and, for a choice flag, against its values."""
+    kinds = {p.name: _flag_type(p.annotation) for p in params}
+    choices = {p.name: c for p in params if (c := _flag_choices(p.annotation)) is not None}
     flags = {}
     for key, value in read_config(path).items():
         name = key.replace("-", "_")
@@ -464,8 +469,9 @@ def _read_flags(path: Path, kinds: dict[str, type], choices: dict[str, tuple[Any
             raise unknown_key(path, key, list(kinds))
         flags[name] = coerce(path, key, value, kinds[name])
         if name in choices and flags[name] not in choices[name]:
+            near = difflib.get_close_matches(str(flags[name]), list(map(str, choices[name])), n=1)
             raise LstmcastError(f"config file {path}: {key} must be one of {', '.join(map(str, choices[name]))}; "
-                                f"got {value!r}")
+                                f"got {value!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
     return flags
 
 
@@ -474,8 +480,8 @@ def config_file(fn: F) -> F:
     a flag given on the command line wins over the file. The merged settings are kept for the run folder."""
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
-    kinds = {p.name: _flag_type(p.annotation) for p in params if p.name not in NOT_IN_FILE}
-    choices = {p.name: c for p in params if p.name in kinds and (c := _flag_choices(p.annotation)) is not None}
+    settable = [p for p in params if p.name not in NOT_IN_FILE]
+    kinds = {p.name: _flag_type(p.annotation) for p in settable}
     at = next(i for i, p in enumerate(params) if p.name == "out") + 1
     extra = [
         inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
@@ -489,7 +495,7 @@ def config_file(fn: F) -> F:
     def wrapper(ctx: typer.Context, config: Path | None = None, **kwargs: Any) -> Any:
         given = {k for k in kinds if getattr(ctx.get_parameter_source(k), "name", None) == "COMMANDLINE"}
         if config is not None:
-            for name, value in _read_flags(config, kinds, choices).items():
+            for name, value in _read_flags(config, settable).items():
                 source = ctx.get_parameter_source(name)
                 if source is None or source.name != "COMMANDLINE":
                     kwargs[name] = value
@@ -987,7 +993,7 @@ def _file_flags(command: Callable[..., Any], path: Path) -> dict[str, Any]:
     params = [p for p in inspect.signature(command).parameters.values()
               if p.name not in NOT_IN_FILE and p.name != "ctx"]
     flags = {p.name: p.default for p in params}
-    flags.update(_read_flags(path, {p.name: _flag_type(p.annotation) for p in params}))
+    flags.update(_read_flags(path, params))
     return flags
 
 

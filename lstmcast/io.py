@@ -32,7 +32,7 @@ try:
 except ImportError:  # Windows: no advisory locks; runs still land whole, but two writers are not stopped
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_path", "write_csv", "write_table", "write_json", "output_format", "TABLE_FORMATS", "FIGURE_FORMATS",
+__all__ = ["atomic_path", "finished_writes", "forget_writes", "write_csv", "write_table", "write_json", "output_format", "TABLE_FORMATS", "FIGURE_FORMATS",
            "STDOUT", "jsonable", "ensure_dir", "write_error", "folder_lock",
            "run_folder", "writes_run_folder", "pause_point", "lock_if_inside", "stop_on_sigterm"]
 
@@ -102,6 +102,20 @@ def _swapping(out: Path) -> Iterator[None]:
         raise Terminated()
     if held["int"]:
         raise Interrupted(f"Interrupted after the new run was written: {out} holds it, whole")
+
+
+_written: list[Path] = []  # what this command has finished writing: files and swapped-in run folders
+
+
+def finished_writes() -> list[Path]:
+    """The files and run folders this command wrote whole and that are still there (a file written into a staging
+    folder that was then discarded is gone), for the message of a Ctrl-C that comes after them."""
+    return [p for p in dict.fromkeys(_written) if os.path.lexists(p)]
+
+
+def forget_writes() -> None:
+    """Start a command's record of finished writes afresh."""
+    _written.clear()
 
 
 def pause_point(name: str) -> None:
@@ -188,6 +202,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         pause_point(f"write:{path.name}")
         _fsync(tmp_path)  # the data reaches the disk before the name does: no empty file after a power cut
         os.replace(tmp_path, path)  # atomic on POSIX and Windows: readers see old or new, never half
+        _written.append(path)
         _fsync(parent)
     except BaseException as e:
         with suppress(OSError):
@@ -390,6 +405,7 @@ def _commit(stage: Path, folder: Path, owns: tuple[str, ...], out: Path) -> None
                 os.rename(old, folder)
                 raise
             shutil.rmtree(old, ignore_errors=True)
+        _written.append(out)
         _fsync(folder.parent)
 
 

@@ -131,7 +131,8 @@ def test_config_file_choice_is_checked_with_a_suggestion(tmp_path: Path, sine_cs
     cfg.write_text('cell = "gur"\n')
     result = invoke("train", sine_csv, "--out", tmp_path / "r", "--config", cfg)
     assert result.exit_code == 2
-    assert result.stderr == "Error: --cell must be one of lstm, gru, rnn, peephole, cifg; got 'gur'; did you mean 'gru'?\n"
+    assert result.stderr == (f"Error: config file {cfg}: cell must be one of lstm, gru, rnn, peephole, cifg; got 'gur'; "
+                             "did you mean 'gru'?\n")
 
 
 def test_help_has_panels_examples_and_choices() -> None:
@@ -410,3 +411,23 @@ def test_ctrl_c_in_predict_writes_nothing_and_exits_130(run: Path, monkeypatch: 
     assert result.exit_code == 130
     assert result.stderr == "Interrupted; nothing was written.\n"
     assert not (run / "forecast.csv").exists()
+
+
+def test_ctrl_c_after_a_file_is_written_says_so(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C after predict has renamed its forecast into place (here while the notes print) names the file
+    it wrote, whole, instead of saying that nothing was written."""
+    import lstmcast.cli as lcli
+
+    def ctrl_c(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lcli.Output, "notes", ctrl_c)
+    out = tmp_path / "fc.csv"
+    result = invoke("predict", run, "--horizon", "3", "--out", out)
+    assert result.exit_code == 130
+    assert result.stderr == f"Interrupted after writing {out}, whole; nothing else was written.\n"
+    assert len(pd.read_csv(out)) == 3
+    # the record is per command: the next interrupted one that wrote nothing says so
+    monkeypatch.setattr(lcli, "predict_run", ctrl_c)
+    result = invoke("predict", run, "--horizon", "3", "--out", tmp_path / "fc2.csv")
+    assert result.stderr == "Interrupted; nothing was written.\n"
