@@ -215,6 +215,15 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
         "calendar": "fixed sin/cos of the timestamps; nothing fitted" if prep.future.shape[1] else "not used",
         "fill": cfg.fill or "not used (missing values are an error)",
     }
+    tested_ = ends < panel.starts[1:]
+    own = bool((t[ends[tested_] - 1] < t[ends[tested_]]).all())  # checked, not assumed
+    audit["split"]["each_series_trains_before_its_test"] = own
+    earliest = audit["split"]["earliest_test_time"]
+    if earliest is not None and t[ends - 1].max() >= t[ends[tested_]].min():
+        audit["split"]["ragged_note"] = (
+            "the series end at different times, so latest_train_time and earliest_test_time belong to different "
+            "series; within each series every training point precedes its test points (the rule), and a model "
+            "fitted across series reads other series' points up to latest_train_time")
     if cfg.fill in ("interpolate", "ffill", "zero") and not panel.observed.all():
         # Check rather than assume: the values must be what a fill knowing the split gives.
         try:
