@@ -1004,6 +1004,8 @@ def panel_from_frame(
         guess = next((str(c) for c in df.columns if c not in (time_column, column) and df[c].dtype.kind in "OSU"
                       and 2 <= df[c].nunique() <= len(df) // 2), None)
     _check_order(time, starts, ids, time_name, is_dt, guess)
+    if is_dt and len(ids) > 1 and fill is None:
+        _one_frequency(time, starts, ids)
     absent, on_grid = 0, (time, starts)
     if is_dt:  # dates the calendar skips become rows with a missing value (and missing features)
         stamps = time.astype("datetime64[ns]")
@@ -1082,6 +1084,8 @@ def panel_from_frame(
                                 f"{_fmt_time(time[first], is_dt)}: {col[first]:g}); divide the column by a power of ten")
 
     inferred, freq_notes = _infer_freq(*on_grid, is_dt, freq, time_name)
+    if is_dt and len(ids) > 1 and freq is None:
+        _one_grid(time, starts, ids, inferred, time_name)
     notes.extend(freq_notes)
     observed = ~nan if fill not in (None, "drop") else np.ones(len(values), bool)
     return Panel(values=values, starts=starts, ids=ids, time=time, is_datetime=is_dt, time_name=time_name,
@@ -1202,6 +1206,63 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, strict: bool = T
         raise sparse()
     return _grid(pos, sid, len(first), (lambda k, s: first[s] + (k * step).astype("timedelta64[ns]"))
                  if step is not None else (lambda k, s: flat[offsets[s] + k]))  # None when nothing is skipped
+
+
+def _step_text(ns: int) -> str:
+    """A step in words: 'a month' (28-31 days), 'a quarter', 'a year', 'a week', '3 days', '2h'."""
+    day = 86_400 * 10**9
+    if ns % day:
+        return _alias(pd.Timedelta(int(ns)))
+    days = ns // day
+    named = next((w for w, lo, hi in (("a day", 1, 1), ("a week", 7, 7), ("a month", 28, 31), ("a quarter", 89, 92),
+                                      ("a year", 365, 366)) if lo <= days <= hi), None)
+    return named or f"{days} days"
+
+
+def _one_frequency(time: np.ndarray, starts: np.ndarray, ids: list[str]) -> None:
+    """Refuse a many-series file in which a series never takes the file's step (the shortest step of any series):
+    a quarterly series beside monthly ones would otherwise become a monthly series with two missing months in
+    three, and --fill would invent them."""
+    _, d, inside = _steps(time, starts, True)
+    sid = np.repeat(np.arange(len(ids)), np.diff(starts))[:-1][inside]
+    if len(sid) == 0:
+        return
+    d = d[inside]
+    step = int(d.min())
+    smallest = np.full(len(ids), np.iinfo(np.int64).max)
+    np.minimum.at(smallest, sid, d)
+    coarse = (np.bincount(sid, minlength=len(ids)) >= 2) & (smallest >= 1.5 * step)
+    if step <= 0 or not coarse.any():
+        return
+    i, j = int(np.flatnonzero(coarse)[0]), int(sid[np.argmin(d)])
+    raise LstmcastError(f"series {ids[i]!r} never steps less than {_step_text(int(smallest[i]))}, while series "
+                        f"{ids[j]!r} steps by {_step_text(step)}: a file holds one frequency, so put series of another "
+                        f"in a file of their own (or, if {ids[i]!r} only has missing steps, use --fill "
+                        "interpolate|ffill|zero|drop)")
+
+
+def _one_grid(time: np.ndarray, starts: np.ndarray, ids: list[str], freq: str | None, time_name: str) -> None:
+    """Refuse a many-series file whose series are on different grids of one calendar frequency (month starts
+    and month ends, weeks ending Sunday and Monday): each would be forecast on the grid inferred from the
+    longest series, the first forecast date of another falling inside its own history."""
+    if freq is None or fixed_step(freq) is not None:
+        return
+    try:
+        off = pd.tseries.frequencies.to_offset(freq)
+        idx = pd.DatetimeIndex(time.astype("datetime64[ns]"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PerformanceWarning: an offset pandas applies date by date
+            on = np.asarray((idx - off) + off == idx)  # a date on the grid comes back to itself
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return
+    if on.all():
+        return
+    i = int(np.flatnonzero(~on)[0])
+    s, longest = int(np.searchsorted(starts, i, side="right")) - 1, int(np.argmax(np.diff(starts)))
+    raise LstmcastError(f"series {ids[s]!r} has dates off the {freq} grid of series {ids[longest]!r} (the longest, "
+                        f"whose dates set the file's step), first {time_name}={_fmt_time(time[i], True)}: the series of "
+                        "a file must share one calendar grid (all month starts or all month ends, one weekday for "
+                        "weeks); move its dates onto it, or put it in a file of its own")
 
 
 def _fmt_time(t: object, is_dt: bool) -> str:

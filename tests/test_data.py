@@ -193,6 +193,37 @@ def test_a_series_with_no_values_is_left_out_of_a_many_series_file(tmp_path: Pat
                    fill="ffill")
 
 
+def test_the_series_of_a_file_share_one_frequency_and_grid(tmp_path: Path) -> None:
+    """Month starts beside month ends, weeks ending Sunday beside weeks ending Monday, quarters beside months: each
+    series was forecast on the grid of the longest (the first forecast date of another inside its own history), or
+    a quarterly series became a monthly one with invented months under --fill. Each is one error now."""
+    starts = pd.date_range("2018-01-01", periods=40, freq="MS")
+    ends = pd.date_range("2018-01-31", periods=41, freq="ME")
+    rows = [f"start,{t:%Y-%m-%d},{i}" for i, t in enumerate(starts)] + [f"end,{t:%Y-%m-%d},{i}" for i, t in enumerate(ends)]
+    with pytest.raises(LstmcastError, match=r"^series 'start' has dates off the ME grid of series 'end' \(the longest, "
+                                            r"whose dates set the file's step\), first date=2018-01-01 00:00:00: the "
+                                            r"series of a file must share one calendar grid"):
+        load_panel(write(tmp_path, "id,date,v\n" + "\n".join(rows) + "\n"), id_column="id")
+    sun = pd.date_range("2020-01-05", periods=30, freq="W-SUN")
+    mon = pd.date_range("2020-01-06", periods=20, freq="W-MON")
+    rows = [f"sun,{t:%Y-%m-%d},{i}" for i, t in enumerate(sun)] + [f"mon,{t:%Y-%m-%d},{i}" for i, t in enumerate(mon)]
+    with pytest.raises(LstmcastError, match=r"^series 'mon' has dates off the W-SUN grid of series 'sun'"):
+        load_panel(write(tmp_path, "id,date,v\n" + "\n".join(rows) + "\n", "w.csv"), id_column="id")
+    months, quarters = pd.date_range("2015-01-01", periods=30, freq="MS"), pd.date_range("2010-01-01", periods=12,
+                                                                                         freq="QS")
+    rows = [f"M,{t:%Y-%m-%d},{i}" for i, t in enumerate(months)] + [f"Q,{t:%Y-%m-%d},{i}" for i, t in enumerate(quarters)]
+    path = write(tmp_path, "id,date,v\n" + "\n".join(rows) + "\n", "mq.csv")
+    with pytest.raises(LstmcastError, match=r"^series 'Q' never steps less than a quarter, while series 'M' steps by "
+                                            r"a month: a file holds one frequency"):
+        load_panel(path, id_column="id")
+    assert load_panel(path, id_column="id", fill="interpolate").lengths.tolist() == [30, 34]  # asked for: filled
+    # series on one grid that start and end at different dates are fine, and forecast on their own dates
+    p = load_panel(write(tmp_path, "id,date,v\n" + "\n".join(
+        [f"a,{t:%Y-%m-%d},{i}" for i, t in enumerate(starts)] + [f"b,{t:%Y-%m-%d},{i}" for i, t in
+                                                                 enumerate(starts[5:30])]) + "\n", "ok.csv"), id_column="id")
+    assert p.freq == "MS" and str(future_times(p.time[p.starts[2] - 1], 1, p.freq, True)[0])[:10] == "2020-07-01"
+
+
 def test_flags_that_use_up_the_value_column_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "date,sales,temp\n2020-01-01,1,5\n2020-01-02,2,6\n2020-01-03,3,7\n")
     with pytest.raises(LstmcastError, match=r"^no numeric column to forecast in data; columns are: date, sales, temp "
