@@ -27,6 +27,9 @@ DECAYS = (0.5, 0.65, 0.8, 0.9, 1.0)
 FIT_CYCLES = 40  # the decay is chosen on each series' last 40 cycles at most
 
 
+STAND_IN = 1e-6  # the spread of a constant training part, relative to its level (at least 1)
+
+
 class Scaler:
     """standard: (x - mean) / std; minmax: (x - min) / (max - min); none: identity. One (loc, scale) per
     series, after an optional per-series log (`log` (S,) bool) and seasonal indices (`season` (S, m)); the
@@ -91,8 +94,12 @@ class Scaler:
         # (a series of 7s forecasts 7, not 7.004); new inputs off that level still anchor on their last value.
         self.loc = loc
         level = np.maximum(1.0, np.abs(loc))
-        self.scale = np.where(scale > 1e-12 * level, scale, 1e-6 * level)
+        self.scale = np.where(scale > 1e-12 * level, scale, STAND_IN * level)
         return self
+
+    def _constant(self) -> np.ndarray:
+        """(S,) whether each series' training part was constant (its scale the stand-in spread)."""
+        return self.scale == STAND_IN * np.maximum(1.0, np.abs(self.loc))
 
     def _pre(self, values: np.ndarray, sid: np.ndarray) -> np.ndarray:
         lg = self.log[sid]
@@ -107,7 +114,13 @@ class Scaler:
         return (y - self.loc[sid]) / self.scale[sid]
 
     def inverse_transform(self, values: np.ndarray, sid: np.ndarray, phase: np.ndarray | int = 0) -> np.ndarray:
-        """Undo `transform`."""
+        """Undo `transform`. On a series whose training part was constant, outputs within half a unit of the
+        stand-in spread (a millionth of the level) are its level exactly: the network's small errors around "no
+        change" would otherwise turn a series of zeros into forecasts of 1e-9 (an sMAPE of 200% against an exact
+        0). Larger outputs (new data off that level) are left as they are."""
+        constant = self._constant()
+        if constant.any():
+            values = np.where(constant[sid] & (np.abs(values) < 0.5), 0.0, values)
         y = values * self.scale[sid] + self.loc[sid] + self.season[sid, np.asarray(phase) % self.m]
         lg = np.broadcast_to(self.log[sid], np.shape(y))
         if lg.any():

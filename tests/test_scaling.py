@@ -136,6 +136,11 @@ def test_a_constant_training_part_forecasts_its_level_whatever_the_network_adds(
     off = sc.inverse_transform(np.full(70, 0.01), sid)  # a network 0.01 off in scaled units
     np.testing.assert_allclose(off, y, rtol=1e-7)
     np.testing.assert_allclose(sc.inverse_transform(sc.transform(y + 0.5, sid), sid), y + 0.5)  # new levels round-trip
+    # a series of zeros: exactly 0, not 1e-9 (an sMAPE of 200% against the actual 0); a varying series is untouched
+    z = np.concatenate([np.zeros(40), np.arange(30.0)])
+    sc = Scaler("standard").fit(z, starts, np.array([36, 67]), log="auto")
+    out = sc.inverse_transform(np.full(70, 0.003), sid)
+    assert (out[:40] == 0.0).all() and (out[40:] != sc.inverse_transform(np.zeros(70), sid)[40:]).all()
 
 
 def _hourly(weeks: int, weekly: float, seed: int = 0) -> pd.DataFrame:
