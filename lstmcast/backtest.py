@@ -114,7 +114,9 @@ def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarra
     out: dict[str, TrainConfig] = {}
     for label, cfg in cfgs.items():
         if cfg.n_prev is None:
-            n = auto_n_prev(season, int(n_train0.min()), cfg.model_horizon)
+            # the median series' first training part, as train takes the median's: one short series does not shrink
+            # the window of all the others (it is skipped below if the window does not fit it)
+            n = auto_n_prev(season, int(np.median(n_train0)), cfg.model_horizon, cfg.deseason != "none")
             cfg = replace(cfg, n_prev=n)
             notes.append(f"{label}: a window of {n} step{'s' * (n != 1)} (--n-prev auto; the same in every fold)")
         out[label] = cfg

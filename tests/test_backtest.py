@@ -251,6 +251,19 @@ def test_short_series_are_skipped_with_a_note(long_csv: Path, tmp_path: Path) ->
     assert any("skipped 1 series whose first training part is shorter than 14 points (m): s2" in n for n in res.notes)
 
 
+def test_one_short_series_does_not_shrink_the_auto_window_of_the_others() -> None:
+    """--n-prev auto follows the median series' first training part, as train's does (the shortest's gave every
+    series of this file a window of 2); a series the window does not fit is skipped with a note."""
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"id": k, "t": np.arange(n), "y": rng.normal(10, 1, n)})
+              for k, n in (("a", 200), ("b", 200), ("c", 200), ("d", 200), ("e", 12))]
+    panel = panel_from_frame(pd.concat(frames, ignore_index=True), column="y", time_column="t", id_column="id")
+    res = backtest(panel, {"m": tiny_config(epochs=1, n_prev=None, id_column="id")}, horizon=3, folds=2)
+    assert "m: a window of 30 steps (--n-prev auto; the same in every fold)" in res.notes
+    assert res.metrics["series"] == ["a", "b", "c", "d"]
+    assert any("skipped 1 series whose first training part is shorter than 34 points (m): e" in n for n in res.notes)
+
+
 def test_filled_targets_are_not_scored_and_baselines_stay_causal() -> None:
     """y[155] is missing: as fold 0's last target it is not scored, and fold 1 (origin 156) forecasts
     naive from y[154] carried forward, not from a line drawn to its own first target y[156]."""
