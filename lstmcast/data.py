@@ -384,14 +384,27 @@ def read_written(source: Any, id_name: str | None, **kw: Any) -> pd.DataFrame:
 def _parquet_index(df: pd.DataFrame) -> pd.DataFrame:
     """A Parquet table with its index levels as columns where they carry data: named ones (df.set_index('date')
     .to_parquet(), the common way to save a series, keeps its dates only there) and unnamed dates; a row
-    counter (a RangeIndex, even a named one, or the unnamed row numbers a filter leaves) is dropped, as it was."""
+    counter (a RangeIndex, even a named one, or the unnamed row numbers a filter leaves) is dropped, as it was.
+    An unnamed date index becomes a column 'date' (pandas would call it 'index'), and periods (pandas' Period
+    columns, as a CSV's '2015-01' labels) their first days."""
     if isinstance(df.index, pd.RangeIndex):
-        return df.reset_index(drop=True)
-    drop = [i for i, name in enumerate(df.index.names)
-            if name is None and df.index.get_level_values(i).dtype.kind != "M"]
-    if len(drop) == df.index.nlevels:
-        return df.reset_index(drop=True)
-    return (df.reset_index(level=drop, drop=True) if drop else df).reset_index()
+        df = df.reset_index(drop=True)
+    else:
+        def dated(i: int) -> bool:
+            level = df.index.get_level_values(i)
+            return level.dtype.kind == "M" or isinstance(level.dtype, pd.PeriodDtype)
+
+        drop = [i for i, name in enumerate(df.index.names) if name is None and not dated(i)]
+        if len(drop) == df.index.nlevels:
+            df = df.reset_index(drop=True)
+        else:
+            df = df.reset_index(level=drop, drop=True) if drop else df
+            free = next(n for n in ("date", "time", "ds", "index") if n not in df.columns)
+            df = df.rename_axis([free if n is None else n for n in df.index.names]).reset_index()
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.PeriodDtype):
+            df[c] = df[c].dt.to_timestamp()
+    return df
 
 
 def _trim(df: pd.DataFrame) -> pd.DataFrame:

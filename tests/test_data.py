@@ -295,6 +295,17 @@ def test_parquet_input(tmp_path: Path, daily_csv: Path) -> None:
     pq = tmp_path / "d.parquet"
     pd.read_csv(daily_csv).to_parquet(pq)
     assert load_panel(pq, column="sales").values.shape == (180,)
+    # pandas Periods, as a column or as the index, are their first days (as a CSV's '2015-01' labels); an unnamed
+    # date index is a column 'date', not pandas' 'index'
+    y = np.arange(24.0) + 5
+    pd.DataFrame({"month": pd.period_range("2015-01", periods=24, freq="M"), "v": y}).to_parquet(tmp_path / "p.parquet")
+    p = load_panel(tmp_path / "p.parquet")
+    assert (p.time_name, p.freq, str(p.time[0])[:10]) == ("month", "MS", "2015-01-01")
+    pd.DataFrame({"v": y}, index=pd.period_range("2015Q1", periods=24, freq="Q")).to_parquet(tmp_path / "q.parquet")
+    p = load_panel(tmp_path / "q.parquet")
+    assert (p.time_name, p.freq, str(p.time[-1])[:10]) == ("date", "QS-JAN", "2020-10-01")
+    pd.DataFrame({"v": y}, index=pd.date_range("2015-01-01", periods=24)).to_parquet(tmp_path / "i.parquet")
+    assert load_panel(tmp_path / "i.parquet").time_name == "date"
 
 
 def test_split_and_future_times() -> None:
