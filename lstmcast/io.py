@@ -219,14 +219,19 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     return Path(path)
 
 
-def write_table(df: pd.DataFrame, path: Path) -> Path:
-    """Write `df` (no index) as CSV or Parquet by `path`'s extension, atomically; `-` prints CSV to stdout."""
+def write_table(df: pd.DataFrame, path: Path, dates: tuple[str, ...] = ()) -> Path:
+    """Write `df` (no index) as CSV or Parquet by `path`'s extension, atomically; `-` prints CSV to stdout.
+    `dates`: columns of ISO date strings (as forecast.format_times writes them), stored in Parquet as datetimes
+    (UTC-aware when marked +00:00) rather than text."""
     if Path(path) == STDOUT:
         sys.stdout.write(df.to_csv(index=False))
         sys.stdout.flush()
         return Path(path)
     if output_format(path, TABLE_FORMATS, "tables") == "csv":
         return write_csv(df, path)
+    for col in (c for c in dates if c in df.columns and len(df)):
+        text = df[col].astype(str)
+        df = df.assign(**{col: pd.to_datetime(text, format="ISO8601", utc=bool(text.str.endswith("+00:00").all()))})
     with atomic_path(path) as tmp:
         try:
             df.to_parquet(tmp, index=False)

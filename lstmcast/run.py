@@ -368,7 +368,7 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         df, metrics = evaluate(fitted, samples=samples)
         target = Path(out) if out else run_dir / "test_predictions.csv"
         with lock_if_inside(run_dir, target):
-            path = write_table(df, target)
+            path = write_table(df, target, (panel.time_name, "cutoff") if panel.is_datetime else ())
         return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
     if horizon < 1:
         raise LstmcastError(f"--horizon must be at least 1, got {horizon}")
@@ -389,7 +389,7 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
                               None if q is None else q.reshape(-1, q.shape[-1]), "forecast")
     target = Path(out) if out else run_dir / "forecast.csv"
     with lock_if_inside(run_dir, target):
-        path = write_table(df, target)
+        path = write_table(df, target, (fitted.prep.panel.time_name,) if fitted.prep.panel.is_datetime else ())
     return RunResult(paths={"forecast": path}, notes=notes)
 
 

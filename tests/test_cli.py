@@ -120,6 +120,13 @@ def test_plot_refuses_a_forecast_that_is_not_this_runs(tmp_path: Path, daily_csv
     assert invoke("train", daily_csv, "--out", run, "--column", "sales", *TINY).exit_code == 0
     assert invoke("predict", run, "--horizon", "3", "--out", tmp_path / "fc.parquet").exit_code == 0
     assert invoke("plot", run, "--forecast", tmp_path / "fc.parquet", "--out", tmp_path / "p.pdf").exit_code == 0
+    # Parquet keeps the dates as datetimes (they were text), the forecast and test predictions alike
+    fc = pd.read_parquet(tmp_path / "fc.parquet")
+    assert fc["date"].dtype.kind == "M" and fc["date"].iloc[0] == pd.Timestamp("2024-06-29")
+    assert invoke("predict", run, "--out", tmp_path / "tp.parquet").exit_code == 0
+    tp = pd.read_parquet(tmp_path / "tp.parquet")
+    assert tp["date"].dtype.kind == "M"
+    assert tp["date"].dt.strftime("%Y-%m-%d").tolist() == pd.read_csv(run / "test_predictions.csv")["date"].tolist()
     assert (tmp_path / "p.pdf").read_bytes()[:5] == b"%PDF-"
     for text, message in [
         ("t,forecast\n60,1\n", "has no column 'date' (its columns are: t, forecast); pass a forecast that "
