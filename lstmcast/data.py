@@ -936,6 +936,11 @@ def panel_from_frame(
     features = list(features or [])
     df, summary = _summary_rows(df)
     notes: list[str] = [summary] if summary else []
+    if freq is not None and freq_flag == "--freq":
+        new = _current_alias(freq)
+        if new != freq:
+            notes.append(f"read --freq {freq} as {new}, pandas' current name for it")
+            freq = new
     if id_column is not None:
         _need_column(df, id_column, "--id-column")
     twice = next((f for i, f in enumerate(features) if f in features[:i]), None)
@@ -1403,6 +1408,28 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
         )
         inferred = alias
     return inferred, notes
+
+
+# The frequency names pandas 2.2 deprecated and pandas 3 refuses, with their current names.
+_OLD_ALIASES = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "BM": "BME", "BQ": "BQE", "BA": "BYE", "BY": "BYE",
+                "SM": "SME", "CBM": "CBME", "AS": "YS", "BAS": "BYS", "H": "h", "BH": "bh", "CBH": "cbh", "T": "min",
+                "S": "s", "L": "ms", "U": "us", "N": "ns"}
+
+
+def _current_alias(freq: str) -> str:
+    """A frequency under its current pandas name: 'M' -> 'ME', '2Q-DEC' -> '2QE-DEC', 'H' -> 'h', 'A-JUN' ->
+    'YE-JUN'; any other text unchanged (to_offset judges it)."""
+    m = re.fullmatch(r"(\d*)([A-Za-z]+)(-[A-Za-z]{3})?", freq.strip())
+    if m is None or m[2] not in _OLD_ALIASES:
+        return freq
+    new = f"{m[1]}{_OLD_ALIASES[m[2]]}{(m[3] or '').upper()}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pd.tseries.frequencies.to_offset(new)
+    except ValueError:
+        return freq
+    return new
 
 
 def _two_dates(idx: pd.DatetimeIndex) -> str | None:

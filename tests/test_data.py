@@ -153,6 +153,14 @@ def test_freq_must_fit_the_dates(tmp_path: Path) -> None:
                                                                                             freq="MS")))
     path = write(tmp_path, monthly)
     assert load_panel(path, freq="MS").freq == "MS"
+    # the names pandas 3 refuses (M, Q, H, A-DEC) are read as their current ones, with a note
+    ends = write(tmp_path, "date,y\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(
+        pd.date_range("2015-01-31", periods=24, freq="ME"))), "ends.csv")
+    p = load_panel(ends, freq="M")
+    assert p.freq == "ME" and "read --freq M as ME, pandas' current name for it" in p.notes
+    from lstmcast.data import _current_alias
+    assert [_current_alias(f) for f in ("2Q-dec", "H", "A-JUN", "15T", "MS", "W-SUN", "foo")] == [
+        "2QE-DEC", "h", "YE-JUN", "15min", "MS", "W-SUN", "foo"]
     with pytest.raises(LstmcastError, match=r"^with --freq D the dates skip more than half of the steps from the first "
                                             r"to the last \(24 dates from 2015-01-01 00:00:00 to 2016-12-01 00:00:00\): "
                                             r"they are further apart than D; leave --freq out"):
