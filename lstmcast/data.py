@@ -338,6 +338,8 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
             df = _ids_as_written(df, io.StringIO(text), ids, sep=sep)
             df = _trim(df)
             notes += _text_numbers(df, decimal, keep=ids)
+            if decimal == ",":
+                notes += _thousands_doubt(df, text, sep)
             if sep != "," or encoding not in ("UTF-8",):
                 notes.append(f"read {name} as {SEPARATORS.get(sep, 'space')}-separated {encoding}"
                              + (" with decimal commas" if decimal == "," else ""))
@@ -499,6 +501,23 @@ def _comma_decimals(text: pd.Series, missing: pd.Series) -> pd.Series | None:
     if not comma.any() or not fits.all():
         return None
     return comma & text.str.fullmatch(_GROUPED["."])
+
+
+def _thousands_doubt(df: pd.DataFrame, text: str, sep: str) -> list[str]:
+    """A note for each column of a file read with decimal commas whose every value has exactly three digits after
+    a single comma (1,000 ... 1,941): those may be thousands, 1000 ... 1941, written with a comma."""
+    raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, index_col=False, keep_default_na=False)
+    notes = []
+    for c in df.columns:
+        if df[c].dtype.kind != "f" or c not in raw.columns:
+            continue
+        written = raw[c].str.strip()
+        written = written[written != ""]
+        if len(written) and written.str.fullmatch(r"-?\d{1,3},\d{3}").all():
+            notes.append(f"read {c!r} with decimal commas ({written.iloc[0]!r} as {float(written.iloc[0].replace(',', '.')):g}), "
+                         "as every value has three digits after its comma; if the commas set thousands apart, write the "
+                         "numbers without them")
+    return notes
 
 
 def _text_numbers(df: pd.DataFrame, decimal: str, typed: bool = False, keep: str | None = None) -> list[str]:

@@ -392,6 +392,18 @@ def test_loader_edge_cases_are_one_line(tmp_path: Path, text: str, kw: dict[str,
     assert str(e.value).endswith(message)
 
 
+def test_three_digits_after_every_decimal_comma_get_a_note(tmp_path: Path) -> None:
+    """A semicolon file whose every value is 1,000 ... 1,941 reads as 1 ... 1.941 (decimal commas, as European
+    exports write them), but those may be thousands: the note says so. Values with other decimals get no note."""
+    rows = "".join(f"2018-{m:02d}-01;1,{m * 77:03d}\n" for m in range(1, 13))
+    p = load_panel(write(tmp_path, "date;sales\n" + rows))
+    assert p.values[0] == 1.077 and p.notes[0] == (
+        "read 'sales' with decimal commas ('1,077' as 1.077), as every value has three digits after its comma; if the "
+        "commas set thousands apart, write the numbers without them")
+    p = load_panel(write(tmp_path, "date;sales\n" + rows + "2019-01-01;1,5\n", "mixed.csv"))
+    assert not any("three digits" in n for n in p.notes)
+
+
 @pytest.mark.parametrize("raw, note", [
     (b"date;value\n2024-01-01;1,5\n2024-01-02;-2,25\n2024-01-03;3\n",
      "read {path} as semicolon-separated UTF-8 with decimal commas"),
