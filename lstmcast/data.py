@@ -257,6 +257,27 @@ def _past_padding(lines: list[str], k: int, sep: str) -> int:
     return h if not any(_VALUE_CELL.fullmatch(c) for c in _cells(lines[h], sep)) else k
 
 
+def _footer(text: str, sep: str) -> tuple[str, str | None, int]:
+    """Notes that reports put below a table after a blank line (`Source: company records`, a footnote): the text
+    without them, the first one and how many; (text, None, 0) when the table runs to the end. A note holds text and
+    no value (a data row with a missing value is not one), and at most 10 such lines are taken for notes."""
+    lines = text.splitlines(keepends=True)
+    if not lines or sep not in lines[0]:
+        return text, None, 0
+
+    def note(line: str) -> bool:
+        full = [c for c in _cells(line, sep) if c]
+        return (sep not in line or _padded(line, sep)) and bool(full) and not any(_VALUE_CELL.fullmatch(c) for c in full)
+
+    k = len(lines)
+    while k > 1 and len(lines) - k < 20 and (not lines[k - 1].strip() or note(lines[k - 1])):
+        k -= 1
+    below = [ln for ln in lines[k:] if ln.strip()]
+    if not below or len(below) > 10 or all(ln.strip() for ln in lines[k:]):  # no blank line between: not a footer
+        return text, None, 0
+    return "".join(lines[:k]), below[0].strip().strip(",;\t|").strip(), len(below)
+
+
 def _preamble(text: str) -> int:
     """How many lines above the table's header to skip: a title, a source line, '#' comments and blank lines, as
     reports and database exports put there. The header is the first line from which the next lines (up to 50)
@@ -321,6 +342,10 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
                 notes.append(f"left out {len(again)} line{'s' * (len(again) > 1)} of {name} repeating the header "
                              f"(line{'s' * (len(again) > 1)} {shown})")
             sep = _sniff_separator(text)
+            text, footnote, below = _footer(text, sep)
+            if below:
+                notes.append(f"left out {below} line{'s' * (below > 1)} of notes below the table of {name} "
+                             f"({footnote!r})")
             # A semicolon file is usually a European export, where the decimal mark is a comma (1,5).
             # (a currency or per cent sign may stand beside the number: 12,50 €)
             comma = sep == ";" and re.search(r"(?:^|;)\s*\(?-?[$€£¥]?\s*-?(?:\d{1,3}(?:[.' \u00a0\u202f]\d{3})+|\d+),\d+\s*"

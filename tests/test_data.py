@@ -466,6 +466,19 @@ def test_title_and_comment_lines_above_the_header_are_skipped(tmp_path: Path) ->
         load_panel(write(tmp_path, "date,value\n" + "".join(f"{i},2020-{m:02d}-01,{m}\n" for i, m in enumerate(range(1, 13)))))
 
 
+def test_notes_below_the_table_are_left_out(tmp_path: Path) -> None:
+    """A source line or footnote under the data, after a blank line, is left out with a note (it was 'not a date
+    or number: line 15 has ...'); a last row with a missing value is data, and so is a table that runs on."""
+    rows = "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 13))
+    p = load_panel(write(tmp_path, "date,value\n" + rows + "\nSource: company records\n* provisional,,\n"))
+    assert p.values.tolist() == list(range(1, 13)) and p.notes[0].startswith(
+        "left out 2 lines of notes below the table of ") and p.notes[0].endswith("('Source: company records')")
+    with pytest.raises(LstmcastError, match=r"missing values"):
+        load_panel(write(tmp_path, "date,value\n" + rows + "\n2021-01-01,\n", "gap.csv"))
+    with pytest.raises(LstmcastError, match=r"is not a date or number: line 14 has 'Source: x'"):
+        load_panel(write(tmp_path, "date,value\n" + rows + "Source: x\n", "run_on.csv"))
+
+
 def test_summary_rows_under_the_data_are_left_out(tmp_path: Path) -> None:
     """A report's "Total" (or "Grand total:", "Average") rows under the data are left out with a note naming their
     lines, not refused as a time that is no date; a series id that happens to be "Total" is data."""
