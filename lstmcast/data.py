@@ -961,6 +961,43 @@ def _join_time_of_day(df: pd.DataFrame, time_column: str | None, taken: set[str]
     return df, str(day), f"joined the dates in {day!r} and the times of day in {tod!r} into one time"
 
 
+_MONTH_NAMES = {m.lower(): i + 1 for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+                                                          "Oct", "Nov", "Dec"))}
+
+
+def _join_year_and_period(df: pd.DataFrame, time_column: str | None, taken: set[str]
+                          ) -> tuple[pd.DataFrame, str | None, str | None]:
+    """A year column beside a month or quarter column (year 2016, month 1..12 or Jan..December; quarter 1..4 or
+    Q1..Q4), as statistics tables write them, becomes one date column (the period's first day) named 'date'
+    (or 'period'), in place of both. Returns (table, time column, note or None); unchanged without such a pair,
+    or when --time-column names another column."""
+    names = {str(c).strip().lower(): c for c in df.columns if c not in taken}
+    year = next((names[n] for n in ("year", "yr") if n in names), None)
+    if year is None or time_column not in (None, year):
+        return df, time_column, None
+    years = pd.to_numeric(df[year], errors="coerce")
+    if years.isna().any() or not ((years % 1 == 0) & years.between(1678, 2261)).all():
+        return df, time_column, None
+    for kind, options, top in (("months", ("month", "mon"), 12), ("quarters", ("quarter", "qtr", "q"), 4)):
+        col = next((names[n] for n in options if n in names), None)
+        if col is None:
+            continue
+        text = df[col].astype(str).str.strip().str.lower()
+        if kind == "months":
+            number = pd.to_numeric(text, errors="coerce").fillna(text.str[:3].map(_MONTH_NAMES))
+        else:
+            number = pd.to_numeric(text.str.removeprefix("q"), errors="coerce")
+        if number.isna().any() or not ((number % 1 == 0) & number.between(1, top)).all():
+            continue
+        month = number.astype(int) if kind == "months" else 3 * number.astype(int) - 2
+        into = next(n for n in ("date", "period", "time", "ds") if n not in names and n not in map(str, df.columns))
+        dates = pd.to_datetime(pd.DataFrame({"year": years.astype(int), "month": month, "day": 1}))
+        df = df.drop(columns=[year, col])
+        df.insert(0, into, dates)
+        return df, into, f"joined the years in {year!r} and the {kind} in {col!r} into one date column {into!r}"
+    return df, time_column, None
+
+
 def panel_from_frame(
     df: pd.DataFrame,
     column: str | None = None,
@@ -996,6 +1033,9 @@ def panel_from_frame(
         _need_column(df, time_column, "--time-column")
     else:
         time_column = _detect_time_column(df, {c for c in [column, id_column, *features] if c})
+    df, time_column, joined = _join_year_and_period(df, time_column, {c for c in [column, id_column, *features] if c})
+    if joined:
+        notes.append(joined)
     df, time_column, joined = _join_time_of_day(df, time_column, {c for c in [column, id_column, *features] if c})
     if joined:
         notes.append(joined)

@@ -466,6 +466,24 @@ def test_title_and_comment_lines_above_the_header_are_skipped(tmp_path: Path) ->
         load_panel(write(tmp_path, "date,value\n" + "".join(f"{i},2020-{m:02d}-01,{m}\n" for i, m in enumerate(range(1, 13)))))
 
 
+def test_a_year_column_and_a_month_or_quarter_column_are_one_date(tmp_path: Path) -> None:
+    """year,month,sales (statistics tables) was 'time column year is duplicated'; now the two are one date."""
+    rows = "".join(f"{y},{m},{i}\n" for i, (y, m) in enumerate((y, m) for y in (2016, 2017) for m in range(1, 13)))
+    p = load_panel(write(tmp_path, "year,month,sales\n" + rows))
+    assert (p.time_name, p.freq, p.target, str(p.time[13])[:10]) == ("date", "MS", "sales", "2017-02-01")
+    assert "joined the years in 'year' and the months in 'month' into one date column 'date'" in p.notes
+    names = "".join(f"{y};{m};{i}\n" for i, (y, m) in enumerate((y, m) for y in (2016, 2017)
+                                                                 for m in ("Jan", "February", "Mar", "Apr")))
+    with pytest.raises(LstmcastError, match="missing values"):  # Jan-Apr of two years: the months between are gaps
+        load_panel(write(tmp_path, "Year;Month;v\n" + names, "names.csv"))
+    q = "".join(f"{y},Q{k},{y + k}\n" for y in range(2010, 2016) for k in range(1, 5))
+    p = load_panel(write(tmp_path, "Year,Quarter,gdp\n" + q, "q.csv"))
+    assert (p.time_name, p.freq, str(p.time[-1])[:10]) == ("date", "QS-JAN", "2015-10-01")
+    # a month column of other numbers is not a month: left as it was (two numeric columns to choose from)
+    with pytest.raises(LstmcastError, match="duplicated"):
+        load_panel(write(tmp_path, "year,month,v\n" + rows.replace(",12,", ",13,"), "bad.csv"), column="v")
+
+
 def test_notes_below_the_table_are_left_out(tmp_path: Path) -> None:
     """A source line or footnote under the data, after a blank line, is left out with a note (it was 'not a date
     or number: line 15 has ...'); a last row with a missing value is data, and so is a table that runs on."""
