@@ -31,6 +31,7 @@ EXACT_FLOATS: dict[str, str] = ({} if tuple(int(v) for v in re.findall(r"\d+", p
                                 else {"float_precision": "round_trip"})
 
 __all__ = [
+    "offset_of",
     "Panel",
     "load_table",
     "load_panel",
@@ -1268,7 +1269,7 @@ def _freq_gaps(time: np.ndarray, starts: np.ndarray, freq: str, strict: bool = T
     a date is off that grid or more than half the grid would be added (dates further apart than the step, which
     would glue steps together or fill in mostly made-up values), an error if `strict`, else None (as given)."""
     try:
-        off = pd.tseries.frequencies.to_offset(freq)
+        off = offset_of(freq)
     except ValueError:
         return None  # reported by _infer_freq
     what, fix = f"--freq {freq}", "leave --freq out to infer the step from the dates, or give the step they are on"
@@ -1350,11 +1351,13 @@ def _one_grid(time: np.ndarray, starts: np.ndarray, ids: list[str], freq: str | 
     if freq is None or fixed_step(freq) is not None:
         return
     try:
-        off = pd.tseries.frequencies.to_offset(freq)
+        off = offset_of(freq)
         idx = pd.DatetimeIndex(time.astype("datetime64[ns]"))
+        day = _DAY_OF_MONTH.fullmatch(freq)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # PerformanceWarning: an offset pandas applies date by date
-            on = np.asarray((idx - off) + off == idx)  # a date on the grid comes back to itself
+            # a date on the grid comes back to itself (months on a day: every date on that day)
+            on = idx.day.to_numpy() == int(day[2]) if day else np.asarray((idx - off) + off == idx)
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return
     if on.all():
@@ -1468,9 +1471,10 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
         return freq or (str(int(step)) if step.is_integer() else str(step)), notes
     if freq is not None:
         try:
-            pd.tseries.frequencies.to_offset(freq)
+            offset_of(freq)
         except ValueError:
-            raise LstmcastError(f"--freq {freq!r} is not a pandas frequency (e.g. h, D, W, MS, QS, YS)") from None
+            raise LstmcastError(f"--freq {freq!r} is not a pandas frequency (e.g. h, D, W, MS, QS, YS; M@15 for months "
+                                "on their 15th)") from None
         return freq, notes
     idx = pd.DatetimeIndex(t)
     with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset; accept both
@@ -1479,6 +1483,8 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
     inferred = _canonical(getattr(found, "freqstr", found))
     if inferred is None and len(idx) == 2:
         inferred = _two_dates(idx)
+    if inferred is None:
+        inferred = _day_of_month(idx)
     if inferred is None and len(idx) >= 2:
         d = np.diff(idx.asi8)
         step = pd.Timedelta(int(np.median(d)))
@@ -1492,6 +1498,36 @@ def _infer_freq(time: np.ndarray, starts: np.ndarray, is_dt: bool, freq: str | N
         )
         inferred = alias
     return inferred, notes
+
+
+# Months (or k months) on one day of the month that is neither the first nor the last (2015-01-15, 2015-02-15,
+# ...), which pandas has no name for: "M@15", "3M@15". Steps of calendar months keep the day.
+_DAY_OF_MONTH = re.compile(r"(\d*)M@(\d{1,2})")
+
+
+def offset_of(freq: str) -> pd.DateOffset:
+    """The pandas offset of a frequency: a pandas alias, or k months on day d ("M@15", "3M@15")."""
+    day = _DAY_OF_MONTH.fullmatch(freq.strip())
+    if day:
+        k, d = int(day[1] or 1), int(day[2])
+        if k < 1 or not 2 <= d <= 28:
+            raise ValueError(f"invalid frequency {freq!r}")
+        return pd.DateOffset(months=k)
+    return pd.tseries.frequencies.to_offset(freq)
+
+
+def _day_of_month(idx: pd.DatetimeIndex) -> str | None:
+    """"M@d" (or "3M@d", "12M@d") when every date is midnight on day d (2-28) and each step is the same number of
+    calendar months (1, 3 or 12); None otherwise."""
+    if len(idx) < 2 or not (idx == idx.normalize()).all():
+        return None
+    days = idx.day.to_numpy()
+    if not (days == days[0]).all() or not 2 <= days[0] <= 28:
+        return None
+    steps = np.diff(idx.year.to_numpy() * 12 + idx.month.to_numpy())
+    if not (steps == steps[0]).all() or steps[0] not in (1, 3, 12):
+        return None
+    return f"{'' if steps[0] == 1 else steps[0]}M@{days[0]}"
 
 
 # The frequency names pandas 2.2 deprecated and pandas 3 refuses, with their current names.
@@ -1559,7 +1595,7 @@ def fixed_step(freq: str | None) -> int | None:
     if not freq:
         return None
     try:
-        offset = pd.tseries.frequencies.to_offset(freq)
+        offset = offset_of(freq)
         # pandas 3.0 made a day a calendar day (no Timedelta of its own, for daylight saving): still 24 hours here
         step = offset.n * 86_400 * 10**9 if isinstance(offset, pd.offsets.Day) else int(pd.Timedelta(offset).value)
     except (ValueError, TypeError):
@@ -1578,8 +1614,11 @@ def season_length_for(freq: str | None, is_datetime: bool) -> int | None:
     a day for other steps that divide one (5min 288, 2h 12)."""
     if not is_datetime or freq is None:
         return None
+    day = _DAY_OF_MONTH.fullmatch(freq)
+    if day:
+        return {1: 12, 3: 4, 12: 1}.get(int(day[1] or 1))
     try:
-        off = pd.tseries.frequencies.to_offset(freq)
+        off = offset_of(freq)
     except ValueError:
         return None
     if off.n != 1:  # a multiple: a day's steps when it divides a day (30min -> 48)
@@ -1593,7 +1632,7 @@ def future_times(last: object, n: int, freq: str | None, is_datetime: bool, aske
     (2262-04-11) are an error naming how many fit; `asked`: the steps the user asked for, when n pads them to whole
     blocks of a direct model."""
     if is_datetime:
-        off = pd.tseries.frequencies.to_offset(freq or "D")
+        off = offset_of(freq or "D")
         start = pd.Timestamp(last)
         fit = _dates_left(start, off)
         if n <= fit:  # last + off rolls onto the next anchor even when `last` is off-anchor (Jan 31 + MS = Feb 1)
@@ -1625,7 +1664,10 @@ def season_phase(time: np.ndarray, freq: str | None, is_datetime: bool, m: int) 
         step = float(freq) if freq else 1.0
         return np.round(np.asarray(time, dtype=np.float64) / step).astype(np.int64) % m
     idx = pd.DatetimeIndex(time)
-    off = pd.tseries.frequencies.to_offset(freq or "D")
+    day = _DAY_OF_MONTH.fullmatch(freq or "")
+    if day:  # k months on day d: months counted, k at a time
+        return ((idx.year.to_numpy() * 12 + idx.month.to_numpy() - 1) // int(day[1] or 1)).astype(np.int64) % m
+    off = offset_of(freq or "D")
     code = off.rule_code.split("-")[0]
     if code in ("M", "MS", "ME", "SM", "BM", "BMS", "BME"):
         ordinal = idx.year.to_numpy() * 12 + idx.month.to_numpy() - 1

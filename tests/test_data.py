@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcast.data import (future_times, generate_sine, load_panel, panel_from_frame, refill_training,
+from lstmcast.data import (future_times, generate_sine, load_panel, panel_from_frame, refill_training, season_phase,
                            season_length_for, split_points)
 from lstmcast.errors import LstmcastError
 
@@ -464,6 +464,25 @@ def test_title_and_comment_lines_above_the_header_are_skipped(tmp_path: Path) ->
         load_panel(write(tmp_path, "Sales\n\ndate,value\n2020-01-01,1\n2020-02-01,2\n2020-03-01,x\n"), "value")
     with pytest.raises(LstmcastError, match=r"some rows have more values than the header"):
         load_panel(write(tmp_path, "date,value\n" + "".join(f"{i},2020-{m:02d}-01,{m}\n" for i, m in enumerate(range(1, 13)))))
+
+
+def test_months_on_a_day_in_the_middle_keep_it(tmp_path: Path) -> None:
+    """Monthly dates on the 15th had no pandas name: the step was taken as 31 days (forecasts drifted to 2019-03-18)
+    and the yearly season was lost. Now they are "M@15": calendar months on day 15, with a season of 12."""
+    t = pd.date_range("2015-01-15", periods=48, freq=pd.DateOffset(months=1))
+    p = load_panel(write(tmp_path, "date,v\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(t))))
+    assert p.freq == "M@15" and season_length_for(p.freq, True) == 12 and not p.notes
+    assert [str(d)[:10] for d in future_times(p.time[-1], 3, p.freq, True)] == ["2019-01-15", "2019-02-15", "2019-03-15"]
+    assert season_phase(p.time[:13], p.freq, True, 12).tolist() == list(range(12)) + [0]
+    q = pd.date_range("2010-02-10", periods=12, freq=pd.DateOffset(months=3))
+    p = load_panel(write(tmp_path, "date,v\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(q)), "q.csv"))
+    assert p.freq == "3M@10" and season_length_for(p.freq, True) == 4
+    # --freq takes the name too, and the series of a file must all be on that day
+    assert load_panel(tmp_path / "d.csv", freq="M@15").freq == "M@15"
+    rows = [f"a,{d:%Y-%m-%d},{i}" for i, d in enumerate(t)] + [f"b,{d - pd.Timedelta(days=1):%Y-%m-%d},{i}"
+                                                                  for i, d in enumerate(t[:20])]
+    with pytest.raises(LstmcastError, match=r"^series 'b' has dates off the M@15 grid of series 'a'"):
+        load_panel(write(tmp_path, "id,date,v\n" + "\n".join(rows) + "\n", "p.csv"), id_column="id")
 
 
 def test_a_year_column_and_a_month_or_quarter_column_are_one_date(tmp_path: Path) -> None:
