@@ -78,7 +78,8 @@ def _value(v: Any) -> str:
 
 def to_toml(values: dict[str, Any], header: list[str]) -> str:
     """Flat TOML text: comment lines, then one `key = value` per setting (unset ones as comments)."""
-    lines = [f"# {h}" for h in header]
+    # a path that is not UTF-8 (bytes os.fsdecode kept as surrogates) is shown escaped: the file stays valid UTF-8
+    lines = [f"# {h}".encode("utf-8", "backslashreplace").decode("utf-8") for h in header]
     for k, v in values.items():
         lines.append(f"# {k}: not set (automatic)" if v is None else f"{k} = {_value(v)}")
     return "\n".join(lines) + "\n"

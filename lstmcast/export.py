@@ -16,7 +16,7 @@ from . import __version__
 from .checkpoint import load_checkpoint
 from .errors import LstmcastError
 from .forecast import inputs_at, smoothing_state
-from .io import atomic_path, lock_if_inside, write_json
+from .io import check_regular, atomic_path, file_identity, lock_if_inside, write_json
 from .model import Ensemble, Forecaster
 from .prepare import Prepared
 from .run import RunResult
@@ -189,11 +189,16 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None) -> RunResult:
     the exported file's outputs against torch's at batch sizes 1 and 37; write OUT and OUT.json beside it."""
     if fmt not in FORMATS:
         raise LstmcastError(f"unknown --format {fmt!r}; use {' or '.join(FORMATS)}")
+    model = Path(run_dir) / "model.pt" if Path(run_dir).is_dir() else Path(run_dir)
+    seen = file_identity(model)  # before reading it: a train swapping the folder in meanwhile is caught at the write
     ckpt = load_checkpoint(run_dir)
     run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
     target = Path(out) if out is not None else run_dir / FORMATS[fmt]
     if target.resolve() == ckpt.path.resolve():
         raise LstmcastError(f"--out {target} is the run's checkpoint; choose another file")
+    description = target.with_name(target.name + ".json")
+    for path in (target, description):  # both refused before either is written: never a new model beside an old .json
+        check_regular(path)
     fitted = ckpt.fitted(split=False)
     module = fitted.model.eval()  # Ensemble and Forecaster trace as they are (the median is a sort)
     x, f = _check_inputs(fitted, 2)
@@ -224,10 +229,10 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None) -> RunResult:
     check = {"batch_sizes": list(CHECK_BATCHES), "max_difference": worst, "tolerance": TOLERANCE,
              "against": "torch outputs on windows from the run's stored history"}
     info = describe(fitted, fmt, target.name, check)
-    with lock_if_inside(run_dir, target):
+    with lock_if_inside(run_dir, target, model, seen):
         with atomic_path(target) as tmp:
             tmp.write_bytes(data)
-        meta = write_json(info, target.with_name(target.name + ".json"))
+        meta = write_json(info, description)
     return RunResult(paths={"model": target, "description": meta},
                      notes=[f"checked against torch at batch sizes {', '.join(map(str, CHECK_BATCHES))}: largest "
                             f"difference {worst:.2g}"])

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -32,7 +33,7 @@ try:
 except ImportError:  # Windows: no advisory locks; runs still land whole, but two writers are not stopped
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_path", "finished_writes", "forget_writes", "write_csv", "write_table", "write_json", "output_format", "TABLE_FORMATS", "FIGURE_FORMATS",
+__all__ = ["atomic_path", "check_regular", "file_identity", "finished_writes", "forget_writes", "write_csv", "write_table", "write_json", "output_format", "TABLE_FORMATS", "FIGURE_FORMATS",
            "STDOUT", "jsonable", "ensure_dir", "write_error", "folder_lock",
            "run_folder", "writes_run_folder", "pause_point", "lock_if_inside", "stop_on_sigterm"]
 
@@ -167,7 +168,7 @@ def output_format(path: Path, formats: dict[str, str], what: str) -> str:
     return fmt
 
 
-def _check_regular(path: Path) -> None:
+def check_regular(path: Path) -> None:
     """Refuse to replace anything but a regular file: a rename would put a file where a link, a folder or a
     device was (and leave the link's target, or the device, unchanged)."""
     if path.is_symlink():
@@ -188,7 +189,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     link, folder or device is refused before anything is written."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    _check_regular(path)
+    check_regular(path)
     ensure_dir(parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
@@ -282,10 +283,16 @@ def folder_lock(folder: Path) -> Iterator[None]:
         yield
         return
     while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a link: a planted .NAME.lock -> precious.txt would be truncated to our pid
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as e:
+            if e.errno == errno.ELOOP or path.is_symlink():
+                raise LstmcastError(f"the lock file {path} is a symbolic link; remove it (lstmcast makes its own) "
+                                    "and rerun") from None
             raise write_error(path, e) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LstmcastError(f"the lock file {path} is not a regular file; remove it and rerun")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -314,11 +321,28 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def lock_if_inside(folder: Path, path: Path) -> AbstractContextManager[None]:
+def file_identity(path: Path) -> tuple[int, int, int, int] | None:
+    """(device, inode, mtime in ns, size) of a file, to tell later whether it was replaced; None if absent."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@contextmanager
+def lock_if_inside(folder: Path, path: Path, model: Path | None = None,
+                   seen: tuple[int, int, int, int] | None = None) -> Iterator[None]:
     """The folder's lock when `path` is a file directly inside it (a train replacing the folder would
-    drop it otherwise); no lock for a file elsewhere."""
+    drop it otherwise); no lock for a file elsewhere. `model` and `seen`: the checkpoint the command read and its
+    file_identity from before it read it; if another run replaced it since (a train swapped the folder in while
+    this command computed), writing the old model's output into the new run would mix the two: an error instead."""
     inside = Path(os.path.realpath(Path(path).parent)) == Path(os.path.realpath(folder))
-    return folder_lock(Path(os.path.realpath(folder))) if inside else nullcontext()
+    with folder_lock(Path(os.path.realpath(folder))) if inside else nullcontext():
+        if inside and model is not None and file_identity(model) != seen:
+            raise LstmcastError(f"{folder} was replaced by another run while this command read its model; nothing "
+                                "was written; rerun the command for the new run")
+        yield
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -421,6 +445,7 @@ def run_folder(out: Path, owns: tuple[str, ...]) -> Iterator[Path]:
     before that rename (an error, Ctrl-C, kill -9) leaves OUT as it was, or absent if it was."""
     out = Path(out)
     folder = Path(os.path.realpath(out))  # a symlinked run folder: replace its target, keep the link
+    _check_name(out, folder)
     made = [p for p in reversed(folder.parents) if not p.exists()]
     try:
         ensure_dir(folder.parent)
@@ -448,6 +473,26 @@ def run_folder(out: Path, owns: tuple[str, ...]) -> Iterator[Path]:
             with suppress(OSError):
                 p.rmdir()
         raise
+
+
+def _check_name(out: Path, folder: Path) -> None:
+    """Refuse, before any work, a run folder that could not be swapped in at the end: a link to nothing (or a
+    loop of links), a mount point (a rename cannot replace it), a name too long for the hidden .NAME.tmp-* and
+    .NAME.old-* beside it."""
+    if out.is_symlink() and not out.exists():
+        raise LstmcastError(f"--out {out} is a symbolic link to nothing (or a loop of links); remove it or choose "
+                            "another --out")
+    if folder.is_dir() and os.path.ismount(folder):
+        raise LstmcastError(f"--out {out} is a mount point, which cannot be replaced by a rename as lstmcast "
+                            "replaces a run folder; give a folder inside it")
+    try:
+        limit = os.pathconf(folder.parent if folder.parent.is_dir() else "/", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    size = len(os.fsencode(folder.name))
+    if size + 32 > limit:  # .NAME.old-PID-TIME_NS is the longest name lstmcast makes beside it
+        raise LstmcastError(f"--out {out}: its name is {size} bytes long, and lstmcast needs 32 more beside it for "
+                            f"its staging folder; use a name of at most {limit - 32} bytes")
 
 
 def _check_replaceable(out: Path, folder: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from .data import (STDIN, Panel, data_source, file_fingerprint, load_panel, load
 from .errors import LstmcastError, NothingTrained
 from .finetune import init_weights
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
-from .io import (FIGURE_FORMATS, STDOUT, TABLE_FORMATS, ensure_dir, lock_if_inside, output_format, write_csv,
-                 write_json, write_table, writes_run_folder)
+from .io import (FIGURE_FORMATS, STDOUT, TABLE_FORMATS, ensure_dir, file_identity, lock_if_inside, output_format,
+                 write_csv, write_json, write_table, writes_run_folder)
 from .metrics import grouped_point_metrics, mase, mask_unobserved, point_metrics, probabilistic_metrics
 from .resume import training_state
 from .train import EpochInfo, Fitted, fit, refit
@@ -337,6 +338,34 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
     return RunResult(paths=paths, metrics=metrics, notes=notes, interrupted=interrupted)
 
 
+def _model_file(run_dir: Path) -> tuple[Path, tuple[int, int, int, int] | None]:
+    """A run's model.pt and its identity before it is read: a command that writes into the run folder checks,
+    under the folder's lock, that no train replaced the run meanwhile (io.lock_if_inside)."""
+    model = Path(run_dir) / "model.pt" if Path(run_dir).is_dir() else Path(run_dir)
+    return model, file_identity(model)
+
+
+# The files a run folder holds that predict must never write over: what describes the model, and what it forecasts
+# from. `own`: the file this predict writes by default (test_predictions.csv, or forecast.csv with --horizon).
+_RUN_OWNED = ("model.pt", "history.csv", "metrics.json", "config.toml", "test_predictions.csv", "forecast.csv",
+              "backtest.csv", "backtest.json", "backtest.toml", "compare.csv", "compare.json", "compare.toml")
+
+
+def _not_over_inputs(target: Path, run_dir: Path, ckpt: Checkpoint, data: Path | None, own: str) -> None:
+    """Refuse an --out that is the data it reads (--data, or the run's recorded training file) or one of the run's
+    own files other than `own`: `predict --out d.csv --data d.csv` replaced the user's data with 4 rows."""
+    if target == STDOUT:
+        return
+    same = lambda a, b: a.exists() and b.exists() and os.path.samefile(a, b)  # noqa: E731
+    recorded = ckpt.data.get("path")
+    for src, what in ((data, "the --data file"), (Path(recorded) if recorded else None, "the run's training data")):
+        if src is not None and src != STDIN and same(target, Path(src)):
+            raise LstmcastError(f"--out {target} is {what}; choose another file (nothing was written)")
+    folder = Path(os.path.realpath(run_dir))
+    if Path(os.path.realpath(target.parent)) == folder and target.name in _RUN_OWNED and target.name != own:
+        raise LstmcastError(f"--out {target} is the run's own {target.name}; choose another file (nothing was written)")
+
+
 def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None, horizon: int | None = None,
                 samples: int = 200, device: str = "cpu", fill: str | None = None) -> RunResult:
     """Test-set predictions (no horizon) or a forecast of `horizon` steps past the end of the data, written as
@@ -344,10 +373,13 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
     `data` (default: as in training)."""
     if out is not None and Path(out) != STDOUT:
         output_format(out, TABLE_FORMATS, "tables")  # before any work
+    model, seen = _model_file(run_dir)
     ckpt = load_checkpoint(run_dir)
     cfg = ckpt.config
     notes: list[str] = []
     run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    _not_over_inputs(Path(out) if out else run_dir / ("test_predictions.csv" if horizon is None else "forecast.csv"),
+                     run_dir, ckpt, data, "test_predictions.csv" if horizon is None else "forecast.csv")
     if samples < 1:
         raise LstmcastError(f"--samples must be at least 1, got {samples}")
     if horizon is None:
@@ -367,7 +399,7 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         fitted = ckpt.fitted(panel, split=True, device=device)
         df, metrics = evaluate(fitted, samples=samples)
         target = Path(out) if out else run_dir / "test_predictions.csv"
-        with lock_if_inside(run_dir, target):
+        with lock_if_inside(run_dir, target, model, seen):
             path = write_table(df, target, (panel.time_name, "cutoff") if panel.is_datetime else ())
         return RunResult(paths={"predictions": path}, metrics=metrics, notes=notes)
     if horizon < 1:
@@ -388,7 +420,7 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
                               times.reshape(-1), point.reshape(-1),
                               None if q is None else q.reshape(-1, q.shape[-1]), "forecast")
     target = Path(out) if out else run_dir / "forecast.csv"
-    with lock_if_inside(run_dir, target):
+    with lock_if_inside(run_dir, target, model, seen):
         path = write_table(df, target, (fitted.prep.panel.time_name,) if fitted.prep.panel.is_datetime else ())
     return RunResult(paths={"forecast": path}, notes=notes)
 
@@ -454,6 +486,7 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     (`series`, default the first) with that series' own scores."""
     from .plot import plot_run_figure
 
+    model, seen = _model_file(run_dir)
     ckpt = load_checkpoint(run_dir)
     run_dir = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
     target = Path(out) if out else run_dir / "plot.png"
@@ -487,6 +520,6 @@ def plot_run(run_dir: Path, out: Path | None = None, forecast: Path | None = Non
     if fc is not None:
         notes += _check_table(fc, ckpt, fc_path, "forecast", series,
                               "pass a forecast that `lstmcast predict RUN --horizon N` wrote for this run")
-    with lock_if_inside(run_dir, target):
+    with lock_if_inside(run_dir, target, model, seen):
         path = plot_run_figure(ckpt, preds, fc, target, series)
     return RunResult(paths={"plot": path}, notes=notes)

@@ -459,3 +459,88 @@ def test_reproduce_reports_a_deleted_or_broken_run_file(old_run: Path) -> None:
                                         "enclosed in double quotes: line 1 column 2 (char 1))"]
     (old_run / "history.csv").write_text("")
     assert checks()["history.csv"] == ["history.csv in the original run is unreadable (No columns to parse from file)"]
+
+
+def test_a_reader_never_writes_an_old_models_output_into_a_new_run(old_run: Path, sine_csv: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """predict, plot and export read model.pt before they lock the folder to write into it: a train that swapped a
+    new run in meanwhile left the old model's forecast (or export, the file people deploy) in the new run."""
+    import lstmcast.run as lrun
+
+    new = tmp_path / "new"
+    assert invoke("train", sine_csv, "--out", new, *TINY, "--epochs", "2").exit_code == 0
+    real = lrun.forecast_future
+
+    def swap_then_forecast(*args: object, **kw: object) -> object:
+        os.replace(new / "model.pt", old_run / "model.pt")  # a train replacing the run while predict computes
+        return real(*args, **kw)
+
+    monkeypatch.setattr(lrun, "forecast_future", swap_then_forecast)
+    result = invoke("predict", old_run, "--horizon", "3")
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"Error: {old_run} was replaced by another run while this command read its model; "
+                                   "nothing was written; rerun the command for the new run"]
+    assert not (old_run / "forecast.csv").exists()
+    monkeypatch.setattr(lrun, "forecast_future", real)  # elsewhere than the run folder, the old model's forecast is fine
+    assert invoke("predict", old_run, "--horizon", "3", "--out", tmp_path / "fc.csv").exit_code == 0
+
+
+@pytest.mark.parametrize("where, message", [
+    ("{data}", "--out {data} is the --data file; choose another file (nothing was written)"),
+    ("{sine}", "--out {sine} is the run's training data; choose another file (nothing was written)"),
+    ("{run}/history.csv", "--out {run}/history.csv is the run's own history.csv; choose another file (nothing was "
+                          "written)"),
+    ("{run}/test_predictions.csv", "--out {run}/test_predictions.csv is the run's own test_predictions.csv; choose "
+                                   "another file (nothing was written)"),
+])
+def test_predict_never_writes_over_its_inputs(old_run: Path, sine_csv: Path, tmp_path: Path, where: str,
+                                               message: str) -> None:
+    """`predict --data d.csv --out d.csv` replaced the user's data with the forecast's 4 rows; so did an --out naming
+    the run's training file, and the run's own files were overwritten (reproduce and plot broke)."""
+    data = tmp_path / "d.csv"
+    data.write_bytes(sine_csv.read_bytes())
+    names = {"data": data, "sine": sine_csv, "run": old_run}
+    before = {p: p.read_bytes() for p in (data, sine_csv, old_run / "history.csv", old_run / "test_predictions.csv")}
+    result = invoke("predict", old_run, "--data", data, "--horizon", "3", "--out", where.format(**names))
+    assert result.exit_code == 2 and error_lines(result) == [f"Error: {message.format(**names)}"]
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_planted_lock_link_is_not_followed(old_run: Path, tmp_path: Path) -> None:
+    """The lock file was opened through a symbolic link, truncating its target to our pid."""
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious data\n")
+    (tmp_path / ".run.lock").symlink_to(precious)
+    result = invoke("predict", old_run, "--horizon", "2", "--out", old_run / "fc.csv")
+    assert result.exit_code == 2 and error_lines(result) == [
+        f"Error: the lock file {tmp_path / '.run.lock'} is a symbolic link; remove it (lstmcast makes its own) and rerun"]
+    assert precious.read_text() == "precious data\n" and not (old_run / "fc.csv").exists()
+
+
+def test_export_checks_both_files_before_writing_either(old_run: Path, tmp_path: Path) -> None:
+    """A folder where the .json goes made export fail after it had written (or replaced) the model file."""
+    (tmp_path / "m.pt.json").mkdir()
+    result = invoke("export", old_run, "--format", "torchscript", "--out", tmp_path / "m.pt")
+    assert result.exit_code == 2 and error_lines(result) == [
+        f"Error: {tmp_path / 'm.pt.json'} is a folder; lstmcast writes regular files only, so give a new file name"]
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_run_folder_names_that_could_not_be_swapped_in_are_refused_up_front(sine_csv: Path, tmp_path: Path) -> None:
+    """A link loop and a name too long for the staging folder beside it failed only after the whole training (the
+    message named the hidden staging folder); a name that is not UTF-8 crashed writing config.toml."""
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    result = invoke("train", sine_csv, "--out", tmp_path / "loop1", *TINY, "--epochs", "1")
+    assert result.exit_code == 2 and error_lines(result) == [
+        f"Error: --out {tmp_path / 'loop1'} is a symbolic link to nothing (or a loop of links); remove it or choose "
+        "another --out"]
+    long = tmp_path / ("b" * 240)
+    result = invoke("train", sine_csv, "--out", long, *TINY, "--epochs", "1")
+    assert result.exit_code == 2 and error_lines(result)[0].endswith(
+        ": its name is 240 bytes long, and lstmcast needs 32 more beside it for its staging folder; use a name of at "
+        "most 223 bytes")
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/r\xff"))
+    assert invoke("train", sine_csv, "--out", odd, *TINY, "--epochs", "1", "-q").exit_code == 0
+    assert "\\udcff" in (odd / "config.toml").read_text(encoding="utf-8")
+    assert leftovers(tmp_path) == [] and load_checkpoint(odd).config.epochs == 1
