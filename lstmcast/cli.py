@@ -1012,7 +1012,8 @@ def reproduce(
     said = Output(json_out, quiet, verbose)
     settings = Path(run_dir) / "config.toml"
     if not settings.is_file():
-        raise LstmcastError(f"{settings} not found; reproduce retrains a run folder written by `lstmcast train`")
+        what = "is not a file" if settings.exists() else "not found"
+        raise LstmcastError(f"{settings} {what}; reproduce retrains a run folder written by `lstmcast train`")
     src = run_source(run_dir, data)
     flags = _file_flags(train, settings)
     horizon, strategy = flags.pop("horizon"), flags.pop("strategy")
