@@ -974,14 +974,14 @@ def _join_year_and_period(df: pd.DataFrame, time_column: str | None, taken: set[
     or when --time-column names another column."""
     names = {str(c).strip().lower(): c for c in df.columns if c not in taken}
     year = next((names[n] for n in ("year", "yr") if n in names), None)
-    if year is None or time_column not in (None, year):
+    if year is None:
         return df, time_column, None
     years = pd.to_numeric(df[year], errors="coerce")
     if years.isna().any() or not ((years % 1 == 0) & years.between(1678, 2261)).all():
         return df, time_column, None
     for kind, options, top in (("months", ("month", "mon"), 12), ("quarters", ("quarter", "qtr", "q"), 4)):
         col = next((names[n] for n in options if n in names), None)
-        if col is None:
+        if col is None or time_column not in (None, year, col):
             continue
         text = df[col].astype(str).str.strip().str.lower()
         if kind == "months":

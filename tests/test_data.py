@@ -491,6 +491,8 @@ def test_a_year_column_and_a_month_or_quarter_column_are_one_date(tmp_path: Path
     p = load_panel(write(tmp_path, "year,month,sales\n" + rows))
     assert (p.time_name, p.freq, p.target, str(p.time[13])[:10]) == ("date", "MS", "sales", "2017-02-01")
     assert "joined the years in 'year' and the months in 'month' into one date column 'date'" in p.notes
+    swapped = "".join(f"{m},{y},{i}\n" for i, (y, m) in enumerate((y, m) for y in (2016, 2017) for m in range(1, 13)))
+    assert load_panel(write(tmp_path, "month,year,sales\n" + swapped, "my.csv")).freq == "MS"  # month found first
     names = "".join(f"{y};{m};{i}\n" for i, (y, m) in enumerate((y, m) for y in (2016, 2017)
                                                                  for m in ("Jan", "February", "Mar", "Apr")))
     with pytest.raises(LstmcastError, match="missing values"):  # Jan-Apr of two years: the months between are gaps
