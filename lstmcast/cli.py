@@ -40,6 +40,7 @@ from .io import STDOUT, finished_writes, forget_writes, jsonable, pause_point, s
 from .parallel import check_jobs
 from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
+from .stdio import HumanConsole, ReaderGone, write_stdout
 from .train import EpochInfo
 
 try:
@@ -116,7 +117,7 @@ def _choice_message(message: str) -> str:
 app = typer.Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train LSTM forecasters on a CSV and get forecasts, metrics and plots, honestly scored "
                        "against naive baselines.")
-out_console = Console()
+out_console = HumanConsole()  # a closed pipe or a full disk on stdout stops the printing, never the job
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EISDIR,
@@ -144,12 +145,15 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise
+        except ReaderGone:  # stdout's reader took what it wanted (`--out - | head`): done, quietly
+            raise typer.Exit(code=0) from None
         except Exception as e:  # a bug, not bad input: one line unless the user asks for the traceback
             if _out_of_memory(e):  # --hidden 10000000000 or --horizon 100000000000: the user asked for too much
                 err_console.print(f"[red]Error:[/red] {escape(_memory_message(e))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(code=2) from None
             if isinstance(e, OSError) and e.errno in USER_ERRNOS:  # a full disk, a read-only folder: the user's to fix
-                err_console.print(f"[red]Error:[/red] {write_error(Path(e.filename or '?'), e, 'use')}", highlight=False,
+                where = Path(e.filename) if e.filename else None  # some name no file (a write to a stream)
+                err_console.print(f"[red]Error:[/red] {escape(str(write_error(where, e, 'use')))}", highlight=False,
                                   soft_wrap=True)
                 raise typer.Exit(code=2) from None
             if os.environ.get("LSTMCAST_DEBUG"):
@@ -557,7 +561,7 @@ class Output:
 
     def document(self, doc: dict[str, Any]) -> None:
         if self.json:
-            typer.echo(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str))
+            write_stdout(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str) + "\n")
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (what was written, the "
@@ -839,7 +843,7 @@ def stream(
     from .stream import Stream, stream_lines
 
     for text in stream_lines(Stream(load_checkpoint(run_dir), horizon, series, samples), sys.stdin):
-        typer.echo(text, nl=False)  # click flushes stdout after every echo
+        write_stdout(text)  # flushed: each forecast is out before the next value is read
 
 
 @app.command("generate-memory", epilog=_example("lstmcast generate-memory --out memory.csv --lag 40"))
