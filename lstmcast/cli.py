@@ -40,7 +40,7 @@ from .io import STDOUT, finished_writes, forget_writes, jsonable, pause_point, s
 from .parallel import check_jobs
 from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
-from .stdio import HumanConsole, ReaderGone, write_stdout
+from .stdio import HumanConsole, ReaderGone, need_stdin, need_stdout, write_stdout
 from .train import EpochInfo
 
 try:
@@ -239,6 +239,7 @@ def _example(*commands: str) -> str:
     return "Examples:\n\n" + "\n\n".join(f"  {c}" for c in commands)
 
 
+TABLE_TO_STDOUT = "--out - prints the table there; give --out a file name or redirect stdout to a file"
 RunDirArg = Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")]
 DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8, Windows-1252 or Latin-1) or "
                                               "Parquet file with the series; - reads a CSV from stdin.")]
@@ -254,6 +255,8 @@ def generate_sine_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Write the tutorial's noisy sine: t = 0..steps*cycles, sin_t = sin(2 pi t/steps + U(-noise, noise))."""
+    if out == STDOUT:
+        need_stdout(TABLE_TO_STDOUT)
     df = generate_sine(steps_per_cycle, cycles, noise, seed)
     write_table(df, out)
     if out != STDOUT:
@@ -541,6 +544,8 @@ class Output:
             raise LstmcastError("--quiet and --verbose ask for opposite things; give one of them")
         if not is_main():  # torchrun: rank 0 alone reports; the other ranks train in silence
             self.json, self.quiet, self.verbose = False, True, False
+        if self.json:  # before any work: the document would have nowhere to go
+            need_stdout("--json prints its document there; leave --json out or redirect stdout to a file")
 
     @property
     def chatty(self) -> bool:
@@ -772,6 +777,8 @@ def predict(
     to_stdout = out == STDOUT
     if to_stdout and json_out:
         raise LstmcastError("--out - and --json both write to stdout; give one of them")
+    if to_stdout:
+        need_stdout(TABLE_TO_STDOUT)
     said = Output(json_out, quiet, verbose, stdout_taken=to_stdout)  # stdout carries the table: notes go to stderr
     with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
         result = predict_run(run_dir, out, data, horizon, samples, device, fill)
@@ -842,6 +849,9 @@ def stream(
     from .checkpoint import load_checkpoint
     from .stream import Stream, stream_lines
 
+    need_stdin("stream reads the series' next values from it, one per line (tail -f readings.txt | lstmcast stream "
+               "RUN_DIR)")
+    need_stdout("stream prints its forecasts there; redirect stdout to a file or a pipe")
     for text in stream_lines(Stream(load_checkpoint(run_dir), horizon, series, samples), sys.stdin):
         write_stdout(text)  # flushed: each forecast is out before the next value is read
 
@@ -858,6 +868,8 @@ def generate_memory_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Write a long-dependency series: random spikes that echo LAG steps later (y_t = s_t + echo*s_{t-lag} + noise)."""
+    if out == STDOUT:
+        need_stdout(TABLE_TO_STDOUT)
     df = generate_memory(points, lag, p, echo, noise, seed)
     write_table(df, out)
     if out != STDOUT:

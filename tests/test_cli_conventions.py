@@ -501,6 +501,20 @@ def test_product_on_a_failing_stdout(run: Path, kind: str, command: str) -> None
         assert (code, err) == (2, "Error: cannot write to standard output: No space left on device\n")
 
 
+def test_closed_stdout_or_stdin_is_one_error_line(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    """`>&-` and `<&-`: Python has no sys.stdout (or sys.stdin) at all; said before any work is done."""
+    code, err = lstmcast_proc(["predict", run, "--horizon", "5", "--out", "-"], close=1)
+    assert (code, err) == (2, "Error: standard output is closed; --out - prints the table there; give --out a file "
+                              "name or redirect stdout to a file\n")
+    code, err = lstmcast_proc(["train", sine_csv, "--out", tmp_path / "new", *TINY, "--json"], close=1)
+    assert (code, err) == (2, "Error: standard output is closed; --json prints its document there; leave --json out "
+                              "or redirect stdout to a file\n")
+    assert not (tmp_path / "new").exists()
+    code, err = lstmcast_proc(["train", "-", "--out", tmp_path / "new", *TINY], close=0)
+    assert (code, err) == (2, "Error: standard input is closed; `-` reads the data from it, so pipe a CSV in or give "
+                              "the file's name\n")
+
+
 def test_an_os_error_without_a_file_name_has_no_question_mark(monkeypatch: pytest.MonkeyPatch) -> None:
     import lstmcast.cli as lcli
 

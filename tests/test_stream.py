@@ -169,3 +169,24 @@ def test_reader_that_goes_away_ends_the_stream_quietly(tmp_path: Path, sine_csv:
     assert proc.wait(timeout=60) == 0
     assert proc.stderr.read() == b""
 
+
+def test_full_or_closed_stdout_and_closed_stdin(tmp_path: Path, sine_csv: Path) -> None:
+    assert invoke("train", sine_csv, "--out", tmp_path / "run", "--ensemble", "1", *TINY).exit_code == 0
+    cases = []
+    if os.path.exists("/dev/full"):  # > /dev/full: it was `cannot use ?`
+        cases.append(({"stdout": open("/dev/full", "wb")},
+                      "Error: cannot write to standard output: No space left on device\n"))
+    cases += [  # >&- : the forecasts were lost in silence, exit 0; <&- : Internal error: TypeError
+        ({"stdout": subprocess.PIPE, "preexec_fn": lambda: os.close(1)},
+         "Error: standard output is closed; stream prints its forecasts there; redirect stdout to a file or a pipe\n"),
+        ({"stdout": subprocess.PIPE, "preexec_fn": lambda: os.close(0)},
+         "Error: standard input is closed; stream reads the series' next values from it, one per line (tail -f "
+         "readings.txt | lstmcast stream RUN_DIR)\n"),
+    ]
+    for kw, message in cases:
+        proc = _stream_proc(tmp_path / "run", stdin=subprocess.PIPE, **kw)
+        out, err = proc.communicate(b"0.5\n", timeout=60)
+        if hasattr(kw["stdout"], "close"):
+            kw["stdout"].close()
+        assert (proc.returncode, err.decode()) == (2, message)
+        assert not out
