@@ -55,19 +55,32 @@ __all__ = ["app"]
 
 class OneLineErrors(TyperGroup):
     """Click's own usage errors (an unknown option, a value of the wrong type, a missing option) as one
-    `Error:` line on stderr with Click's exit code (2), instead of Typer's boxed panel."""
+    `Error:` line on stderr with Click's exit code (2), instead of Typer's boxed panel. A Ctrl-C while the command
+    line is read (before a command's user_errors takes over) says so, as one there would: Typer exits 130 in silence."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except ClickException as e:
             _usage_error(e)
+        except KeyboardInterrupt:
+            _interrupted_early()
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ClickException as e:
             _usage_error(e)
+        except KeyboardInterrupt:
+            _interrupted_early()
+
+
+NOTHING_WRITTEN = "Interrupted; nothing was written."
+
+
+def _interrupted_early() -> NoReturn:
+    err_console.print(NOTHING_WRITTEN, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=130)
 
 
 def _usage_error(e: ClickException) -> NoReturn:
@@ -165,7 +178,7 @@ def user_errors(fn: F) -> F:
         except KeyboardInterrupt as e:  # Ctrl-C outside a training loop: the job's writes are all-or-nothing
             done = finished_writes()
             said = (f"Interrupted after writing {', '.join(map(str, done))}, whole; nothing else was written."
-                    if done else "Interrupted; nothing was written.")
+                    if done else NOTHING_WRITTEN)
             err_console.print(str(e) or said, highlight=False, soft_wrap=True)
             raise typer.Exit(code=130) from None
 

@@ -21,6 +21,11 @@ from typer.testing import CliRunner
 
 from lstmcast.cli import app
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 runner = CliRunner()
 TINY = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--ensemble", "1"]
 COMMANDS = ("generate-sine", "generate-memory", "train", "predict", "plot", "backtest", "compare", "reproduce")
@@ -526,3 +531,39 @@ def test_an_os_error_without_a_file_name_has_no_question_mark(monkeypatch: pytes
     assert result.exit_code == 2
     assert result.stderr == "Error: No space left on device; free some space and rerun\n"  # was `cannot use ?: ...`
 
+
+# Ctrl-C before a command starts
+
+CTRL_C_IN_IMPORT = """
+import importlib.abc, os, signal, sys
+class CtrlC(importlib.abc.MetaPathFinder):  # Ctrl-C as `import torch` starts, as a person's would come
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+from lstmcast.__main__ import main
+assert "torch" not in sys.modules  # the entry point is in place before the heavy imports
+main()
+"""
+
+
+def test_ctrl_c_while_the_cli_imports_is_one_line_and_130() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_IN_IMPORT, "--version"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "Interrupted; nothing was written.\n")
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"lstmcast": "lstmcast.__main__:main"}  # the console script goes through it too
+
+
+def test_ctrl_c_while_the_command_line_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the imports and a command's own handling, Typer exited 130 without a word."""
+    from typer.core import TyperGroup
+
+    def ctrl_c(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TyperGroup, "resolve_command", ctrl_c)
+    result = invoke("predict", "runs/x")
+    assert (result.exit_code, result.stderr) == (130, "Interrupted; nothing was written.\n")
