@@ -40,6 +40,7 @@ from .io import STDOUT, finished_writes, forget_writes, jsonable, pause_point, s
 from .parallel import check_jobs
 from .reproduce import reproduce_run, run_source
 from .run import RunResult, plot_run, predict_run, train_run
+from .stdio import HumanConsole, ReaderGone, need_stdin, need_stdout, write_stdout
 from .train import EpochInfo
 
 try:
@@ -54,19 +55,32 @@ __all__ = ["app"]
 
 class OneLineErrors(TyperGroup):
     """Click's own usage errors (an unknown option, a value of the wrong type, a missing option) as one
-    `Error:` line on stderr with Click's exit code (2), instead of Typer's boxed panel."""
+    `Error:` line on stderr with Click's exit code (2), instead of Typer's boxed panel. A Ctrl-C while the command
+    line is read (before a command's user_errors takes over) says so, as one there would: Typer exits 130 in silence."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except ClickException as e:
             _usage_error(e)
+        except KeyboardInterrupt:
+            _interrupted_early()
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ClickException as e:
             _usage_error(e)
+        except KeyboardInterrupt:
+            _interrupted_early()
+
+
+NOTHING_WRITTEN = "Interrupted; nothing was written."
+
+
+def _interrupted_early() -> NoReturn:
+    err_console.print(NOTHING_WRITTEN, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=130)
 
 
 def _usage_error(e: ClickException) -> NoReturn:
@@ -116,7 +130,7 @@ def _choice_message(message: str) -> str:
 app = typer.Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train LSTM forecasters on a CSV and get forecasts, metrics and plots, honestly scored "
                        "against naive baselines.")
-out_console = Console()
+out_console = HumanConsole()  # a closed pipe or a full disk on stdout stops the printing, never the job
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EISDIR,
@@ -144,12 +158,15 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(code=2) from None
         except (typer.Exit, typer.Abort):
             raise
+        except ReaderGone:  # stdout's reader took what it wanted (`--out - | head`): done, quietly
+            raise typer.Exit(code=0) from None
         except Exception as e:  # a bug, not bad input: one line unless the user asks for the traceback
             if _out_of_memory(e):  # --hidden 10000000000 or --horizon 100000000000: the user asked for too much
                 err_console.print(f"[red]Error:[/red] {escape(_memory_message(e))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(code=2) from None
             if isinstance(e, OSError) and e.errno in USER_ERRNOS:  # a full disk, a read-only folder: the user's to fix
-                err_console.print(f"[red]Error:[/red] {write_error(Path(e.filename or '?'), e, 'use')}", highlight=False,
+                where = Path(e.filename) if e.filename else None  # some name no file (a write to a stream)
+                err_console.print(f"[red]Error:[/red] {escape(str(write_error(where, e, 'use')))}", highlight=False,
                                   soft_wrap=True)
                 raise typer.Exit(code=2) from None
             if os.environ.get("LSTMCAST_DEBUG"):
@@ -161,7 +178,7 @@ def user_errors(fn: F) -> F:
         except KeyboardInterrupt as e:  # Ctrl-C outside a training loop: the job's writes are all-or-nothing
             done = finished_writes()
             said = (f"Interrupted after writing {', '.join(map(str, done))}, whole; nothing else was written."
-                    if done else "Interrupted; nothing was written.")
+                    if done else NOTHING_WRITTEN)
             err_console.print(str(e) or said, highlight=False, soft_wrap=True)
             raise typer.Exit(code=130) from None
 
@@ -235,6 +252,7 @@ def _example(*commands: str) -> str:
     return "Examples:\n\n" + "\n\n".join(f"  {c}" for c in commands)
 
 
+TABLE_TO_STDOUT = "--out - prints the table there; give --out a file name or redirect stdout to a file"
 RunDirArg = Annotated[Path, typer.Argument(help="Run folder written by `lstmcast train`.")]
 DataArg = Annotated[Path, typer.Argument(help="CSV (comma, semicolon or tab separated; UTF-8, Windows-1252 or Latin-1) or "
                                               "Parquet file with the series; - reads a CSV from stdin.")]
@@ -250,6 +268,8 @@ def generate_sine_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Write the tutorial's noisy sine: t = 0..steps*cycles, sin_t = sin(2 pi t/steps + U(-noise, noise))."""
+    if out == STDOUT:
+        need_stdout(TABLE_TO_STDOUT)
     df = generate_sine(steps_per_cycle, cycles, noise, seed)
     write_table(df, out)
     if out != STDOUT:
@@ -537,6 +557,8 @@ class Output:
             raise LstmcastError("--quiet and --verbose ask for opposite things; give one of them")
         if not is_main():  # torchrun: rank 0 alone reports; the other ranks train in silence
             self.json, self.quiet, self.verbose = False, True, False
+        if self.json:  # before any work: the document would have nowhere to go
+            need_stdout("--json prints its document there; leave --json out or redirect stdout to a file")
 
     @property
     def chatty(self) -> bool:
@@ -557,7 +579,7 @@ class Output:
 
     def document(self, doc: dict[str, Any]) -> None:
         if self.json:
-            typer.echo(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str))
+            write_stdout(json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str) + "\n")
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (what was written, the "
@@ -768,6 +790,8 @@ def predict(
     to_stdout = out == STDOUT
     if to_stdout and json_out:
         raise LstmcastError("--out - and --json both write to stdout; give one of them")
+    if to_stdout:
+        need_stdout(TABLE_TO_STDOUT)
     said = Output(json_out, quiet, verbose, stdout_taken=to_stdout)  # stdout carries the table: notes go to stderr
     with _working(said, f"Forecasting {horizon} steps" if horizon else "Scoring the test part"):
         result = predict_run(run_dir, out, data, horizon, samples, device, fill)
@@ -838,8 +862,11 @@ def stream(
     from .checkpoint import load_checkpoint
     from .stream import Stream, stream_lines
 
+    need_stdin("stream reads the series' next values from it, one per line (tail -f readings.txt | lstmcast stream "
+               "RUN_DIR)")
+    need_stdout("stream prints its forecasts there; redirect stdout to a file or a pipe")
     for text in stream_lines(Stream(load_checkpoint(run_dir), horizon, series, samples), sys.stdin):
-        typer.echo(text, nl=False)  # click flushes stdout after every echo
+        write_stdout(text)  # flushed: each forecast is out before the next value is read
 
 
 @app.command("generate-memory", epilog=_example("lstmcast generate-memory --out memory.csv --lag 40"))
@@ -854,6 +881,8 @@ def generate_memory_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Write a long-dependency series: random spikes that echo LAG steps later (y_t = s_t + echo*s_{t-lag} + noise)."""
+    if out == STDOUT:
+        need_stdout(TABLE_TO_STDOUT)
     df = generate_memory(points, lag, p, echo, noise, seed)
     write_table(df, out)
     if out != STDOUT:

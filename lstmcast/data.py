@@ -139,6 +139,9 @@ def read_bytes(path: Path) -> bytes:
     """The bytes of a data file, or of stdin for `-` (read once, so the loader and the fingerprint agree)."""
     if Path(path) != STDIN:
         return Path(path).read_bytes()
+    if sys.stdin is None:  # `<&-`
+        raise LstmcastError("standard input is closed; `-` reads the data from it, so pipe a CSV in or give the "
+                            "file's name")
     if not _stdin or _stdin[0][0] is not sys.stdin:
         _stdin[:] = [(sys.stdin, sys.stdin.buffer.read())]
     return _stdin[0][1]

@@ -48,10 +48,12 @@ _HINTS = {errno.ENOSPC: "free some space and rerun", errno.EDQUOT: "free some sp
           errno.EROFS: "the file system is read-only; choose another --out"}
 
 
-def write_error(path: Path, e: OSError, verb: str = "write") -> LstmcastError:
-    """An OSError met while writing `path`, as one line: what failed, why, what to do."""
+def write_error(path: Path | None, e: OSError, verb: str = "write") -> LstmcastError:
+    """An OSError met while writing `path`, as one line: what failed, why, what to do. Without a path (an error
+    that names no file), the reason and the advice alone."""
     hint = _HINTS.get(e.errno or 0)
-    return LstmcastError(f"cannot {verb} {path}: {e.strerror or e}" + (f"; {hint}" if hint else ""))
+    what = f"cannot {verb} {path}: " if path is not None else ""
+    return LstmcastError(f"{what}{e.strerror or e}" + (f"; {hint}" if hint else ""))
 
 
 # SIGTERM under stop_on_sigterm, and Ctrl-C: held back while a staged run is swapped in (so the swap is never cut
@@ -225,8 +227,9 @@ def write_table(df: pd.DataFrame, path: Path, dates: tuple[str, ...] = ()) -> Pa
     `dates`: columns of ISO date strings (as forecast.format_times writes them), stored in Parquet as datetimes
     (UTC-aware when marked +00:00) rather than text."""
     if Path(path) == STDOUT:
-        sys.stdout.write(df.to_csv(index=False))
-        sys.stdout.flush()
+        from .stdio import write_stdout  # a reader gone (| head) or a full disk: one clear outcome, no traceback
+
+        write_stdout(df.to_csv(index=False))
         return Path(path)
     if output_format(path, TABLE_FORMATS, "tables") == "csv":
         return write_csv(df, path)

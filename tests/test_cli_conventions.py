@@ -3,9 +3,14 @@ schema checks, per-series scores, file modes, and one Error line for every mista
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import stat
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +20,11 @@ import torch
 from typer.testing import CliRunner
 
 from lstmcast.cli import app
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 runner = CliRunner()
 TINY = ["--n-prev", "10", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--ensemble", "1"]
@@ -431,3 +441,129 @@ def test_ctrl_c_after_a_file_is_written_says_so(run: Path, tmp_path: Path, monke
     monkeypatch.setattr(lcli, "predict_run", ctrl_c)
     result = invoke("predict", run, "--horizon", "3", "--out", tmp_path / "fc2.csv")
     assert result.stderr == "Interrupted; nothing was written.\n"
+
+
+# stdout and stdin that fail: a reader gone (| head), a full disk (> /dev/full), closed (>&-, <&-)
+
+def lstmcast_proc(args: list[object], stdout: object = subprocess.PIPE, stdin: object = subprocess.DEVNULL,
+                  input: bytes | None = None, close: int | None = None) -> tuple[int, str]:
+    """`python -m lstmcast ARGS` with the given stdout and stdin (`close`: a file descriptor the child closes
+    before it starts, 0 for `<&-`, 1 for `>&-`); its exit code and stderr."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
+           "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "lstmcast", *map(str, args)], stdin=stdin, stdout=stdout,
+                            stderr=subprocess.PIPE, env=env,
+                            preexec_fn=None if close is None else (lambda: os.close(close)))
+    _, err = proc.communicate(input, timeout=120)
+    return proc.returncode, err.decode()
+
+
+@contextlib.contextmanager
+def failing_stdout(kind: str) -> Iterator[int]:
+    """A stdout whose writes fail: a pipe whose reader has gone (EPIPE), or /dev/full (ENOSPC)."""
+    if kind == "gone":
+        read, write = os.pipe()
+        os.close(read)
+    else:
+        if not os.path.exists("/dev/full"):
+            pytest.skip("no /dev/full here")
+        write = os.open("/dev/full", os.O_WRONLY)
+    try:
+        yield write
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("kind", ["gone", "full"])
+def test_a_failing_stdout_never_throws_a_training_away(tmp_path: Path, sine_csv: Path, kind: str) -> None:
+    """Tables, notes and "Run written" are for a person: when stdout fails (`| head -1`, `> /dev/full`) they stop
+    and the run is written all the same (rich's own answer to a closed pipe, exit 1, discarded it)."""
+    with failing_stdout(kind) as out:
+        code, err = lstmcast_proc(["train", sine_csv, "--out", tmp_path / "run", *TINY], stdout=out)
+    assert code == 0, err
+    assert (tmp_path / "run" / "model.pt").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+    assert "Error" not in err and "?" not in err
+    full = [ln for ln in err.splitlines() if "standard output" in ln]
+    assert full == ([] if kind == "gone" else
+                    ["Note: standard output failed (No space left on device); nothing more is printed there"])
+
+
+PRODUCTS = {"predict --out -": ["predict", "{run}", "--horizon", "5", "--out", "-"],
+            "predict --json": ["predict", "{run}", "--json"],
+            "generate-sine --out -": ["generate-sine", "--out", "-"]}
+
+
+@pytest.mark.parametrize("kind", ["gone", "full"])
+@pytest.mark.parametrize("command", list(PRODUCTS))
+def test_product_on_a_failing_stdout(run: Path, kind: str, command: str) -> None:
+    """A reader that has gone (`| head -1`) took what it wanted: the command ends quietly, exit 0. A full disk is
+    one Error line, exit 2 (it was `cannot use ?`)."""
+    with failing_stdout(kind) as out:
+        code, err = lstmcast_proc([a.format(run=run) for a in PRODUCTS[command]], stdout=out)
+    if kind == "gone":
+        assert (code, err) == (0, "")
+    else:
+        assert (code, err) == (2, "Error: cannot write to standard output: No space left on device\n")
+
+
+def test_closed_stdout_or_stdin_is_one_error_line(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    """`>&-` and `<&-`: Python has no sys.stdout (or sys.stdin) at all; said before any work is done."""
+    code, err = lstmcast_proc(["predict", run, "--horizon", "5", "--out", "-"], close=1)
+    assert (code, err) == (2, "Error: standard output is closed; --out - prints the table there; give --out a file "
+                              "name or redirect stdout to a file\n")
+    code, err = lstmcast_proc(["train", sine_csv, "--out", tmp_path / "new", *TINY, "--json"], close=1)
+    assert (code, err) == (2, "Error: standard output is closed; --json prints its document there; leave --json out "
+                              "or redirect stdout to a file\n")
+    assert not (tmp_path / "new").exists()
+    code, err = lstmcast_proc(["train", "-", "--out", tmp_path / "new", *TINY], close=0)
+    assert (code, err) == (2, "Error: standard input is closed; `-` reads the data from it, so pipe a CSV in or give "
+                              "the file's name\n")
+
+
+def test_an_os_error_without_a_file_name_has_no_question_mark(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstmcast.cli as lcli
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(lcli, "generate_sine", full)
+    result = invoke("generate-sine", "--out", "x.csv")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: No space left on device; free some space and rerun\n"  # was `cannot use ?: ...`
+
+
+# Ctrl-C before a command starts
+
+CTRL_C_IN_IMPORT = """
+import importlib.abc, os, signal, sys
+class CtrlC(importlib.abc.MetaPathFinder):  # Ctrl-C as `import torch` starts, as a person's would come
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+from lstmcast.__main__ import main
+assert "torch" not in sys.modules  # the entry point is in place before the heavy imports
+main()
+"""
+
+
+def test_ctrl_c_while_the_cli_imports_is_one_line_and_130() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", CTRL_C_IN_IMPORT, "--version"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "Interrupted; nothing was written.\n")
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"lstmcast": "lstmcast.__main__:main"}  # the console script goes through it too
+
+
+def test_ctrl_c_while_the_command_line_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the imports and a command's own handling, Typer exited 130 without a word."""
+    from typer.core import TyperGroup
+
+    def ctrl_c(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TyperGroup, "resolve_command", ctrl_c)
+    result = invoke("predict", "runs/x")
+    assert (result.exit_code, result.stderr) == (130, "Interrupted; nothing was written.\n")

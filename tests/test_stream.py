@@ -148,3 +148,45 @@ def test_stream_carries_both_smoothings_of_a_series_without_season(tmp_path: Pat
     want = pd.read_csv(tmp_path / "f.csv")
     assert want["t"].tolist() == got["t"].iloc[-3:].tolist() == [156, 157, 158]
     np.testing.assert_allclose(got["forecast"].iloc[-3:].to_numpy(), want["forecast"].to_numpy(), rtol=1e-6)
+
+
+def _stream_proc(run: Path, **kw: object) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "lstmcast", "stream", str(run)], stderr=subprocess.PIPE, env=env,
+                            **kw)  # type: ignore[call-overload]
+
+
+def test_reader_that_goes_away_ends_the_stream_quietly(tmp_path: Path, sine_csv: Path) -> None:
+    """`tail -f readings.txt | lstmcast stream RUN | head -2`: once head has its lines, the next forecast finds
+    the pipe closed and stream ends, exit 0 and nothing on stderr (it was `Internal error: BrokenPipeError`)."""
+    assert invoke("train", sine_csv, "--out", tmp_path / "run", "--ensemble", "1", *TINY).exit_code == 0
+    proc = _stream_proc(tmp_path / "run", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdout.readline() == b"t,forecast\n" and proc.stdout.readline().startswith(b"161,")
+    proc.stdout.close()  # head -2 is done
+    proc.stdin.write(b"0.5\n")
+    proc.stdin.flush()
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
+
+
+def test_full_or_closed_stdout_and_closed_stdin(tmp_path: Path, sine_csv: Path) -> None:
+    assert invoke("train", sine_csv, "--out", tmp_path / "run", "--ensemble", "1", *TINY).exit_code == 0
+    cases = []
+    if os.path.exists("/dev/full"):  # > /dev/full: it was `cannot use ?`
+        cases.append(({"stdout": open("/dev/full", "wb")},
+                      "Error: cannot write to standard output: No space left on device\n"))
+    cases += [  # >&- : the forecasts were lost in silence, exit 0; <&- : Internal error: TypeError
+        ({"stdout": subprocess.PIPE, "preexec_fn": lambda: os.close(1)},
+         "Error: standard output is closed; stream prints its forecasts there; redirect stdout to a file or a pipe\n"),
+        ({"stdout": subprocess.PIPE, "preexec_fn": lambda: os.close(0)},
+         "Error: standard input is closed; stream reads the series' next values from it, one per line (tail -f "
+         "readings.txt | lstmcast stream RUN_DIR)\n"),
+    ]
+    for kw, message in cases:
+        proc = _stream_proc(tmp_path / "run", stdin=subprocess.PIPE, **kw)
+        out, err = proc.communicate(b"0.5\n", timeout=60)
+        if hasattr(kw["stdout"], "close"):
+            kw["stdout"].close()
+        assert (proc.returncode, err.decode()) == (2, message)
+        assert not out
