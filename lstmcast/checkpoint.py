@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import struct
 import zipfile
 import zlib
@@ -217,8 +218,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         payload = torch.load(BytesIO(blob), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({first}); retrain to recreate it") from None
+        raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({_load_problem(e)}); retrain to recreate "
+                            "it") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise LstmcastError(f"{path} is not an lstmcast checkpoint")
     payload = _upgrade(payload, path)
@@ -245,10 +246,29 @@ def _check_archive(blob: bytes, path: Path) -> None:
                 raise LstmcastError(f"{damaged}; retrain to recreate it")
             bad = archive.testzip()  # reads every member; model.pt files are small, so this costs milliseconds
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise LstmcastError(f"checkpoint {path} is damaged ({first}); retrain to recreate it") from None
+        raise LstmcastError(f"checkpoint {path} is damaged ({_first_line(e)}); retrain to recreate it") from None
     if bad is not None:
         raise LstmcastError(f"checkpoint {path} is damaged (its part {bad} fails its checksum); retrain to recreate it")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the bold that torch's weights-only refusal is printed in
+
+
+def _load_problem(e: BaseException) -> str:
+    """Why torch.load refused a checkpoint, in words: the pickled object a weights-only load refuses (torch's message
+    is a page of advice on loading it unsafely), else the error's first line."""
+    text = _ANSI.sub("", str(e))
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found or "Weights only load failed" in text:
+        what = f"a pickled {found[1]}" if found else "pickled Python objects"
+        return f"it holds {what}; a checkpoint holds only tensors and plain values"
+    return _first_line(e)
+
+
+def _first_line(e: BaseException, limit: int = 120) -> str:
+    """An error's first line for a one-line message, cut at a word (and marked ...) when longer than `limit`."""
+    first = (_ANSI.sub("", str(e)).strip().splitlines() or [type(e).__name__])[0].strip()
+    return first if len(first) <= limit else f"{first[:limit].rsplit(' ', 1)[0]} ..."
 
 
 # What loading and forecasting read from a payload, with the kinds they need: a missing or mistyped one gives one

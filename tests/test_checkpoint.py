@@ -292,3 +292,16 @@ def test_random_bytes_are_not_a_torch_checkpoint(tmp_path: Path) -> None:
         load_checkpoint(tmp_path)
     assert str(e.value) == (f"checkpoint {tmp_path / 'model.pt'} is unreadable or corrupt (not a torch checkpoint: "
                             "damaged, cut short or another kind of file); retrain to recreate it")
+
+
+def test_pickled_objects_are_named_in_a_whole_sentence(tmp_path: Path) -> None:
+    """torch's refusal is a page of advice; its first line was cut at 120 characters, mid-word."""
+    import datetime
+
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    payload["data"]["made"] = datetime.date(2024, 1, 1)
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(tmp_path)
+    assert str(e.value) == (f"checkpoint {tmp_path / 'model.pt'} is unreadable or corrupt (it holds a pickled "
+                            "datetime.date; a checkpoint holds only tensors and plain values); retrain to recreate it")
