@@ -48,6 +48,7 @@ __all__ = [
     "data_source",
     "STREAMS",
     "is_stream",
+    "refuse_device",
     "read_bytes",
     "future_times",
     "read_written",
@@ -158,13 +159,24 @@ def _pipe_key(path: Path) -> tuple[str, int, int] | None:
     return (str(path), st.st_dev, st.st_ino) if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode) else None
 
 
+def refuse_device(path: Path) -> None:
+    """A character or block device (/dev/zero, /dev/sda) is not a data file: reading one may never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the read says so
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise LstmcastError(f"{path} is a device, not a data file")
+
+
 def read_bytes(path: Path) -> bytes:
     """The bytes of a data file. Stdin (`-`) and other streams (a pipe, a FIFO) are read once per process, so the
-    loader and the fingerprint agree."""
+    loader and the fingerprint agree; a device is refused before anything is read."""
     if Path(path) == STDIN:
         if not _stdin or _stdin[0][0] is not sys.stdin:
             _stdin[:] = [(sys.stdin, sys.stdin.buffer.read())]
         return _stdin[0][1]
+    refuse_device(path)
     key = _pipe_key(path)
     if key is None:
         return Path(path).read_bytes()
@@ -177,6 +189,7 @@ def file_fingerprint(path: Path) -> str:
     """sha256 of the file's bytes, so a run records exactly which data it saw (of the bytes read, for a stream)."""
     if is_stream(path):
         return hashlib.sha256(read_bytes(path)).hexdigest()
+    refuse_device(path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

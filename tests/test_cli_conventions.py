@@ -253,6 +253,16 @@ def test_train_from_a_fifo_reads_it_once(tmp_path: Path, sine_csv: Path) -> None
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
 
 
+def test_a_device_is_refused_before_it_is_read(tmp_path: Path, run: Path) -> None:
+    """`train /dev/zero` read without end (gigabytes) and did not stop for SIGTERM; /dev/null stands in for it here."""
+    message = "Error: /dev/null is a device, not a data file\n"
+    result = invoke("train", "/dev/null", "--out", tmp_path / "new", *TINY)
+    assert (result.exit_code, result.stderr) == (2, message) and not (tmp_path / "new").exists()
+    for more in ([], ["--horizon", "2"]):
+        result = invoke("predict", run, "--data", "/dev/null", *more, "--out", tmp_path / "out.csv")
+        assert (result.exit_code, result.stderr) == (2, message), more
+
+
 def test_output_format_follows_the_extension(tmp_path: Path, run: Path) -> None:
     assert invoke("predict", run, "--horizon", "4", "--out", tmp_path / "fc.parquet", "-q").exit_code == 0
     assert invoke("predict", run, "--horizon", "4", "--out", tmp_path / "fc.csv", "-q").exit_code == 0
