@@ -415,7 +415,7 @@ def backtest_run(data: Path, models: dict[str, TrainConfig], out: Path, horizon:
     result = backtest(panel, models, horizon, folds, step, retrain, samples, on_fold, jobs)
     out = ensure_dir(Path(out))
     metrics = {**result.metrics, "notes": list(result.notes),
-               "data": data_source(data, len(panel.values))}
+               "data": data_source(data, len(panel.values), panel.sha256)}
     labels = list(models)
     history, fc, title, scores = _first_series_view(panel, result)
     paths = {

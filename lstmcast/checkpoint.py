@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import struct
 import zipfile
 import zlib
@@ -16,7 +17,7 @@ import torch
 
 from . import __version__, smoothing
 from .config import TrainConfig, kind_problem
-from .data import Panel
+from .data import Panel, offset_of
 from .errors import LstmcastError
 from .io import atomic_path, jsonable
 from .losses import make_loss
@@ -217,8 +218,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         payload = torch.load(BytesIO(blob), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({first}); retrain to recreate it") from None
+        raise LstmcastError(f"checkpoint {path} is unreadable or corrupt ({_load_problem(e)}); retrain to recreate "
+                            "it") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise LstmcastError(f"{path} is not an lstmcast checkpoint")
     payload = _upgrade(payload, path)
@@ -245,10 +246,29 @@ def _check_archive(blob: bytes, path: Path) -> None:
                 raise LstmcastError(f"{damaged}; retrain to recreate it")
             bad = archive.testzip()  # reads every member; model.pt files are small, so this costs milliseconds
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, struct.error) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise LstmcastError(f"checkpoint {path} is damaged ({first}); retrain to recreate it") from None
+        raise LstmcastError(f"checkpoint {path} is damaged ({_first_line(e)}); retrain to recreate it") from None
     if bad is not None:
         raise LstmcastError(f"checkpoint {path} is damaged (its part {bad} fails its checksum); retrain to recreate it")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the bold that torch's weights-only refusal is printed in
+
+
+def _load_problem(e: BaseException) -> str:
+    """Why torch.load refused a checkpoint, in words: the pickled object a weights-only load refuses (torch's message
+    is a page of advice on loading it unsafely), else the error's first line."""
+    text = _ANSI.sub("", str(e))
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found or "Weights only load failed" in text:
+        what = f"a pickled {found[1]}" if found else "pickled Python objects"
+        return f"it holds {what}; a checkpoint holds only tensors and plain values"
+    return _first_line(e)
+
+
+def _first_line(e: BaseException, limit: int = 120) -> str:
+    """An error's first line for a one-line message, cut at a word (and marked ...) when longer than `limit`."""
+    first = (_ANSI.sub("", str(e)).strip().splitlines() or [type(e).__name__])[0].strip()
+    return first if len(first) <= limit else f"{first[:limit].rsplit(' ', 1)[0]} ..."
 
 
 # What loading and forecasting read from a payload, with the kinds they need: a missing or mistyped one gives one
@@ -262,6 +282,11 @@ _DATA = {"time_name": str, "target": str, "id_name": (str, type(None)), "feature
          "freq": (str, type(None))}
 _DATA_OPTIONAL = {"dayfirst": bool, "utc": bool, "skipped": list, "path": str, "sha256": str}
 _TAIL = {"values": torch.Tensor, "time": torch.Tensor, "starts": torch.Tensor, "covariates": torch.Tensor}
+_TAIL_DIMS = {"values": 1, "time": 1, "starts": 1, "covariates": 2}
+# Fitted statistics that forecasts compute with: NaN or infinite ones gave empty forecast cells, and a scale
+# divides, so it must be positive. (ets and theta: optional, None when the model has no smoothing.)
+_STATISTICS = ("scaler.loc", "scaler.scale", "scaler.season", "scaler.floor", "cov_loc", "cov_scale", "ets", "theta")
+_SCALES = ("scaler.scale", "cov_scale")
 _WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "None",
           list: "a list", tuple: "a list", dict: "a dict", torch.Tensor: "a tensor"}
 
@@ -287,6 +312,9 @@ def _check_contents(payload: dict[str, Any], path: Path) -> None:
             check(part, {"model": dict, "stats": dict}, prefix, True)
         check(part["stats"], _STATS, f"{prefix}stats.", True)
         check(part["stats"], _STATS_OPTIONAL, f"{prefix}stats.", False)
+        stats_problem = _stats_problem(part["stats"], f"{prefix}stats.")
+        if stats_problem:
+            fail(stats_problem)
         for name, value in part["model"].items():
             if not isinstance(value, torch.Tensor):
                 fail(f"malformed: {prefix}model.{name} is {_describe(value)}, not a tensor")
@@ -301,11 +329,102 @@ def _check_contents(payload: dict[str, Any], path: Path) -> None:
         if words:
             fail(f"malformed: config.{name} is {_describe(value)}, not {words}")
     tail, n_ids = payload["tail"], len(payload["stats"]["ids"])
+    shape_problem = _tail_problem(tail, payload["data"]["features"])
+    if shape_problem:
+        fail(shape_problem)
     starts = tail["starts"]
     if (any(t.dim() == 0 for t in tail.values()) or starts.dim() != 1 or starts.is_floating_point()
             or len(starts) != n_ids + 1 or n_ids == 0 or bool((starts[1:] < starts[:-1]).any())
             or {len(tail["values"]), len(tail["time"]), len(tail["covariates"])} != {int(starts[-1])}):
         fail(f"inconsistent: its stored history (tail) does not hold the {n_ids} series it lists")
+    for problem in (_time_problem(payload["data"], tail), _history_problem(payload.get("history", []))):
+        if problem:
+            fail(problem)
+
+
+def _stats_problem(stats: dict[str, Any], prefix: str) -> str | None:
+    """What is wrong with a model's fitted statistics (`prefix`: where they are, for the message), or None: a window
+    shorter than a step, NaN or infinite statistics, or a scale that is not positive."""
+    if stats["n_prev"] < 1:
+        return f"malformed: {prefix}n_prev is {stats['n_prev']}, not a window of at least 1 step"
+    for name in _STATISTICS:
+        values = _numbers(_lookup(stats, name))
+        bad = 0 if values is None else int((~np.isfinite(values)).sum())
+        if bad:
+            return f"damaged: {bad} of the {values.size} values in {prefix}{name} are NaN or infinite"
+    for name in _SCALES:
+        values = _numbers(_lookup(stats, name))
+        bad = 0 if values is None else int((values <= 0).sum())
+        if bad:
+            return (f"damaged: {bad} of the {values.size} values in {prefix}{name} are zero or negative, and a scale "
+                    "must be positive")
+    return None
+
+
+def _lookup(part: dict[str, Any], name: str) -> Any:
+    """part["scaler"]["loc"] for "scaler.loc"; None where a level is missing or not a dict (loading names it)."""
+    for key in name.split("."):
+        part = part.get(key) if isinstance(part, dict) else None
+    return part
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    """A stored list of numbers (or of lists of numbers) as a float array; None for anything else (None, text, a
+    ragged list), whose kind loading judges."""
+    if not isinstance(value, list):
+        return None
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tail_problem(tail: dict[str, torch.Tensor], features: list[Any]) -> str | None:
+    """A stored history whose tensors do not have their shapes: values, times and offsets 1-D, the features 2-D
+    with a column per feature; None when they do."""
+    for name, dims in _TAIL_DIMS.items():
+        if tail[name].dim() != dims:
+            return f"malformed: tail.{name} is a {tail[name].dim()}-D tensor, not {dims}-D"
+    if tail["covariates"].shape[1] != len(features):
+        return (f"inconsistent: its stored history (tail) has {tail['covariates'].shape[1]} feature columns for the "
+                f"{len(features)} features in data.features")
+    return None
+
+
+def _time_problem(data: dict[str, Any], tail: dict[str, torch.Tensor]) -> str | None:
+    """A run's time that forecasts cannot continue, or None: dates flagged on stored step numbers, or a frequency
+    that is not one (a pandas frequency or lstmcast's "M@15" for dates, a positive number as text for steps)."""
+    dated, freq = data["is_datetime"], data["freq"]
+    if dated and tail["time"].is_floating_point():
+        return "inconsistent: data.is_datetime is True, but its stored times (tail.time) are step numbers"
+    if freq is None or _steps_by(freq, dated):
+        return None
+    if dated:
+        return (f"malformed: data.freq is {_describe(freq)}, not a pandas frequency (D, h, MS, M@15, ...) for a run on "
+                "dates")
+    return f"malformed: data.freq is {_describe(freq)}, not a step (a positive number) for a run on step numbers"
+
+
+def _steps_by(freq: str, dated: bool) -> bool:
+    """Whether forecasts can step by `freq`: a frequency of a positive step for dates, a positive number for steps."""
+    try:
+        return offset_of(freq).n > 0 if dated else 0 < float(freq) < np.inf
+    except (ValueError, TypeError):
+        return False
+
+
+def _history_problem(history: list[Any]) -> str | None:
+    """The first entry of the training history that is not an epoch record (what `plot` draws), or None."""
+    bad = next((i for i, record in enumerate(history) if not _is_epoch(record)), None)
+    if bad is None:
+        return None
+    return f"malformed: history[{bad}] is {_describe(history[bad])}, not an epoch record (epoch, train_loss, val_loss)"
+
+
+def _is_epoch(record: Any) -> bool:
+    """An epoch record: {"epoch": whole number, "train_loss": number, "val_loss": number or None, ...}."""
+    return (isinstance(record, dict) and _is(record.get("epoch"), int) and _is(record.get("train_loss"), (int, float))
+            and _is(record.get("val_loss"), (int, float, type(None))))
 
 
 def _is(value: Any, kind: Any) -> bool:

@@ -9,7 +9,9 @@ import hashlib
 import io
 import itertools
 import lzma
+import os
 import re
+import stat
 import sys
 import warnings
 import zipfile
@@ -44,6 +46,9 @@ __all__ = [
     "is_sub_daily",
     "file_fingerprint",
     "data_source",
+    "STREAMS",
+    "is_stream",
+    "refuse_device",
     "read_bytes",
     "future_times",
     "read_written",
@@ -89,6 +94,7 @@ class Panel:
     observed: np.ndarray = field(default_factory=lambda: np.ones(0, bool))  # (N,) False where a value was filled in
     dayfirst: bool = False  # dates were read day first (31/01/2020): new data for the model is read alike
     utc: bool = False  # times within the day were read from UTC offsets: they are UTC, and written so
+    sha256: str | None = None  # of the bytes the panel was read from (load_panel), as a run records them
 
     def __post_init__(self) -> None:
         """An empty `observed` means every value came from the file."""
@@ -133,24 +139,60 @@ UNSUPPORTED = {".xlsx": "an Excel workbook", ".xlsm": "an Excel workbook", ".xls
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 WHITESPACE = r"\s+"  # the separator of a table whose columns stand apart by spaces
 _stdin: list[tuple[object, bytes]] = []  # stdin read once per process (per stream, for CliRunner's tests)
+# pipes and FIFOs (<(cat f), mkfifo) read once per process, as stdin is; by path and inode (/dev/fd/N comes back)
+_pipes: dict[tuple[str, int, int], bytes] = {}
+# What a run records as the path of data read from a stream, which cannot be read again, and how messages name it.
+STREAMS = {"<stdin>": "stdin", "<pipe>": "a pipe"}
+
+
+def is_stream(path: Path) -> bool:
+    """Whether `path` is stdin (`-`) or a pipe, FIFO or socket: data that is gone once read."""
+    return Path(path) == STDIN or _pipe_key(path) is not None
+
+
+def _pipe_key(path: Path) -> tuple[str, int, int] | None:
+    """The key of a pipe, FIFO or socket in the cache of streams read; None for anything else."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (str(path), st.st_dev, st.st_ino) if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode) else None
+
+
+def refuse_device(path: Path) -> None:
+    """A character or block device (/dev/zero, /dev/sda) is not a data file: reading one may never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the read says so
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise LstmcastError(f"{path} is a device, not a data file")
 
 
 def read_bytes(path: Path) -> bytes:
-    """The bytes of a data file, or of stdin for `-` (read once, so the loader and the fingerprint agree)."""
-    if Path(path) != STDIN:
+    """The bytes of a data file. Stdin (`-`) and other streams (a pipe, a FIFO) are read once per process, so the
+    loader and the fingerprint agree; a device is refused before anything is read."""
+    if Path(path) == STDIN:
+        if sys.stdin is None:  # `<&-`
+            raise LstmcastError("standard input is closed; `-` reads the data from it, so pipe a CSV in or give the "
+                                "file's name")
+        if not _stdin or _stdin[0][0] is not sys.stdin:
+            _stdin[:] = [(sys.stdin, sys.stdin.buffer.read())]
+        return _stdin[0][1]
+    refuse_device(path)
+    key = _pipe_key(path)
+    if key is None:
         return Path(path).read_bytes()
-    if sys.stdin is None:  # `<&-`
-        raise LstmcastError("standard input is closed; `-` reads the data from it, so pipe a CSV in or give the "
-                            "file's name")
-    if not _stdin or _stdin[0][0] is not sys.stdin:
-        _stdin[:] = [(sys.stdin, sys.stdin.buffer.read())]
-    return _stdin[0][1]
+    if key not in _pipes:
+        _pipes[key] = Path(path).read_bytes()
+    return _pipes[key]
 
 
 def file_fingerprint(path: Path) -> str:
-    """sha256 of the file's bytes, so a run records exactly which data it saw."""
-    if Path(path) == STDIN:
+    """sha256 of the file's bytes, so a run records exactly which data it saw (of the bytes read, for a stream)."""
+    if is_stream(path):
         return hashlib.sha256(read_bytes(path)).hexdigest()
+    refuse_device(path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -158,10 +200,11 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def data_source(path: Path, rows: int) -> dict[str, object]:
-    """What a run records of its data: the absolute path (`<stdin>` for -), the bytes' sha256 and the rows read."""
-    where = "<stdin>" if Path(path) == STDIN else str(Path(path).resolve())
-    return {"path": where, "sha256": file_fingerprint(path), "rows": int(rows)}
+def data_source(path: Path, rows: int, sha256: str | None = None) -> dict[str, object]:
+    """What a run records of its data: the absolute path (`<stdin>` for -, `<pipe>` for a pipe or FIFO), the sha256 of
+    the bytes read (`sha256`: the panel's, from its one read; else the file is hashed) and the rows read."""
+    where = "<stdin>" if Path(path) == STDIN else "<pipe>" if is_stream(path) else str(Path(path).resolve())
+    return {"path": where, "sha256": sha256 or file_fingerprint(path), "rows": int(rows)}
 
 
 def _decompress(raw: bytes, path: Path) -> bytes:
@@ -320,7 +363,8 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
     skip = 0  # lines above the header
     again: list[int] = []  # lines repeating the header
     try:
-        raw = _decompress(read_bytes(path), path)
+        blob = read_bytes(path)
+        raw = _decompress(blob, path)
         if raw[:4] == b"PAR1":
             df = _parquet_index(pd.read_parquet(io.BytesIO(raw)))
             notes += _text_numbers(df, ".", typed=True, keep=ids)
@@ -383,6 +427,7 @@ def load_table(path: Path, ids: str | None = None) -> pd.DataFrame:
     df, more = _row_index(df)
     notes += more
     df.attrs["notes"] = notes
+    df.attrs["sha256"] = hashlib.sha256(blob).hexdigest()  # of the bytes read: a stream cannot be read again
     df.attrs["skipped_lines"] = skip
     df.attrs["left_out_lines"] = [n + skip for n in again]  # header lines repeated below the header
     df.columns = [str(c).strip() for c in df.columns]
@@ -627,6 +672,7 @@ def load_panel(
     panel = panel_from_frame(df, column, time_column, id_column, features, fill, freq,
                              source="stdin" if Path(path) == STDIN else str(path))
     panel.notes[:0] = df.attrs.get("notes", [])
+    panel.sha256 = df.attrs.get("sha256")
     return panel
 
 

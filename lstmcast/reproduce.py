@@ -16,7 +16,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .data import STDIN, file_fingerprint
+from .data import STDIN, STREAMS, file_fingerprint, is_stream, refuse_device
 from .errors import LstmcastError
 from .io import jsonable
 from .run import train_run
@@ -48,9 +48,11 @@ def run_source(run_dir: Path, data: Path | None = None) -> Path:
     ckpt = load_checkpoint(run_dir)
     recorded = ckpt.data.get("path", "")
     src = Path(data) if data is not None else Path(recorded)
-    if data is None and recorded == "<stdin>":
-        raise LstmcastError(f"run {run_dir} was trained on data from stdin; pass the same file with --data")
-    if src != STDIN and not src.is_file():
+    if data is None and recorded in STREAMS:
+        raise LstmcastError(f"run {run_dir} was trained on data from {STREAMS[recorded]}; pass the same file with "
+                            "--data")
+    refuse_device(src)
+    if not is_stream(src) and not src.is_file():
         raise LstmcastError(f"training data {src} not found; pass the file the run was trained on with --data")
     if file_fingerprint(src) != ckpt.data.get("sha256"):
         raise LstmcastError(f"{'stdin' if src == STDIN else src} is not the data run {run_dir} was trained on (its "

@@ -16,7 +16,7 @@ import pandas as pd
 from .baselines import baseline_forecasts
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import (STDIN, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame,
+from .data import (STDIN, STREAMS, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame,
                    read_written, refill_training)
 from .errors import LstmcastError, NothingTrained
 from .finetune import init_weights
@@ -316,7 +316,7 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                                     "points": int((final.prep.train_ends - final.prep.series_starts).sum()),
                                     "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
-    info = data_source(data, len(panel.values))
+    info = data_source(data, len(panel.values), panel.sha256)
     kept = set(prep.panel.ids)
     skipped = [i for i in panel.ids if i not in kept]
     if skipped:  # too short to train on: predict says so instead of taking them for unknown series
@@ -386,6 +386,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         if not ckpt.metrics.get("holdout", True):
             raise LstmcastError(f"run {run_dir} has no held-out test part (--test-size 0, or the series was too short "
                                 "to spare one); forecast past the end with --horizon N")
+        if data is None and ckpt.data.get("path") in STREAMS:
+            raise LstmcastError(f"run {run_dir} was trained on data from {STREAMS[ckpt.data['path']]}; pass the same "
+                                "file with --data")
         src = Path(data) if data is not None else Path(ckpt.data["path"])
         if src != STDIN and not src.exists():
             raise LstmcastError(f"training data {src} not found; pass the file with --data")

@@ -254,8 +254,37 @@ def test_overwritten_bytes_are_refused_not_loaded(tmp_path: Path, sine_csv: Path
     (lambda p: p["config"].update(hidden=0), r"has an invalid config \(--hidden must be at least 1, got 0\)"),
     (lambda p: p["tail"].update(values=p["tail"]["values"][:5]),
      "is inconsistent: its stored history \\(tail\\) does not hold the 1 series it lists"),
+    (lambda p: p["stats"].update(n_prev=-1), "is malformed: stats.n_prev is -1, not a window of at least 1 step"),
+    (lambda p: p["eval"]["stats"].update(n_prev=0),
+     "is malformed: eval.stats.n_prev is 0, not a window of at least 1 step"),
+    (lambda p: p["tail"].update(values=p["tail"]["values"].reshape(-1, 1).repeat(1, 2)),
+     "is malformed: tail.values is a 2-D tensor, not 1-D"),
+    (lambda p: p["tail"].update(covariates=p["tail"]["covariates"].reshape(-1)),
+     "is malformed: tail.covariates is a 1-D tensor, not 2-D"),
+    (lambda p: p["data"].update(freq="XYZ"),
+     "is malformed: data.freq is 'XYZ', not a step \\(a positive number\\) for a run on step numbers"),
+    (lambda p: p["data"].update(freq="-2"),
+     "is malformed: data.freq is '-2', not a step \\(a positive number\\) for a run on step numbers"),
+    (lambda p: p["data"].update(is_datetime=True),
+     "is inconsistent: data.is_datetime is True, but its stored times \\(tail.time\\) are step numbers"),
+    (lambda p: (p["data"].update(is_datetime=True, freq="XYZ"), p["tail"].update(time=p["tail"]["time"].long())),
+     "is malformed: data.freq is 'XYZ', not a pandas frequency \\(D, h, MS, M@15, ...\\) for a run on dates"),
+    (lambda p: p.update(history=[1, 2]),
+     "is malformed: history\\[0\\] is 1, not an epoch record \\(epoch, train_loss, val_loss\\)"),
+    (lambda p: p.update(history=[*p["history"], {"epoch": 2}]),
+     "is malformed: history\\[1\\] is a dict, not an epoch record \\(epoch, train_loss, val_loss\\)"),
+    (lambda p: p["stats"]["scaler"].update(scale=[float("nan")]),
+     "is damaged: 1 of the 1 values in stats.scaler.scale are NaN or infinite"),
+    (lambda p: p["stats"]["scaler"].update(scale=[0.0]),
+     "is damaged: 1 of the 1 values in stats.scaler.scale are zero or negative, and a scale must be positive"),
+    (lambda p: p["eval"]["stats"]["scaler"].update(loc=[float("nan")]),
+     "is damaged: 1 of the 1 values in eval.stats.scaler.loc are NaN or infinite"),
+    (lambda p: p["stats"]["scaler"]["season"][0].__setitem__(3, float("inf")),
+     "is damaged: 1 of the 20 values in stats.scaler.season are NaN or infinite"),
 ], ids=["no-data", "no-model", "no-tail", "no-eval-stats", "n_prev-text", "metrics-list", "config-type",
-        "config-bool", "config-value", "tail-short"])
+        "config-bool", "config-value", "tail-short", "n_prev-negative", "eval-n_prev-zero", "tail-2d",
+        "covariates-1d", "step-freq-text", "step-freq-negative", "dates-on-steps", "date-freq-unknown",
+        "history-numbers", "history-record", "scale-nan", "scale-zero", "eval-loc-nan", "season-inf"])
 def test_malformed_contents_are_one_clear_error(tmp_path: Path, change: object, message: str) -> None:
     """A payload with a part missing or of the wrong kind: one LstmcastError naming the file and the part, from
     load_checkpoint, LSTMForecaster.load and `lstmcast predict` alike, not a KeyError or ValueError."""
@@ -292,3 +321,47 @@ def test_random_bytes_are_not_a_torch_checkpoint(tmp_path: Path) -> None:
         load_checkpoint(tmp_path)
     assert str(e.value) == (f"checkpoint {tmp_path / 'model.pt'} is unreadable or corrupt (not a torch checkpoint: "
                             "damaged, cut short or another kind of file); retrain to recreate it")
+
+
+@pytest.mark.parametrize("freq", ["D", "MS", "M@15", "3M@15", None])
+def test_a_run_on_dates_loads_with_any_frequency_lstmcast_writes(tmp_path: Path, freq: str | None) -> None:
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    payload["data"].update(is_datetime=True, freq=freq)
+    payload["tail"]["time"] = (payload["tail"]["time"].long() + 19_000) * 86_400 * 10**9  # days into 2022
+    torch.save(payload, tmp_path / "model.pt")
+    assert load_checkpoint(tmp_path).data["freq"] == freq
+
+
+def test_a_hand_edited_checkpoint_is_one_error_in_every_command(tmp_path: Path) -> None:
+    """stats.n_prev = -1 with valid checksums: predict, export and stream said `Internal error: ValueError:
+    `window_shape` cannot contain negative values`, and LSTMForecaster.load raised a bare ValueError."""
+    from typer.testing import CliRunner
+
+    from lstmcast import LSTMForecaster
+    from lstmcast.cli import app
+
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    payload["stats"]["n_prev"] = -1
+    torch.save(payload, tmp_path / "model.pt")
+    expect = (f"checkpoint {tmp_path / 'model.pt'} is malformed: stats.n_prev is -1, not a window of at least 1 step; "
+              "retrain to recreate it")
+    with pytest.raises(LstmcastError) as e:
+        LSTMForecaster.load(tmp_path)
+    assert str(e.value) == expect
+    for args in (["predict", tmp_path, "--horizon", "3", "--out", tmp_path / "f.csv"],
+                 ["export", tmp_path, "--format", "torchscript"], ["stream", tmp_path]):
+        result = CliRunner().invoke(app, [str(a) for a in args], input="1\n", env={"COLUMNS": "200"})
+        assert (result.exit_code, result.stderr) == (2, f"Error: {expect}\n"), args
+
+
+def test_pickled_objects_are_named_in_a_whole_sentence(tmp_path: Path) -> None:
+    """torch's refusal is a page of advice; its first line was cut at 120 characters, mid-word."""
+    import datetime
+
+    payload = torch.load(FIXTURES / "model_v2.pt", weights_only=True)
+    payload["data"]["made"] = datetime.date(2024, 1, 1)
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(LstmcastError) as e:
+        load_checkpoint(tmp_path)
+    assert str(e.value) == (f"checkpoint {tmp_path / 'model.pt'} is unreadable or corrupt (it holds a pickled "
+                            "datetime.date; a checkpoint holds only tensors and plain values); retrain to recreate it")

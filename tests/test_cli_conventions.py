@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +185,9 @@ def test_train_from_stdin_and_predict_to_stdout(tmp_path: Path, sine_csv: Path, 
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "piped" / "metrics.json").read_text())
     assert metrics["data"]["path"] == "<stdin>" and metrics["data"]["rows"] == 161
+    result = invoke("predict", tmp_path / "piped")
+    assert (result.exit_code, result.stderr) == (2, f"Error: run {tmp_path / 'piped'} was trained on data from stdin; "
+                                                    "pass the same file with --data\n")
     assert (tmp_path / "piped" / "model.pt").read_bytes() != b""
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "piped" / "test_predictions.csv"),
                                   pd.read_csv(run / "test_predictions.csv"))  # same data, same seed, same run
@@ -200,6 +206,71 @@ def test_train_from_stdin_and_predict_to_stdout(tmp_path: Path, sine_csv: Path, 
     assert result.stdout == (run / "test_predictions.csv").read_text()
     result = invoke("predict", run, "--out", "-", "--json")
     assert result.exit_code == 2 and result.stderr == "Error: --out - and --json both write to stdout; give one of them\n"
+
+
+def test_train_from_a_pipe_records_it_as_stdin_is(tmp_path: Path, sine_csv: Path, run: Path) -> None:
+    """`train <(cat data.csv)` recorded the path /proc/N/fd/pipe:[...] and the sha256 of empty input (the pipe,
+    opened again to hash it, was drained), so predict and reproduce could not use the right --data later."""
+    from lstmcast.reproduce import run_source
+
+    r, w = os.pipe()
+    os.write(w, sine_csv.read_bytes())
+    os.close(w)
+    try:
+        result = invoke("train", f"/dev/fd/{r}", "--out", tmp_path / "piped", *TINY, "-q")
+    finally:
+        os.close(r)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "piped" / "metrics.json").read_text())["data"]
+    assert data == {"path": "<pipe>", "sha256": hashlib.sha256(sine_csv.read_bytes()).hexdigest(), "rows": 161}
+    for command in ("predict", "reproduce"):
+        result = invoke(command, tmp_path / "piped")
+        assert (result.exit_code, result.stderr) == (2, f"Error: run {tmp_path / 'piped'} was trained on data from a "
+                                                        "pipe; pass the same file with --data\n")
+    result = invoke("predict", tmp_path / "piped", "--data", sine_csv, "--out", tmp_path / "test.csv")
+    assert result.exit_code == 0 and "differs" not in result.output, result.output
+    assert (tmp_path / "test.csv").read_text() == (run / "test_predictions.csv").read_text()
+    assert run_source(tmp_path / "piped", sine_csv) == sine_csv  # reproduce --data takes it, or a pipe of it
+    r, w = os.pipe()
+    os.write(w, sine_csv.read_bytes())
+    os.close(w)
+    try:
+        assert run_source(tmp_path / "piped", Path(f"/dev/fd/{r}")) == Path(f"/dev/fd/{r}")
+    finally:
+        os.close(r)
+
+
+def test_train_from_a_fifo_reads_it_once(tmp_path: Path, sine_csv: Path) -> None:
+    """`mkfifo f; cat data.csv > f & lstmcast train f` trained, then hung for ever opening the FIFO again to hash
+    it, holding the run's lock, with its staging folder left."""
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:  # a writer that ends at once: the second open then read nothing instead of hanging
+        with suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    threading.Thread(target=lambda: fifo.write_bytes(sine_csv.read_bytes()), daemon=True).start()
+    watchdog = threading.Timer(30, unblock)
+    watchdog.start()
+    try:
+        result = invoke("train", fifo, "--out", tmp_path / "run", *TINY, "-q")
+    finally:
+        watchdog.cancel()
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "run" / "metrics.json").read_text())["data"]
+    assert (data["path"], data["sha256"]) == ("<pipe>", hashlib.sha256(sine_csv.read_bytes()).hexdigest())
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_a_device_is_refused_before_it_is_read(tmp_path: Path, run: Path) -> None:
+    """`train /dev/zero` read without end (gigabytes) and did not stop for SIGTERM; /dev/null stands in for it here."""
+    message = "Error: /dev/null is a device, not a data file\n"
+    result = invoke("train", "/dev/null", "--out", tmp_path / "new", *TINY)
+    assert (result.exit_code, result.stderr) == (2, message) and not (tmp_path / "new").exists()
+    for more in ([], ["--horizon", "2"]):
+        result = invoke("predict", run, "--data", "/dev/null", *more, "--out", tmp_path / "out.csv")
+        assert (result.exit_code, result.stderr) == (2, message), more
 
 
 def test_output_format_follows_the_extension(tmp_path: Path, run: Path) -> None:
