@@ -100,9 +100,6 @@ class LSTMForecaster:
                                 f"{type(config).__name__}")
         with _python_terms():
             self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
-        if self.config.loss != "quantile" and self.config.quantiles != TrainConfig().quantiles:
-            raise LstmcastError(f"quantiles sets the levels of loss='quantile', but the loss is {self.config.loss!r}; "
-                                "pass loss='quantile', or leave quantiles out")
         self.samples = samples
         self.checkpoint_: Checkpoint | None = None
         self._final: Fitted | None = None
@@ -197,6 +194,12 @@ class LSTMForecaster:
                      freq: str | None) -> tuple[TrainConfig, pd.DataFrame | None, list[str]]:
         """The settings with what describes this data filled in, the frame (None for a file), its columns."""
         cfg = self.config
+        # checked here, not when set: a grid search sets loss over an estimator whose quantiles are not the default
+        if cfg.loss != "quantile" and cfg.quantiles != TrainConfig().quantiles:
+            raise LstmcastError(f"quantiles sets the levels of loss='quantile', but the loss is {cfg.loss!r}; "
+                                "pass loss='quantile', or leave quantiles out")
+        if isinstance(features, str):  # "temp" or "temp,promo", as a config file takes them: not its characters
+            features = [f.strip() for f in features.split(",") if f.strip()]
         given = {"column": target_col, "time_column": time_col, "id_column": id_col, "features": features,
                  "fill": fill, "freq": freq}
         data_cfg = {k: (v if v is not None else getattr(cfg, k)) for k, v in given.items()}

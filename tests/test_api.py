@@ -126,8 +126,8 @@ def test_long_frame_save_load_round_trip(tmp_path: Path) -> None:
     (lambda: LSTMForecaster(refit="yes"), "refit must be True or False, got 'yes'"),
     (lambda: LSTMForecaster(seed=None), "seed must be a whole number, got None"),
     (lambda: LSTMForecaster(loss="quantile", quantiles="0.1,0.9"), "quantiles must be a list of numbers, got '0.1,0.9'"),
-    (lambda: LSTMForecaster(quantiles=[0.05, 0.95]), "quantiles sets the levels of loss='quantile', but the loss is "
-                                                     "'mse'; pass loss='quantile', or leave quantiles out"),
+    (lambda: LSTMForecaster(quantiles=[0.05, 0.95]).fit(np.arange(40.0)),
+     "quantiles sets the levels of loss='quantile', but the loss is 'mse'; pass loss='quantile', or leave quantiles out"),
     (lambda: LSTMForecaster(**SMALL).fit(np.arange(40.0) + 1j), "column 'y' holds complex numbers; lstmcast "
                                                                "forecasts real values (pass its .real, .imag or abs())"),
     (lambda: LSTMForecaster(**SMALL).fit(pd.Series(np.arange(40.0), index=pd.MultiIndex.from_product([["a", "b"],
@@ -144,6 +144,18 @@ def test_api_errors(make: object, message: str) -> None:
     with pytest.raises(LstmcastError) as e:
         make()  # type: ignore[operator]
     assert str(e.value) == message or str(e.value).startswith(message + ";")
+
+
+def test_set_params_takes_a_loss_without_its_quantiles_and_features_takes_a_name() -> None:
+    """A grid search sets loss on an estimator whose quantiles are not the default: refused only at fit (it was
+    refused by set_params); features="temp" is that column, not the columns 't', 'e', 'm', 'p'."""
+    q = LSTMForecaster(loss="quantile", quantiles=[0.05, 0.5, 0.95], **SMALL)
+    assert q.set_params(loss="gaussian").config.loss == "gaussian"
+    t = np.arange(60.0)
+    df = pd.DataFrame({"t": t, "sales": 10 + np.sin(t / 3) + 0.1 * np.cos(t), "temp": np.cos(t / 3)})
+    by_name = LSTMForecaster(horizon=2, **SMALL).fit(df, target_col="sales", features="temp").predict(2)
+    by_list = LSTMForecaster(horizon=2, **SMALL).fit(df, target_col="sales", features=["temp"]).predict(2)
+    pd.testing.assert_frame_equal(by_name, by_list)
 
 
 def test_named_columns_no_holdout_and_bad_horizon(tmp_path: Path, daily_csv: Path) -> None:
