@@ -21,7 +21,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .config import (DESEASONS, DEVICES, FILLS, OPTIMIZERS, PRECISIONS, SCALERS, STRATEGIES, TRAININGS, TRANSFORMS,
                      WINDOW_NORMS, TrainConfig)
 from .configfile import flags_from_config, to_toml
-from .data import EXACT_FLOATS, read_written
+from .data import EXACT_FLOATS, IN_MEMORY, read_written
 from .errors import LstmcastError
 from .forecast import forecast_future, interval_columns, report_levels
 from .io import atomic_path, run_folder
@@ -156,7 +156,7 @@ class LSTMForecaster:
         with tempfile.TemporaryDirectory(prefix="lstmcast-") as tmp, _named(data, Path(tmp)):
             src = _as_file(data, frame, columns, Path(tmp))
             result = train_run(src, cfg, Path(tmp) / "run", on_epoch=on_epoch, samples=self.samples,
-                               settings=("config.toml", text))
+                               settings=("config.toml", text), recorded=IN_MEMORY if frame is not None else None)
             self._adopt(Path(tmp) / "run")
         self.notes_ = (["sorted the DataFrame's rows by time"] if frame is not None and frame.attrs.get("sorted")
                        else []) + [python_terms(n) for n in result.notes]

@@ -47,6 +47,7 @@ __all__ = [
     "file_fingerprint",
     "data_source",
     "STREAMS",
+    "IN_MEMORY",
     "is_stream",
     "refuse_device",
     "read_bytes",
@@ -142,7 +143,9 @@ _stdin: list[tuple[object, bytes]] = []  # stdin read once per process (per stre
 # pipes and FIFOs (<(cat f), mkfifo) read once per process, as stdin is; by path and inode (/dev/fd/N comes back)
 _pipes: dict[tuple[str, int, int], bytes] = {}
 # What a run records as the path of data read from a stream, which cannot be read again, and how messages name it.
-STREAMS = {"<stdin>": "stdin", "<pipe>": "a pipe"}
+# A DataFrame fitted with the Python API is recorded as "<DataFrame>": its bytes were a temporary file's.
+STREAMS = {"<stdin>": "stdin", "<pipe>": "a pipe", "<DataFrame>": "a DataFrame (the Python API)"}
+IN_MEMORY = "<DataFrame>"
 
 
 def is_stream(path: Path) -> bool:

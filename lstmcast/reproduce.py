@@ -16,7 +16,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .data import STDIN, STREAMS, file_fingerprint, is_stream, refuse_device
+from .data import IN_MEMORY, STDIN, STREAMS, file_fingerprint, is_stream, refuse_device
 from .errors import LstmcastError
 from .io import jsonable
 from .run import train_run
@@ -54,7 +54,8 @@ def run_source(run_dir: Path, data: Path | None = None) -> Path:
     refuse_device(src)
     if not is_stream(src) and not src.is_file():
         raise LstmcastError(f"training data {src} not found; pass the file the run was trained on with --data")
-    if file_fingerprint(src) != ckpt.data.get("sha256"):
+    if recorded != IN_MEMORY and file_fingerprint(src) != ckpt.data.get("sha256"):  # a DataFrame's bytes were
+        # a temporary file's: the reproduction's own comparison of the results tells whether the data were the same
         raise LstmcastError(f"{'stdin' if src == STDIN else src} is not the data run {run_dir} was trained on (its "
                             "sha256 differs); pass the original file with --data")
     return src
@@ -86,7 +87,12 @@ def reproduce_run(run_dir: Path, cfg: TrainConfig, data: Path, samples: int = 20
 def compare_run_folders(old: Path, new: Path) -> dict[str, list[str]]:
     """{file: differences} between two train run folders: metrics (the circumstances aside), hold-out
     predictions, loss history (timings aside) and the weights of both models."""
-    (a, why_a), (b, why_b) = (_read(run / "metrics.json", _metrics) for run in (old, new))
+    try:  # a run fitted from a DataFrame hashed a temporary file's bytes: no file can match them
+        memory = _json(old / "metrics.json").get("data", {}).get("path") == IN_MEMORY
+    except (OSError, ValueError, AttributeError):
+        memory = False
+    read = (lambda p: _metrics(p, ("data.sha256",))) if memory else _metrics
+    (a, why_a), (b, why_b) = (_read(run / "metrics.json", read) for run in (old, new))
     checks = {"metrics.json": _dict_differences(a, b) if a is not None and b is not None else
               _unread("metrics.json", why_a, why_b)}
     for name, drop in (("test_predictions.csv", []), ("history.csv", ["seconds"])):
@@ -130,10 +136,10 @@ def _json(path: Path) -> dict[str, Any]:
     return m
 
 
-def _metrics(path: Path) -> dict[str, Any]:
-    """metrics.json without the circumstances."""
+def _metrics(path: Path, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """metrics.json without the circumstances (and the keys `also`)."""
     m = _json(path)
-    for key in CIRCUMSTANCES:
+    for key in CIRCUMSTANCES + also:
         *parents, last = key.split(".")
         node = m
         for p in parents:

@@ -16,7 +16,7 @@ import pandas as pd
 from .baselines import baseline_forecasts
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import (STDIN, STREAMS, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame,
+from .data import (IN_MEMORY, STDIN, STREAMS, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame,
                    read_written, refill_training)
 from .errors import LstmcastError, NothingTrained
 from .finetune import init_weights
@@ -259,7 +259,7 @@ def _history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
 def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[EpochInfo], None] | None = None,
               samples: int = 200, on_start: Callable[[int, int, int, int], None] | None = None,
               on_stage: Callable[[str], None] | None = None, init_from: Path | None = None,
-              resume: dict[str, Any] | None = None) -> RunResult:
+              resume: dict[str, Any] | None = None, recorded: str | None = None) -> RunResult:
     """Train on DATA and write model.pt, history.csv, metrics.json and test_predictions.csv into OUT.
     OUT is locked for the whole run and replaced as a whole at the end (see io.run_folder).
 
@@ -317,6 +317,8 @@ def train_run(data: Path, cfg: TrainConfig, out: Path, on_epoch: Callable[[Epoch
                                     "epochs": len(final.history), "member_epochs": list(final.best_epochs)},
                     "notes": notes})
     info = data_source(data, len(panel.values), panel.sha256)
+    if recorded is not None:  # the API's DataFrame, written to a temporary file that is gone after the fit
+        info["path"] = recorded
     kept = set(prep.panel.ids)
     skipped = [i for i in panel.ids if i not in kept]
     if skipped:  # too short to train on: predict says so instead of taking them for unknown series
@@ -392,7 +394,9 @@ def predict_run(run_dir: Path, out: Path | None = None, data: Path | None = None
         src = Path(data) if data is not None else Path(ckpt.data["path"])
         if src != STDIN and not src.exists():
             raise LstmcastError(f"training data {src} not found; pass the file with --data")
-        if file_fingerprint(src) != ckpt.data.get("sha256"):  # --data, or the recorded file edited since
+        if ckpt.data.get("path") == IN_MEMORY:
+            notes.append(f"run {run_dir} was fitted from a DataFrame, so {src} cannot be checked to hold the same data")
+        elif file_fingerprint(src) != ckpt.data.get("sha256"):  # --data, or the recorded file edited since
             notes.append(f"{src} {'differs from' if data is not None else 'has changed since'} the training data "
                          "(its sha256 differs); its test part is cut by the training rule, so the scores may include "
                          "points the evaluation model trained on")

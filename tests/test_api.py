@@ -146,6 +146,21 @@ def test_api_errors(make: object, message: str) -> None:
     assert str(e.value) == message or str(e.value).startswith(message + ";")
 
 
+def test_a_model_fitted_on_a_dataframe_reproduces_from_the_frame_saved_as_a_file(tmp_path: Path) -> None:
+    """The run recorded the temporary Parquet file the frame went through (gone after fit), so reproduce could never
+    work: without --data it named that file, with the frame's CSV the sha256 differed."""
+    t = pd.date_range("2010-01-01", periods=60, freq="MS")
+    df = pd.DataFrame({"date": t, "y": 100 + 10 * np.sin(np.arange(60) * 2 * np.pi / 12) + np.arange(60)})
+    LSTMForecaster(horizon=3, **SMALL).fit(df).save(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["data"]["path"] == "<DataFrame>"
+    result = runner.invoke(app, ["reproduce", str(tmp_path / "run")])
+    assert result.exit_code == 2 and result.stderr == (f"Error: run {tmp_path / 'run'} was trained on data from a "
+                                                       "DataFrame (the Python API); pass the same file with --data\n")
+    df.to_csv(tmp_path / "d.csv", index=False)
+    result = runner.invoke(app, ["reproduce", str(tmp_path / "run"), "--data", str(tmp_path / "d.csv"), "-q"])
+    assert result.exit_code == 0, result.output
+
+
 def test_set_params_takes_a_loss_without_its_quantiles_and_features_takes_a_name() -> None:
     """A grid search sets loss on an estimator whose quantiles are not the default: refused only at fit (it was
     refused by set_params); features="temp" is that column, not the columns 't', 'e', 'm', 'p'."""
