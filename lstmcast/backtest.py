@@ -252,6 +252,12 @@ def backtest(panel: Panel, models: dict[str, TrainConfig], horizon: int, folds: 
     origins = fold_origins(panel.starts, horizon, folds, step)
     n_s, h, k_folds = panel.n_series, horizon, folds
     m = season or 1
+    cut = panel.time[origins[0] - 1]  # each series' cutoff in the first fold
+    if n_s > 1 and cut.min() != cut.max():
+        lo, hi = format_times(np.array([cut.min(), cut.max()]), panel.is_datetime, panel.freq, panel.utc)
+        notes.append(f"the series end at different times, so each fold's cutoff is per series (the first fold's run "
+                     f"from {lo} to {hi}): a model trained across series reads points of some series later than "
+                     "another series' cutoff, as train's leakage audit notes for such files (ragged_note)")
     if season is None:
         notes.append("no season length is known for this data (set --season-length): seasonal_naive equals naive "
                      "and MASE is scaled by the one-step naive error")

@@ -264,6 +264,23 @@ def test_one_short_series_does_not_shrink_the_auto_window_of_the_others() -> Non
     assert any("skipped 1 series whose first training part is shorter than 34 points (m): e" in n for n in res.notes)
 
 
+def test_series_that_end_at_different_times_get_a_note() -> None:
+    """Each fold's cutoff is per series, so a global model reads points past another series' cutoff: said, as
+    train's leakage audit says it (nothing did)."""
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"id": k, "t": np.arange(a, a + 60), "y": rng.normal(10, 1, 60)}) for k, a in (("a", 0),
+                                                                                                      ("b", 20))]
+    panel = panel_from_frame(pd.concat(frames, ignore_index=True), column="y", time_column="t", id_column="id")
+    res = backtest(panel, {"m": tiny_config(epochs=1, id_column="id")}, horizon=3, folds=2)
+    assert ("the series end at different times, so each fold's cutoff is per series (the first fold's run from 53 to "
+            "73): a model trained across series reads points of some series later than another series' cutoff, as "
+            "train's leakage audit notes for such files (ragged_note)") in res.notes
+    even = panel_from_frame(pd.concat([f.assign(t=np.arange(60)) for f in frames], ignore_index=True), column="y",
+                            time_column="t", id_column="id")
+    assert not any("different times" in n for n in backtest(even, {"m": tiny_config(epochs=1, id_column="id")},
+                                                             horizon=3, folds=2).notes)
+
+
 def test_filled_targets_are_not_scored_and_baselines_stay_causal() -> None:
     """y[155] is missing: as fold 0's last target it is not scored, and fold 1 (origin 156) forecasts
     naive from y[154] carried forward, not from a line drawn to its own first target y[156]."""
