@@ -75,6 +75,8 @@ def rollout(fitted: Fitted, x: torch.Tensor, fut: torch.Tensor, steps: int, samp
     for b in range(n_blocks):
         f_blk = fs[:, b * h:(b + 1) * h]
         params = loss.link(model(xs, f_blk) if state is None else model.emit(state, f_blk))  # (S*K, h, P)
+        if b == 0 and levels:  # every path's first block is the same direct forecast: its own values, not samples
+            first = loss.point(params[:k]), loss.quantiles(params[:k], levels)
         step = loss.sample(params, 1, gen)[0] if levels else loss.point(params)  # (S*K, h)
         out.append(step)
         # next window: drop the oldest h rows, append [value, calendar] of the new steps
@@ -87,7 +89,10 @@ def rollout(fitted: Fitted, x: torch.Tensor, fut: torch.Tensor, steps: int, samp
     if not levels:
         return y[0], None
     q = torch.quantile(y, torch.tensor(levels, dtype=y.dtype, device=y.device), dim=0).permute(1, 2, 0)
-    return torch.quantile(y, 0.5, dim=0), q
+    point = torch.quantile(y, 0.5, dim=0)
+    # steps 1..h keep the direct model's values (as a forecast of h steps gives them); sampled paths only beyond
+    point[:, :h], q[:, :h] = first[0], first[1]
+    return point, q
 
 
 @contextlib.contextmanager
