@@ -101,6 +101,7 @@ class LSTMForecaster:
         with _python_terms():
             self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
         self.samples = samples
+        self._ids: tuple[dict[str, Any], Any] | None = None  # fit's ids by their text, and their dtype
         self.checkpoint_: Checkpoint | None = None
         self._final: Fitted | None = None
         self._files: dict[str, bytes] = {}
@@ -150,6 +151,10 @@ class LSTMForecaster:
              id_col: str | None, features: list[str] | None, fill: str | None, freq: str | None,
              on_epoch: Callable[[EpochInfo], None] | None) -> LSTMForecaster:
         cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
+        self._ids = None
+        if frame is not None and cfg.id_column in columns:  # ids come back as the frame held them (7, not "7")
+            col = frame.iloc[:, columns.index(cfg.id_column)]
+            self._ids = {str(v): v for v in col.unique()}, col.dtype
         text = to_toml(flags_from_config(cfg, self.samples),
                        ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
                         "shell: lstmcast train DATA --out RUN --config config.toml"])
@@ -187,7 +192,25 @@ class LSTMForecaster:
                 panel = load_for(_as_file(data, frame, columns, Path(tmp)), cfg)
             result = run_backtest(panel, {"lstm": cfg}, h, folds, step, retrain, self.samples)
         self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
-        return result.forecasts
+        ids = {str(v): v for v in frame.iloc[:, columns.index(cfg.id_column)].unique()} if (
+            frame is not None and cfg.id_column in columns) else None
+        typed = (ids, frame.iloc[:, columns.index(cfg.id_column)].dtype) if ids is not None else None
+        return self._typed(result.forecasts, panel.id_name, [panel.time_name, "cutoff"], panel.is_datetime, typed)
+
+    def _typed(self, df: pd.DataFrame, id_col: str | None, times: list[str], is_datetime: bool,
+               ids: tuple[dict[str, Any], Any] | None = None) -> pd.DataFrame:
+        """A table the jobs wrote as text, in the types of the data given to fit (or to backtest: `ids`): the ids
+        as the frame held them (7, not "7"; a category stays one) and the times as datetimes (UTC-aware when
+        marked +00:00)."""
+        ids = ids if ids is not None else self._ids
+        out = df.copy()
+        if ids is not None and id_col in out.columns:
+            mapping, dtype = ids
+            out[id_col] = out[id_col].map(mapping).astype(dtype)
+        for c in (c for c in times if is_datetime and c in out.columns and out[c].dtype.kind not in "Mm"):
+            text = out[c].astype(str)
+            out[c] = pd.to_datetime(text, format="ISO8601", utc=bool(text.str.endswith("+00:00").all()))
+        return out
 
     def _data_config(self, data: pd.DataFrame | pd.Series | str | Path, target_col: str | None,
                      time_col: str | None, id_col: str | None, features: list[str] | None, fill: str | None,
@@ -232,7 +255,9 @@ class LSTMForecaster:
         self.history_ = pd.read_csv(io.BytesIO(self._files["history.csv"]), **EXACT_FLOATS) if "history.csv" in self._files else None
         preds = self._files.get("test_predictions.csv")
         ids = self.checkpoint_.data["id_name"]  # series ids as written: 007 is not 7
-        self.holdout_predictions_ = read_written(io.BytesIO(preds), ids, **EXACT_FLOATS) if preds else None
+        self.holdout_predictions_ = self._typed(read_written(io.BytesIO(preds), ids, **EXACT_FLOATS), ids,
+                                                [self.checkpoint_.data["time_name"], "cutoff"],
+                                                self.checkpoint_.data["is_datetime"]) if preds else None
         self.interrupted_ = bool(self.metrics_.get("interrupted", False))
 
     def _fitted(self) -> Fitted:
@@ -260,7 +285,10 @@ class LSTMForecaster:
             ds = pd.DatetimeIndex(ds).tz_localize("UTC") if panel.utc else pd.DatetimeIndex(ds).to_numpy()
         elif np.all(np.mod(ds, 1) == 0):
             ds = ds.astype(np.int64)
-        cols: dict[str, Any] = {"unique_id": np.repeat(np.asarray(ids, dtype=object), h), "ds": ds,
+        uid = np.repeat(np.asarray(ids, dtype=object), h)
+        if self._ids is not None and panel.id_name is not None:
+            uid = pd.Series(uid).map(self._ids[0]).astype(self._ids[1])  # a Series: a category stays one
+        cols: dict[str, Any] = {"unique_id": uid, "ds": ds,
                                 "forecast": point.reshape(-1)}
         if q is not None:
             flat = q.reshape(-1, q.shape[-1])

@@ -161,6 +161,26 @@ def test_a_model_fitted_on_a_dataframe_reproduces_from_the_frame_saved_as_a_file
     assert result.exit_code == 0, result.output
 
 
+def test_ids_and_times_come_back_in_the_frames_types() -> None:
+    """Integer ids came back as text (a merge with the input failed: str against int64), a category as text, and
+    the hold-out and backtest tables held their times as text."""
+    t = pd.date_range("2015-01-01", periods=40, freq="MS")
+    d = pd.concat([pd.DataFrame({"unique_id": k, "ds": t, "y": 100 + 10 * k + np.sin(np.arange(40) / 2)})
+                   for k in (1, 2)], ignore_index=True)
+    m = LSTMForecaster(horizon=3, **SMALL).fit(d)
+    fc = m.predict(3)
+    assert fc["unique_id"].tolist() == [1, 1, 1, 2, 2, 2] and fc["unique_id"].dtype == np.int64
+    assert m.holdout_predictions_["unique_id"].dtype == np.int64
+    assert m.holdout_predictions_["ds"].dtype.kind == "M" and m.holdout_predictions_["cutoff"].dtype.kind == "M"
+    merged = m.holdout_predictions_.merge(d, on=["unique_id", "ds"])
+    np.testing.assert_array_equal(merged["actual"], merged["y"])
+    bt = m.backtest(d, folds=2)
+    assert bt["unique_id"].dtype == np.int64 and bt["ds"].dtype.kind == "M" and bt["cutoff"].dtype.kind == "M"
+    cat = d.assign(unique_id=d["unique_id"].map({1: "a", 2: "b"}).astype("category"))
+    fc = LSTMForecaster(horizon=3, **SMALL).fit(cat).predict(2)
+    assert isinstance(fc["unique_id"].dtype, pd.CategoricalDtype) and fc["unique_id"].tolist() == ["a", "a", "b", "b"]
+
+
 def test_set_params_takes_a_loss_without_its_quantiles_and_features_takes_a_name() -> None:
     """A grid search sets loss on an estimator whose quantiles are not the default: refused only at fit (it was
     refused by set_params); features="temp" is that column, not the columns 't', 'e', 'm', 'p'."""
