@@ -102,15 +102,10 @@ class LSTMForecaster:
             self.config = replace(config or TrainConfig(), **settings)  # replace() validates through __post_init__
         self.samples = samples
         self._ids: tuple[dict[str, Any], Any] | None = None  # fit's ids by their text, and their dtype
-        self.checkpoint_: Checkpoint | None = None
         self._final: Fitted | None = None
         self._files: dict[str, bytes] = {}
-        self.metrics_: dict[str, Any] = {}
-        self.notes_: list[str] = []
-        self.history_: pd.DataFrame | None = None
-        self.holdout_predictions_: pd.DataFrame | None = None
-        self.interrupted_ = False
-        self.backtest_metrics_: dict[str, Any] = {}
+        # The fitted attributes (checkpoint_, metrics_, notes_, history_, holdout_predictions_, interrupted_; and
+        # backtest_metrics_ after backtest) exist only once set, as scikit-learn's check_is_fitted expects.
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The settings by name, as scikit-learn's estimators give them (so sklearn.base.clone copies this one):
@@ -261,7 +256,7 @@ class LSTMForecaster:
         self.interrupted_ = bool(self.metrics_.get("interrupted", False))
 
     def _fitted(self) -> Fitted:
-        if self._final is None or self.checkpoint_ is None:
+        if self._final is None or getattr(self, "checkpoint_", None) is None:
             raise LstmcastError("this LSTMForecaster is not fitted yet; call fit(data) or LSTMForecaster.load(dir)")
         return self._final
 
