@@ -1009,12 +1009,20 @@ def compare(
         table.add_column(c, justify="left" if c == "cell" else "right")
     for r in result.metrics["summary"]:
         table.add_row(r["cell"], f"{r['parameters_mean']:,.0f}", f"{r['seconds_per_epoch_mean']:.2f}",
-                      *(f"{r[f'{k}_mean']:.3g}±{r[f'{k}_std']:.1g}" for k in ("mse", "mae", "mase")))
+                      *(_plus_minus(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("mse", "mae", "mase")))
     for name, b in result.metrics["baselines"].items():
         table.add_row(name.replace("_", " "), "-", "-", f"{b['mse']:.4g}", f"{b['mae']:.4g}", f"{b['mase']:.4g}")
     said.print(table)
     said.print(f"Wrote {', '.join(str(p) for p in result.paths.values())}")
     said.document({"command": "compare", "files": _files(result), "notes": result.notes, "metrics": result.metrics})
+
+
+def _plus_minus(mean: float, sd: float) -> str:
+    """'158±40', '0.123±0.060': the mean to the decimals of the spread's first two digits, not '158±4e+01'."""
+    if not (math.isfinite(mean) and math.isfinite(sd)) or sd <= 0:
+        return f"{mean:.4g}±{sd:.2g}"
+    decimals = max(0, 1 - math.floor(math.log10(sd)))
+    return f"{mean:.{decimals}f}±{sd:.{decimals}f}"
 
 
 def _file_flags(command: Callable[..., Any], path: Path) -> dict[str, Any]:

@@ -1221,7 +1221,7 @@ def panel_from_frame(
             sid = np.repeat(np.arange(len(ids)), lengths)[keep]
             lengths = np.bincount(sid, minlength=len(ids))
             starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            notes.append(f"dropped {n_nan} rows with missing {column!r} ({where})")
+            notes.append(f"dropped {n_nan} row{'s' * (n_nan != 1)} with missing {column!r} ({where})")
         else:
             values = _fill(values, starts, fill)
             notes.append(f"filled {n_nan} missing values of {column!r} with --fill {fill} ({where})")

@@ -301,6 +301,13 @@ def test_backtest_horizon_that_does_not_fit(tmp_path: Path, sine_csv: Path) -> N
             "them; the series has 161: use --folds 1 with a --horizon of at most 79\n") == result.output
 
 
+def test_compare_table_writes_mean_and_spread_to_the_same_decimals() -> None:
+    from lstmcast.cli import _plus_minus
+
+    assert [_plus_minus(158.2, 40.1), _plus_minus(0.12345, 0.0601), _plus_minus(1.0, 0.0)] == [
+        "158±40", "0.123±0.060", "1±0"]  # was '158±4e+01'
+
+
 def test_compare_cells(tmp_path: Path) -> None:
     data = tmp_path / "mem.csv"
     assert invoke("generate-memory", "--out", data, "--points", "300", "--lag", "5").exit_code == 0
