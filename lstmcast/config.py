@@ -89,6 +89,8 @@ class TrainConfig:
                 setattr(self, f.name, bool(value))
             elif isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_, int)):
                 setattr(self, f.name, int(value))
+            elif isinstance(value, np.floating) and not isinstance(value, float):  # np.float32(0.01) is 0.01,
+                setattr(self, f.name, float(np.format_float_positional(value, unique=True)))  # not 0.0099999998
             elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_, int, float)):
                 setattr(self, f.name, float(value))
         self.validate()

@@ -321,6 +321,7 @@ def test_numpy_numbers_and_auto_settings_are_taken_and_notes_speak_python() -> N
     est = LSTMForecaster(hidden=np.int64(8), lr=np.float32(0.01), n_prev="auto", epochs=2, ensemble=1,
                          calendar=np.bool_(False))
     assert type(est.config.hidden) is int and type(est.config.lr) is float and type(est.config.calendar) is bool
+    assert est.config.lr == 0.01  # as written, not float32's 0.009999999776482582
     assert est.config.n_prev is None  # "auto", as the CLI and config files spell it
     est.fit(pd.Series(np.sin(np.arange(120) / 3) + 5, index=pd.date_range("2024-01-01", periods=120, freq="D")))
     assert "a window of 21 steps (n_prev=None)" in est.notes_ and not any("--" in n for n in est.notes_)
