@@ -116,9 +116,14 @@ def _fix_windows(panel: Panel, cfgs: dict[str, TrainConfig], n_train0: np.ndarra
         if cfg.n_prev is None:
             # the median series' first training part, as train takes the median's: one short series does not shrink
             # the window of all the others (it is skipped below if the window does not fit it)
-            n = auto_n_prev(season, int(np.median(n_train0)), cfg.model_horizon, cfg.deseason != "none")
+            typical = int(np.median(n_train0))
+            n = auto_n_prev(season, typical, cfg.model_horizon, cfg.deseason != "none")
             cfg = replace(cfg, n_prev=n)
             notes.append(f"{label}: a window of {n} step{'s' * (n != 1)} (--n-prev auto; the same in every fold)")
+            want = auto_n_prev(season, 10**9, cfg.model_horizon, cfg.deseason != "none")
+            if n < want:  # many folds leave the first one little history: say what it costs
+                notes.append(f"{label}: the window is cut from {want} to {n} step{'s' * (n != 1)} because the first "
+                             f"fold trains on {typical} points; fewer --folds or a smaller --step leave it more")
         out[label] = cfg
     need = {label: cfg.n_prev + cfg.model_horizon + 1 for label, cfg in out.items()}  # type: ignore[operator]
     worst = max(need, key=need.__getitem__)

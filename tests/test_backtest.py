@@ -262,6 +262,12 @@ def test_one_short_series_does_not_shrink_the_auto_window_of_the_others() -> Non
     assert "m: a window of 30 steps (--n-prev auto; the same in every fold)" in res.notes
     assert res.metrics["series"] == ["a", "b", "c", "d"]
     assert any("skipped 1 series whose first training part is shorter than 34 points (m): e" in n for n in res.notes)
+    assert not any("the window is cut" in n for n in res.notes)
+    # many folds leave the first one little history: the window it forces on every fold is said
+    one = panel_from_frame(frames[0].iloc[:60].drop(columns="id"), column="y", time_column="t")
+    res = backtest(one, {"m": tiny_config(epochs=1, n_prev=None)}, horizon=3, folds=15)
+    assert ("m: the window is cut from 30 to 2 steps because the first fold trains on 15 points; fewer --folds or a "
+            "smaller --step leave it more") in res.notes
 
 
 def test_series_that_end_at_different_times_get_a_note() -> None:
