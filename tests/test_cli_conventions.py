@@ -516,17 +516,27 @@ def test_ctrl_c_after_a_file_is_written_says_so(run: Path, tmp_path: Path, monke
 
 # stdout and stdin that fail: a reader gone (| head), a full disk (> /dev/full), closed (>&-, <&-)
 
-def lstmcast_proc(args: list[object], stdout: object = subprocess.PIPE, stdin: object = subprocess.DEVNULL,
-                  input: bytes | None = None, close: int | None = None) -> tuple[int, str]:
-    """`python -m lstmcast ARGS` with the given stdout and stdin (`close`: a file descriptor the child closes
-    before it starts, 0 for `<&-`, 1 for `>&-`); its exit code and stderr."""
+def start_lstmcast(args: list[object], stdout: object = subprocess.PIPE, stdin: object = subprocess.DEVNULL,
+                   close: int | None = None) -> subprocess.Popen[bytes]:
+    """`python -m lstmcast ARGS` started with the given stdout and stdin (`close`: a file descriptor the child
+    closes before it starts, 0 for `<&-`, 1 for `>&-`)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
            "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "lstmcast", *map(str, args)], stdin=stdin, stdout=stdout,
+    return subprocess.Popen([sys.executable, "-m", "lstmcast", *map(str, args)], stdin=stdin, stdout=stdout,
                             stderr=subprocess.PIPE, env=env,
                             preexec_fn=None if close is None else (lambda: os.close(close)))
+
+
+def finish(proc: subprocess.Popen[bytes], input: bytes | None = None) -> tuple[int, str]:
+    """A started lstmcast's exit code and stderr."""
     _, err = proc.communicate(input, timeout=120)
     return proc.returncode, err.decode()
+
+
+def lstmcast_proc(args: list[object], stdout: object = subprocess.PIPE, stdin: object = subprocess.DEVNULL,
+                  input: bytes | None = None, close: int | None = None) -> tuple[int, str]:
+    """`python -m lstmcast ARGS` run to its end: its exit code and stderr."""
+    return finish(start_lstmcast(args, stdout, stdin, close), input)
 
 
 @contextlib.contextmanager
@@ -579,16 +589,16 @@ def test_product_on_a_failing_stdout(run: Path, kind: str, command: str) -> None
 
 def test_closed_stdout_or_stdin_is_one_error_line(tmp_path: Path, sine_csv: Path, run: Path) -> None:
     """`>&-` and `<&-`: Python has no sys.stdout (or sys.stdin) at all; said before any work is done."""
-    code, err = lstmcast_proc(["predict", run, "--horizon", "5", "--out", "-"], close=1)
-    assert (code, err) == (2, "Error: standard output is closed; --out - prints the table there; give --out a file "
-                              "name or redirect stdout to a file\n")
-    code, err = lstmcast_proc(["train", sine_csv, "--out", tmp_path / "new", *TINY, "--json"], close=1)
-    assert (code, err) == (2, "Error: standard output is closed; --json prints its document there; leave --json out "
-                              "or redirect stdout to a file\n")
+    procs = [start_lstmcast(["predict", run, "--horizon", "5", "--out", "-"], close=1),  # side by side
+             start_lstmcast(["train", sine_csv, "--out", tmp_path / "new", *TINY, "--json"], close=1),
+             start_lstmcast(["train", "-", "--out", tmp_path / "new2", *TINY], close=0)]
+    assert finish(procs[0]) == (2, "Error: standard output is closed; --out - prints the table there; give --out a "
+                                   "file name or redirect stdout to a file\n")
+    assert finish(procs[1]) == (2, "Error: standard output is closed; --json prints its document there; leave --json "
+                                   "out or redirect stdout to a file\n")
     assert not (tmp_path / "new").exists()
-    code, err = lstmcast_proc(["train", "-", "--out", tmp_path / "new", *TINY], close=0)
-    assert (code, err) == (2, "Error: standard input is closed; `-` reads the data from it, so pipe a CSV in or give "
-                              "the file's name\n")
+    assert finish(procs[2]) == (2, "Error: standard input is closed; `-` reads the data from it, so pipe a CSV in or "
+                                   "give the file's name\n")
 
 
 def test_an_os_error_without_a_file_name_has_no_question_mark(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -183,8 +183,8 @@ def test_full_or_closed_stdout_and_closed_stdin(tmp_path: Path, sine_csv: Path) 
          "Error: standard input is closed; stream reads the series' next values from it, one per line (tail -f "
          "readings.txt | lstmcast stream RUN_DIR)\n"),
     ]
-    for kw, message in cases:
-        proc = _stream_proc(tmp_path / "run", stdin=subprocess.PIPE, **kw)
+    procs = [_stream_proc(tmp_path / "run", stdin=subprocess.PIPE, **kw) for kw, _ in cases]  # side by side
+    for proc, (kw, message) in zip(procs, cases):
         out, err = proc.communicate(b"0.5\n", timeout=60)
         if hasattr(kw["stdout"], "close"):
             kw["stdout"].close()
