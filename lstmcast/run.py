@@ -16,8 +16,8 @@ import pandas as pd
 from .baselines import baseline_forecasts
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import (IN_MEMORY, STDIN, STREAMS, Panel, data_source, file_fingerprint, load_panel, load_table, panel_from_frame,
-                   read_written, refill_training)
+from .data import (IN_MEMORY, STDIN, STREAMS, Panel, data_source, file_fingerprint, load_panel, load_table,
+                   panel_from_frame, read_written, refill_training)
 from .errors import LstmcastError, NothingTrained
 from .finetune import init_weights
 from .forecast import forecast_future, frame_from_forecasts, predict_at, report_levels
@@ -216,11 +216,10 @@ def _audit(fitted: Fitted) -> dict[str, Any]:
         "calendar": "fixed sin/cos of the timestamps; nothing fitted" if prep.future.shape[1] else "not used",
         "fill": cfg.fill or "not used (missing values are an error)",
     }
-    tested_ = ends < panel.starts[1:]
-    own = bool((t[ends[tested_] - 1] < t[ends[tested_]]).all())  # checked, not assumed
+    scored = ends < panel.starts[1:]  # series with a test part
+    own = bool((t[ends[scored] - 1] < t[ends[scored]]).all())  # checked, not assumed
     audit["split"]["each_series_trains_before_its_test"] = own
-    earliest = audit["split"]["earliest_test_time"]
-    if earliest is not None and t[ends - 1].max() >= t[ends[tested_]].min():
+    if scored.any() and t[ends - 1].max() >= t[ends[scored]].min():
         audit["split"]["ragged_note"] = (
             "the series end at different times, so latest_train_time and earliest_test_time belong to different "
             "series; within each series every training point precedes its test points (the rule), and a model "
@@ -350,7 +349,8 @@ def _model_file(run_dir: Path) -> tuple[Path, tuple[int, int, int, int] | None]:
 # The files a run folder holds that predict must never write over: what describes the model, and what it forecasts
 # from. `own`: the file this predict writes by default (test_predictions.csv, or forecast.csv with --horizon).
 _RUN_OWNED = ("model.pt", "history.csv", "metrics.json", "config.toml", "test_predictions.csv", "forecast.csv",
-              "backtest.csv", "backtest.json", "backtest.toml", "compare.csv", "compare.json", "compare.toml")
+              "backtest.csv", "backtest.json", "backtest.toml", "compare.csv", "compare.json", "compare.toml",
+              "model.onnx.json", "model.torchscript.pt.json")
 
 
 def _not_over_inputs(target: Path, run_dir: Path, ckpt: Checkpoint, data: Path | None, own: str) -> None:
@@ -358,7 +358,9 @@ def _not_over_inputs(target: Path, run_dir: Path, ckpt: Checkpoint, data: Path |
     own files other than `own`: `predict --out d.csv --data d.csv` replaced the user's data with 4 rows."""
     if target == STDOUT:
         return
-    same = lambda a, b: a.exists() and b.exists() and os.path.samefile(a, b)  # noqa: E731
+    def same(a: Path, b: Path) -> bool:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+
     recorded = ckpt.data.get("path")
     for src, what in ((data, "the --data file"), (Path(recorded) if recorded else None, "the run's training data")):
         if src is not None and src != STDIN and same(target, Path(src)):
