@@ -146,10 +146,7 @@ class LSTMForecaster:
              id_col: str | None, features: list[str] | None, fill: str | None, freq: str | None,
              on_epoch: Callable[[EpochInfo], None] | None) -> LSTMForecaster:
         cfg, frame, columns = self._data_config(data, target_col, time_col, id_col, features, fill, freq)
-        self._ids = None
-        if frame is not None and cfg.id_column in columns:  # ids come back as the frame held them (7, not "7")
-            col = frame.iloc[:, columns.index(cfg.id_column)]
-            self._ids = {str(v): v for v in col.unique()}, col.dtype
+        self._ids = _id_types(frame, columns, cfg.id_column)  # ids come back as the frame held them (7, not "7")
         text = to_toml(flags_from_config(cfg, self.samples),
                        ["Settings of a run fitted with lstmcast's Python API (LSTMForecaster). The same run from the",
                         "shell: lstmcast train DATA --out RUN --config config.toml"])
@@ -187,10 +184,8 @@ class LSTMForecaster:
                 panel = load_for(_as_file(data, frame, columns, Path(tmp)), cfg)
             result = run_backtest(panel, {"lstm": cfg}, h, folds, step, retrain, self.samples)
         self.backtest_metrics_ = {**result.metrics, "notes": list(result.notes)}
-        ids = {str(v): v for v in frame.iloc[:, columns.index(cfg.id_column)].unique()} if (
-            frame is not None and cfg.id_column in columns) else None
-        typed = (ids, frame.iloc[:, columns.index(cfg.id_column)].dtype) if ids is not None else None
-        return self._typed(result.forecasts, panel.id_name, [panel.time_name, "cutoff"], panel.is_datetime, typed)
+        return self._typed(result.forecasts, panel.id_name, [panel.time_name, "cutoff"], panel.is_datetime,
+                           _id_types(frame, columns, cfg.id_column))
 
     def _typed(self, df: pd.DataFrame, id_col: str | None, times: list[str], is_datetime: bool,
                ids: tuple[dict[str, Any], Any] | None = None) -> pd.DataFrame:
@@ -316,6 +311,15 @@ class LSTMForecaster:
         est = cls(config=ckpt.config, samples=samples)
         est._adopt(ckpt.path.parent, ckpt)
         return est
+
+
+def _id_types(frame: pd.DataFrame | None, columns: list[str], id_col: str | None
+              ) -> tuple[dict[str, Any], Any] | None:
+    """A frame's series ids by the text the jobs write them as, and the id column's dtype; None for a file."""
+    if frame is None or id_col not in columns:
+        return None
+    col = frame.iloc[:, columns.index(id_col)]
+    return {str(v): v for v in col.unique()}, col.dtype
 
 
 def _series_frame(data: pd.Series) -> pd.DataFrame:

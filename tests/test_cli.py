@@ -148,16 +148,22 @@ def test_plot_refuses_a_forecast_that_is_not_this_runs(tmp_path: Path, daily_csv
         f"rerun `lstmcast predict {run}` to rewrite it\n")
 
 
+def _train_panel(tmp_path: Path, rows: list[str], n_prev: int) -> tuple[Path, dict[str, object]]:
+    """Train a tiny model on `id,t,value` rows -> the run folder and its leakage audit's split."""
+    data = tmp_path / "d.csv"
+    data.write_text("id,t,value\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    result = invoke("train", data, "--out", run, "--id-column", "id", "--n-prev", str(n_prev), *TINY[2:], "--ensemble",
+                    "1")
+    assert result.exit_code == 0, result.output
+    return run, json.loads((run / "metrics.json").read_text())["leakage_audit"]["split"]
+
+
 def test_leakage_audit_of_series_that_end_at_different_times(tmp_path: Path) -> None:
     """Series that end at different times: the audit's latest training time (b's) is past the earliest test time
     (a's), which reads like a leak unless the audit says why; each series' own split is checked."""
     rows = [f"a,{t},{t % 4 + 1}" for t in range(40)] + [f"b,{t},{t % 3 + 2}" for t in range(20, 60)]
-    data = tmp_path / "d.csv"
-    data.write_text("id,t,value\n" + "\n".join(rows) + "\n")
-    run = tmp_path / "run"
-    result = invoke("train", data, "--out", run, "--id-column", "id", "--n-prev", "5", *TINY[2:], "--ensemble", "1")
-    assert result.exit_code == 0, result.output
-    split = json.loads((run / "metrics.json").read_text())["leakage_audit"]["split"]
+    _, split = _train_panel(tmp_path, rows, 5)
     assert (split["latest_train_time"], split["earliest_test_time"], split["test_points"]) == ("55", "36", 8)
     assert split["each_series_trains_before_its_test"] is True
     assert split["ragged_note"].startswith("the series end at different times, so latest_train_time and "
@@ -168,12 +174,8 @@ def test_many_series_with_one_unscored_and_ids_pandas_would_call_missing(tmp_pat
     """Ids NA and null are names (Namibia), not missing values; a series too short for a hold-out trains on all its
     points, and the leakage audit's earliest test time is the scored series' (an IndexError when it came last)."""
     rows = [f"NA,{t},{t % 4 + t * 0.1 + 1}" for t in range(40)] + [f"null,{t},{t % 3 + 2}" for t in range(22)]
+    run, split = _train_panel(tmp_path, rows, 17)
     data = tmp_path / "d.csv"
-    data.write_text("id,t,value\n" + "\n".join(rows) + "\n")
-    run = tmp_path / "run"
-    result = invoke("train", data, "--out", run, "--id-column", "id", "--n-prev", "17", *TINY[2:], "--ensemble", "1")
-    assert result.exit_code == 0, result.output
-    split = json.loads((run / "metrics.json").read_text())["leakage_audit"]["split"]
     assert split["earliest_test_time"] == "36" and split["test_points"] == 4
     assert split["each_series_trains_before_its_test"] is True and "ragged_note" not in split
     assert invoke("predict", run, "--horizon", "2", "--out", tmp_path / "fc.csv").exit_code == 0
